@@ -1,0 +1,30 @@
+import { Database } from "bun:sqlite";
+
+export interface OpenOptions {
+  /** Open read-only (the server in prod). The file must exist. */
+  readonly?: boolean;
+  /** Create the file if missing (default true unless readonly). */
+  create?: boolean;
+}
+
+/**
+ * Opens a SQLite database configured for this tool: WAL (readers never wait for the pipeline),
+ * a busy timeout (a writer waits for another writer instead of failing), foreign keys on.
+ */
+export function openDatabase(path: string, options: OpenOptions = {}): Database {
+  const readonly = options.readonly ?? false;
+  const db = readonly
+    ? new Database(path, { readonly: true, strict: true })
+    : new Database(path, { create: options.create ?? true, readwrite: true, strict: true });
+  db.exec("PRAGMA busy_timeout = 5000");
+  if (!readonly) {
+    db.exec("PRAGMA journal_mode = WAL");
+    db.exec("PRAGMA synchronous = NORMAL");
+  }
+  return db;
+}
+
+/** True if a table (or view) of that name exists. */
+export function tableExists(db: Database, name: string): boolean {
+  return db.query("SELECT 1 FROM sqlite_master WHERE type IN ('table','view') AND name = ?").get(name) != null;
+}
