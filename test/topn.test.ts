@@ -1,0 +1,42 @@
+import { describe, expect, it } from "bun:test";
+import { TopN } from "../src/rank/topn.ts";
+
+/** A tiny seeded PRNG so failures are reproducible. */
+function rng(seed: number) {
+  return () => ((seed = (seed * 1664525 + 1013904223) >>> 0) / 2 ** 32);
+}
+
+describe("TopN", () => {
+  it("keeps the n best by score, ties by lower id, whatever the offer order", () => {
+    const random = rng(7);
+    for (let trial = 0; trial < 500; trial++) {
+      const n = 1 + Math.floor(random() * 6);
+      const m = Math.floor(random() * 40);
+      const all = Array.from({ length: m }, (_, id) => ({ id, score: Math.floor(random() * 5) / 4 - 0.25 }));
+      const top = new TopN(n);
+      for (const { id, score } of [...all].sort(() => random() - 0.5)) top.offer(id, score);
+      const ids = new Int32Array(n);
+      const scores = new Float64Array(n);
+      const count = top.drain(ids, scores, 0);
+      const expected = all.sort((a, b) => b.score - a.score || a.id - b.id).slice(0, n);
+      expect(count).toBe(expected.length);
+      expect([...ids.subarray(0, count)]).toEqual(expected.map((e) => e.id));
+      expect([...scores.subarray(0, count)]).toEqual(expected.map((e) => e.score));
+    }
+  });
+
+  it("is empty and reusable after drain", () => {
+    const top = new TopN(2);
+    top.offer(1, 0.5);
+    top.drain(new Int32Array(2), new Float64Array(2), 0);
+    expect(top.size).toBe(0);
+    top.offer(4, 0.1);
+    const ids = new Int32Array(3);
+    expect(top.drain(ids, new Float64Array(3), 1)).toBe(1);
+    expect(ids[1]).toBe(4);
+  });
+
+  it("rejects a non-positive capacity", () => {
+    expect(() => new TopN(0)).toThrow(/positive integer/);
+  });
+});
