@@ -1,0 +1,173 @@
+/**
+ * A small worker pool for row-parallel kernels: the rows [0, n) are handed out in chunks to Bun
+ * Workers, which read their inputs from and write their outputs to SharedArrayBuffers (passed in
+ * the payload, shared rather than copied). Chunks are claimed through an atomic counter, so the
+ * load balances itself; each row is computed by exactly one worker, so a kernel that is
+ * deterministic per row gives the same bits whatever the partition.
+ *
+ * Main side: {@link runRows}. Worker side: a module that calls {@link serveRows}. Locate that
+ * module with {@link workerEntry}, which also works inside a `bun build --compile` executable
+ * provided the worker module is given to the build as an extra entrypoint.
+ */
+import { availableParallelism } from "node:os";
+
+type TypedArray = Int32Array | Float64Array | Uint8Array | Uint32Array | Float32Array;
+
+/** Cores available to this process (at least 1). */
+export function defaultThreads(): number {
+  return Math.max(1, availableParallelism());
+}
+
+/** A copy of `a` backed by a SharedArrayBuffer, so workers can read it without copying. */
+export function toShared<T extends TypedArray>(a: T): T {
+  if (a.buffer instanceof SharedArrayBuffer) return a;
+  const Ctor = a.constructor as new (buffer: SharedArrayBuffer) => T;
+  const copy = new Ctor(new SharedArrayBuffer(Math.max(a.byteLength, 0)));
+  (copy as unknown as { set(x: T): void }).set(a);
+  return copy;
+}
+
+/** A zero-filled typed array of `length` elements backed by a SharedArrayBuffer. */
+export function sharedArray<T extends TypedArray>(Ctor: { new (b: SharedArrayBuffer): T; BYTES_PER_ELEMENT: number }, length: number): T {
+  return new Ctor(new SharedArrayBuffer(length * Ctor.BYTES_PER_ELEMENT));
+}
+
+/** True inside a `bun build --compile` executable, whose modules live under `$bunfs` (`~BUN` on Windows). */
+export function isCompiledExecutable(): boolean {
+  return import.meta.url.includes("/$bunfs/") || import.meta.url.includes("~BUN");
+}
+
+/**
+ * Where to start a worker module from. `moduleUrl` is the module's own location
+ * (`new URL("./worker.ts", import.meta.url)`); `projectPath` is its path from the project root
+ * (`src/similarity/worker.ts`), which is the name `bun build --compile bin/recsys.ts
+ * src/similarity/worker.ts` embeds it under: in the executable, `import.meta.url` points at the
+ * executable's single bundle, so the module's own URL no longer leads to the worker.
+ */
+export function workerEntry(moduleUrl: URL, projectPath: string): URL {
+  if (!isCompiledExecutable()) return moduleUrl;
+  // The bundle sits at the root of the embedded file system; entrypoints keep their project paths.
+  return new URL(`./${projectPath.replace(/^\.?\//, "")}`, import.meta.url);
+}
+
+/** What {@link runRows} needs to run a kernel over rows [0, rows). */
+export interface RowTask<P> {
+  /** The worker module (one that calls {@link serveRows}); see {@link workerEntry}. */
+  worker: URL | string;
+  /** Rows to process: [0, rows). */
+  rows: number;
+  /** Sent once to every worker (structured clone; SharedArrayBuffers inside are shared). */
+  payload: P;
+  /** Number of workers to start (at least 1; capped by the number of chunks). */
+  threads: number;
+  /** Rows per claim; smaller balances better, larger costs fewer messages. Default: automatic. */
+  chunk?: number;
+  /** Called on the main thread with rows finished so far. */
+  onProgress?: (done: number, total: number) => void;
+}
+
+interface StartMessage<P> {
+  payload: P;
+  counter: Int32Array;
+  rows: number;
+  chunk: number;
+}
+
+type WorkerMessage = { kind: "progress"; rows: number } | { kind: "done" } | { kind: "error"; message: string; stack?: string };
+
+/**
+ * Runs the worker module over rows [0, task.rows) with `task.threads` workers and resolves when
+ * every row is done. Rejects with the first error a worker reports (including a failure to load
+ * the module, and a worker that exits before finishing); all workers are terminated either way.
+ */
+export async function runRows<P>(task: RowTask<P>): Promise<void> {
+  const { rows } = task;
+  if (!Number.isInteger(rows) || rows < 0) throw new RangeError(`rows must be a non-negative integer, got ${rows}`);
+  if (rows === 0) return;
+  const chunk = task.chunk ?? Math.max(1, Math.min(1024, Math.ceil(rows / (Math.max(1, task.threads) * 32))));
+  const threads = Math.max(1, Math.min(task.threads, Math.ceil(rows / chunk)));
+  const counter = sharedArray(Int32Array, 1);
+  const workers: Worker[] = [];
+  let done = 0;
+  try {
+    await new Promise<void>((resolve, reject) => {
+      let finished = 0;
+      let failed = false;
+      const fail = (error: Error) => {
+        if (failed) return;
+        failed = true;
+        reject(error);
+      };
+      for (let i = 0; i < threads; i++) {
+        let worker: Worker;
+        try {
+          worker = new Worker(task.worker);
+        } catch (e) {
+          fail(new Error(`cannot start worker ${String(task.worker)}: ${(e as Error).message}`));
+          return;
+        }
+        workers.push(worker);
+        let workerDone = false;
+        worker.onmessage = (event: MessageEvent<WorkerMessage>) => {
+          const m = event.data;
+          if (m.kind === "progress") {
+            done += m.rows;
+            if (task.onProgress && !failed) {
+              try {
+                task.onProgress(done, rows);
+              } catch (e) {
+                fail(e as Error);
+              }
+            }
+          } else if (m.kind === "done") {
+            workerDone = true;
+            if (++finished === threads) resolve();
+          } else {
+            const error = new Error(m.message);
+            if (m.stack) error.stack = m.stack;
+            fail(error);
+          }
+        };
+        worker.onerror = (event: ErrorEvent) => {
+          fail(new Error(`worker ${String(task.worker)} failed: ${event.message}`));
+        };
+        worker.addEventListener("close", () => {
+          if (!workerDone) fail(new Error(`worker ${String(task.worker)} exited before finishing its rows`));
+        });
+        const start: StartMessage<P> = { payload: task.payload, counter, rows, chunk };
+        worker.postMessage(start);
+      }
+    });
+  } finally {
+    for (const w of workers) w.terminate();
+  }
+}
+
+/**
+ * Worker side: call once at the top level of a worker module. `setup` receives the payload and
+ * returns the kernel, which must process rows [start, end) and write its results into shared
+ * outputs. Errors thrown by `setup` or the kernel are sent to the main thread.
+ */
+export function serveRows<P>(setup: (payload: P) => (start: number, end: number) => void): void {
+  const scope = globalThis as unknown as {
+    onmessage: ((event: MessageEvent<StartMessage<P>>) => void) | null;
+    postMessage(message: WorkerMessage): void;
+  };
+  scope.onmessage = (event) => {
+    const { payload, counter, rows, chunk } = event.data;
+    try {
+      const kernel = setup(payload);
+      for (;;) {
+        const start = Atomics.add(counter, 0, chunk);
+        if (start >= rows) break;
+        const end = Math.min(rows, start + chunk);
+        kernel(start, end);
+        scope.postMessage({ kind: "progress", rows: end - start });
+      }
+      scope.postMessage({ kind: "done" });
+    } catch (e) {
+      const error = e instanceof Error ? e : new Error(String(e));
+      scope.postMessage({ kind: "error", message: error.message, stack: error.stack });
+    }
+  };
+}
