@@ -18,7 +18,7 @@ export interface RunRecord {
   /** Input fingerprint (row counts and hash), see `fingerprintDataset`. */
   input: unknown;
   startedAt: Date;
-  /** Seconds per stage, in order of execution. */
+  /** Seconds per stage, in order of execution; `store` (this write) is added. */
   stages: Record<string, number>;
 }
 
@@ -78,6 +78,7 @@ export function writeRankings(db: Database, table: string, rankings: Rankings, r
   let written = 0;
   let ranked = 0;
   let row!: RunRow;
+  const t0 = performance.now();
   db.transaction(() => {
     db.exec(RUNS_DDL);
     db.exec(`DROP TABLE IF EXISTS "${scratch}"`);
@@ -94,6 +95,7 @@ export function writeRankings(db: Database, table: string, rankings: Rankings, r
     db.exec(`DROP TABLE IF EXISTS "${table}"`);
     db.exec(`ALTER TABLE "${scratch}" RENAME TO "${table}"`);
     const finished = new Date();
+    const stages = { ...run.stages, store: Math.round(performance.now() - t0) / 1000 };
     const id = db
       .query(
         `INSERT INTO ${RUNS_TABLE} (results_table, method, params, input, users_ranked, rows_written, started_at, finished_at, stages)
@@ -108,7 +110,7 @@ export function writeRankings(db: Database, table: string, rankings: Rankings, r
         written,
         run.startedAt.toISOString(),
         finished.toISOString(),
-        JSON.stringify(run.stages),
+        JSON.stringify(stages),
       ) as { id: number };
     row = {
       id: id.id,
@@ -120,7 +122,7 @@ export function writeRankings(db: Database, table: string, rankings: Rankings, r
       rows_written: written,
       started_at: run.startedAt.toISOString(),
       finished_at: finished.toISOString(),
-      stages: run.stages,
+      stages,
     };
   }).immediate();
   return row;
