@@ -1,0 +1,317 @@
+/**
+ * Sparse feature rows for the factorization machine.
+ *
+ * Every distinct observed (user, item) pair is one positive training example. Items live in three
+ * namespaces: interest tags, courses and assessment tags. A training row for (u, i) is
+ *
+ *   context features  — the user u (x = 1) and, for an assessment, the band of u's best score on it
+ *                       (low < 100 ≤ mid < 200 ≤ high; x = 1);
+ *   item features     — the item's own id (x = 1) and its side features: a course's tags
+ *                       (x = 1/#tags each, so a course's tags weigh as much as one feature) and its
+ *                       level (x = 1); with `shareTags`, an interest tag or assessment tag also
+ *                       carries the topic feature of the same name, so "python" the interest,
+ *                       "python" the assessment and courses tagged "python" share one latent vector.
+ *
+ * The score band is context, not an item property: a sampled negative item is scored with the same
+ * context as its positive, so in the BPR difference the band's interactions with the user cancel and
+ * only its interactions with the item remain.
+ *
+ * Feature ids are laid out as [users | items | topics | levels | bands] so that a user's latent
+ * vector is row `u` of the factor matrix.
+ */
+import { distinctHandles, indexHandles } from "../handles.ts";
+import type { Dataset } from "../types.ts";
+
+/** Item namespaces, in feature-id order. */
+export const NAMESPACES = ["interest", "course", "assessment"] as const;
+export type Namespace = (typeof NAMESPACES)[number];
+
+export const SCORE_BANDS = ["low", "mid", "high"] as const;
+
+/** Score band of an assessment score: low < 100 ≤ mid < 200 ≤ high (real scores span ~0–300). */
+export function scoreBand(score: number): number {
+  return score < 100 ? 0 : score < 200 ? 1 : 2;
+}
+
+/** How a positive's interaction strength weighs its loss. */
+export type Weighting = "none" | "log";
+
+export interface FeatureOptions {
+  /** Link interest/assessment tags to course tags of the same name (default true). */
+  shareTags?: boolean;
+  /**
+   * `log`: a course example weighs (1 + ln(1 + minutes)) divided by that quantity's mean over all
+   * course examples (mean weight 1, long views count more, a zero-second view still counts);
+   * interests and assessments weigh 1 (the score enters as the band feature). `none`: all weigh 1.
+   */
+  weighting?: Weighting;
+}
+
+/** Everything the trainer needs, in typed arrays. */
+export interface FMData {
+  /** User handles in canonical order; user u is feature u. */
+  users: string[];
+  nUsers: number;
+  nItems: number;
+  nFeatures: number;
+  /** First feature id of the items; item i is feature `itemBase + i`. */
+  itemBase: number;
+  /** Items of namespace s are `[nsStart[s], nsStart[s+1])`. */
+  nsStart: Int32Array;
+  /** Item names (`namespace:key`), for debugging and tests. */
+  itemNames: string[];
+  /** Item feature rows (CSR over items): the item id feature first, then its side features. */
+  itemOffsets: Int32Array;
+  itemFeatures: Int32Array;
+  itemValues: Float64Array;
+  /** Positive examples: user, item, context feature (-1 if none), weight. */
+  posUser: Int32Array;
+  posItem: Int32Array;
+  posContext: Int32Array;
+  posWeight: Float64Array;
+  /** Positives of namespace s are `nsExamples[s]` (for popularity-proportional negatives). */
+  nsExamples: Int32Array[];
+  /** Each user's items, sorted (CSR over users), to reject observed items as negatives. */
+  userOffsets: Int32Array;
+  userItems: Int32Array;
+}
+
+interface Raw {
+  user: Int32Array;
+  item: Int32Array;
+  value: Float64Array;
+}
+
+/** Distinct non-empty values, sorted (so ids do not depend on row order). */
+function sortedDistinct(values: readonly string[]): string[] {
+  const set = new Set(values);
+  set.delete("");
+  return [...set].sort();
+}
+
+/** Builds the FM's feature rows and positive examples from a dataset. */
+export function buildFeatures(dataset: Dataset, opts: FeatureOptions = {}): FMData {
+  const shareTags = opts.shareTags ?? true;
+  const weighting = opts.weighting ?? "log";
+  const ui = dataset.user_interests;
+  const ua = dataset.user_assessment_scores;
+  const uv = dataset.user_course_views;
+  const ct = dataset.course_tags;
+
+  const users = distinctHandles(ui.user_handle, ua.user_handle, uv.user_handle);
+  const userIndex = indexHandles(users);
+  const nUsers = users.length;
+
+  const interestTags = sortedDistinct(ui.interest_tag);
+  const courses = sortedDistinct(uv.course_id);
+  const assessmentTags = sortedDistinct(ua.assessment_tag);
+  const nsStart = new Int32Array([0, interestTags.length, interestTags.length + courses.length, interestTags.length + courses.length + assessmentTags.length]);
+  const nItems = nsStart[3];
+  const itemBase = nUsers;
+  const itemNames = [
+    ...interestTags.map((t) => `interest:${t}`),
+    ...courses.map((c) => `course:${c}`),
+    ...assessmentTags.map((t) => `assessment:${t}`),
+  ];
+
+  // Course side information: tags from course_tags, level from the first view row naming it.
+  const courseIndex = new Map<string, number>();
+  courses.forEach((c, i) => courseIndex.set(c, i));
+  const courseTagLists: string[][] = courses.map(() => []);
+  for (let r = 0; r < ct.course_id.length; r++) {
+    const c = courseIndex.get(ct.course_id[r]);
+    if (c === undefined) continue;
+    const list = courseTagLists[c];
+    const t = ct.course_tags[r];
+    if (t && !list.includes(t)) list.push(t);
+  }
+  const courseLevel: string[] = new Array(courses.length).fill("");
+  for (let r = 0; r < uv.course_id.length; r++) {
+    const c = courseIndex.get(uv.course_id[r]);
+    if (c !== undefined && courseLevel[c] === "" && uv.level[r]) courseLevel[c] = uv.level[r];
+  }
+
+  const topicSet = new Set<string>();
+  for (const list of courseTagLists) for (const t of list) topicSet.add(t);
+  if (shareTags) {
+    for (const t of interestTags) topicSet.add(t);
+    for (const t of assessmentTags) topicSet.add(t);
+  }
+  const topics = [...topicSet].sort();
+  const topicBase = itemBase + nItems;
+  const topicIndex = new Map<string, number>();
+  topics.forEach((t, i) => topicIndex.set(t, topicBase + i));
+  const levels = sortedDistinct(courseLevel.filter((l) => l !== ""));
+  const levelBase = topicBase + topics.length;
+  const levelIndex = new Map<string, number>();
+  levels.forEach((l, i) => levelIndex.set(l, levelBase + i));
+  const bandBase = levelBase + levels.length;
+  const nFeatures = bandBase + SCORE_BANDS.length;
+
+  // Item feature rows.
+  const itemOffsets = new Int32Array(nItems + 1);
+  const feats: number[] = [];
+  const vals: number[] = [];
+  for (let i = 0; i < nItems; i++) {
+    feats.push(itemBase + i);
+    vals.push(1);
+    if (i >= nsStart[1] && i < nsStart[2]) {
+      const c = i - nsStart[1];
+      const list = courseTagLists[c];
+      for (const t of list) {
+        feats.push(topicIndex.get(t)!);
+        vals.push(1 / list.length);
+      }
+      if (courseLevel[c]) {
+        feats.push(levelIndex.get(courseLevel[c])!);
+        vals.push(1);
+      }
+    } else if (shareTags) {
+      const name = i < nsStart[1] ? interestTags[i] : assessmentTags[i - nsStart[2]];
+      feats.push(topicIndex.get(name)!);
+      vals.push(1);
+    }
+    itemOffsets[i + 1] = feats.length;
+  }
+
+  // Raw rows → distinct (user, item) pairs, aggregated per namespace.
+  const interestIndex = new Map<string, number>();
+  interestTags.forEach((t, i) => interestIndex.set(t, nsStart[0] + i));
+  const assessmentIndex = new Map<string, number>();
+  assessmentTags.forEach((t, i) => assessmentIndex.set(t, nsStart[2] + i));
+  const nRaw = ui.user_handle.length + uv.user_handle.length + ua.user_handle.length;
+  const raw: Raw = { user: new Int32Array(nRaw), item: new Int32Array(nRaw), value: new Float64Array(nRaw) };
+  // Rows with an empty tag or course id carry no item and are skipped.
+  let r = 0;
+  for (let k = 0; k < ui.user_handle.length; k++) {
+    const item = interestIndex.get(ui.interest_tag[k]);
+    if (item === undefined) continue;
+    raw.user[r] = userIndex.get(ui.user_handle[k])!;
+    raw.item[r++] = item;
+  }
+  for (let k = 0; k < uv.user_handle.length; k++) {
+    const c = courseIndex.get(uv.course_id[k]);
+    if (c === undefined) continue;
+    raw.user[r] = userIndex.get(uv.user_handle[k])!;
+    raw.item[r] = nsStart[1] + c;
+    raw.value[r++] = uv.view_time_seconds[k] / 60;
+  }
+  for (let k = 0; k < ua.user_handle.length; k++) {
+    const item = assessmentIndex.get(ua.assessment_tag[k]);
+    if (item === undefined) continue;
+    raw.user[r] = userIndex.get(ua.user_handle[k])!;
+    raw.item[r] = item;
+    raw.value[r++] = ua.user_assessment_score[k];
+  }
+  const nKept = r;
+
+  // Bucket raw rows by user (counting sort), then merge duplicates with a per-item stamp.
+  const rowStart = new Int32Array(nUsers + 1);
+  for (let k = 0; k < nKept; k++) rowStart[raw.user[k] + 1]++;
+  for (let u = 0; u < nUsers; u++) rowStart[u + 1] += rowStart[u];
+  const fill = rowStart.slice(0, nUsers);
+  const byUser = new Int32Array(nKept);
+  for (let k = 0; k < nKept; k++) byUser[fill[raw.user[k]]++] = k;
+
+  const stamp = new Int32Array(nItems).fill(-1);
+  const slot = new Int32Array(nItems);
+  const pairUser = new Int32Array(nRaw);
+  const pairItem = new Int32Array(nRaw);
+  const pairValue = new Float64Array(nRaw);
+  const userOffsets = new Int32Array(nUsers + 1);
+  let nPairs = 0;
+  for (let u = 0; u < nUsers; u++) {
+    for (let q = rowStart[u]; q < rowStart[u + 1]; q++) {
+      const k = byUser[q];
+      const item = raw.item[k];
+      const v = raw.value[k];
+      if (stamp[item] !== u) {
+        stamp[item] = u;
+        slot[item] = nPairs;
+        pairUser[nPairs] = u;
+        pairItem[nPairs] = item;
+        pairValue[nPairs] = v;
+        nPairs++;
+      } else if (item >= nsStart[2]) {
+        // Assessments: the best score; courses: total minutes.
+        const p = slot[item];
+        if (v > pairValue[p]) pairValue[p] = v;
+      } else if (item >= nsStart[1]) {
+        pairValue[slot[item]] += v;
+      }
+    }
+    userOffsets[u + 1] = nPairs;
+  }
+
+  const posUser = pairUser.slice(0, nPairs);
+  const posItem = pairItem.slice(0, nPairs);
+  const posContext = new Int32Array(nPairs).fill(-1);
+  const posWeight = new Float64Array(nPairs).fill(1);
+  let logSum = 0;
+  let nCourse = 0;
+  for (let p = 0; p < nPairs; p++) {
+    const item = posItem[p];
+    if (item >= nsStart[2]) posContext[p] = bandBase + scoreBand(pairValue[p]);
+    else if (item >= nsStart[1] && weighting === "log") {
+      posWeight[p] = 1 + Math.log1p(pairValue[p]);
+      logSum += posWeight[p];
+      nCourse++;
+    }
+  }
+  if (nCourse > 0) {
+    const mean = logSum / nCourse;
+    for (let p = 0; p < nPairs; p++) if (posItem[p] >= nsStart[1] && posItem[p] < nsStart[2]) posWeight[p] /= mean;
+  }
+
+  const userItems = posItem.slice();
+  for (let u = 0; u < nUsers; u++) userItems.subarray(userOffsets[u], userOffsets[u + 1]).sort();
+
+  const nsCount = [0, 0, 0];
+  for (let p = 0; p < nPairs; p++) nsCount[namespaceOf(nsStart, posItem[p])]++;
+  const nsExamples = nsCount.map((n) => new Int32Array(n));
+  const nsFill = [0, 0, 0];
+  for (let p = 0; p < nPairs; p++) {
+    const s = namespaceOf(nsStart, posItem[p]);
+    nsExamples[s][nsFill[s]++] = p;
+  }
+
+  return {
+    users,
+    nUsers,
+    nItems,
+    nFeatures,
+    itemBase,
+    nsStart,
+    itemNames,
+    itemOffsets,
+    itemFeatures: Int32Array.from(feats),
+    itemValues: Float64Array.from(vals),
+    posUser,
+    posItem,
+    posContext,
+    posWeight,
+    nsExamples,
+    userOffsets,
+    userItems,
+  };
+}
+
+/** Namespace index (0 interest, 1 course, 2 assessment) of an item. */
+export function namespaceOf(nsStart: Int32Array, item: number): number {
+  return item < nsStart[1] ? 0 : item < nsStart[2] ? 1 : 2;
+}
+
+/** True if user `u` has item `item` (binary search in its sorted items). */
+export function hasItem(data: FMData, u: number, item: number): boolean {
+  let lo = data.userOffsets[u];
+  let hi = data.userOffsets[u + 1] - 1;
+  const a = data.userItems;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    const x = a[mid];
+    if (x === item) return true;
+    if (x < item) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return false;
+}

@@ -1,0 +1,201 @@
+/**
+ * Method 2: a factorization machine trained on implicit feedback; users ranked by the cosine of
+ * their latent factors.
+ *
+ * Training (see `buildFeatures` and `trainFMParams`): every distinct observed (user, item) pair,
+ * over interest tags, courses and assessment tags, is a positive example whose row holds the user,
+ * the item and the item's side features (a course's tags and level; an assessment's score band).
+ * BPR pushes it above sampled items of the same namespace the user does not have. In the BPR
+ * difference ŷ(u,i) − ŷ(u,j) every user-only term (w0, the user's bias, its interactions with
+ * shared context) cancels, so the user enters only through ⟨v_u, item side⟩: v_u is exactly the
+ * user's taste direction, and two users are alike when their v_u point the same way.
+ */
+import { factorTopN } from "../rank/factors.ts";
+import { defaultThreads } from "../parallel.ts";
+import type { Dataset, ProgressFn, Rankings } from "../types.ts";
+import { buildFeatures, NAMESPACES, type FMData, type Weighting } from "./features.ts";
+import type { FMParams } from "./model.ts";
+import { trainFMParams, type EpochStats } from "./train.ts";
+
+export { buildFeatures, scoreBand, type FMData, type Weighting } from "./features.ts";
+export { gradient, predict, type FMParams } from "./model.ts";
+export { trainFMParams, type EpochStats, type TrainOptions } from "./train.ts";
+
+/**
+ * Defaults, chosen with `recsys evaluate` on generated data (see the README's evaluation section):
+ * - `factors` 32: the issue's value; 16 loses recall, 64 costs twice the time for no gain.
+ * - `epochs`, `learningRate`, `regularization`, `negatives`, `popularNegatives`: see FM_DEFAULTS'
+ *   TSDoc on each field.
+ */
+export const FM_DEFAULTS = {
+  /** Latent dimension k. */
+  factors: 32,
+  /** Passes over the shuffled positives. */
+  epochs: 10,
+  /** First epoch's SGD step; decays linearly to a tenth of it by the last epoch. */
+  learningRate: 0.05,
+  /** L2 penalty on the parameters each step touches. */
+  regularization: 0.002,
+  /** Sampled negatives per positive (one SGD step each). */
+  negatives: 2,
+  /** Share of negatives drawn by popularity rather than uniformly. */
+  popularNegatives: 0.5,
+  seed: 42,
+  topN: 10,
+} as const;
+
+/** Options of {@link trainFM}. Every field has a default in {@link FM_DEFAULTS}. */
+export interface FMOptions {
+  factors?: number;
+  epochs?: number;
+  learningRate?: number;
+  regularization?: number;
+  negatives?: number;
+  seed?: number;
+  popularNegatives?: number;
+  /** Link interest/assessment tags to course tags of the same name (default true). */
+  shareTags?: boolean;
+  /** How interaction strength weighs examples (default `log`: longer course views weigh more). */
+  weighting?: Weighting;
+  onEpoch?: (stats: EpochStats) => void;
+  onProgress?: ProgressFn;
+}
+
+/** A trained model. */
+export interface FMModel {
+  /** User handles in canonical order; user u's factors are `params.v[u*k .. u*k+k)`. */
+  users: string[];
+  k: number;
+  params: FMParams;
+  data: FMData;
+  epochs: EpochStats[];
+}
+
+function checkOptions(o: Required<Pick<FMOptions, "factors" | "epochs" | "learningRate" | "regularization" | "negatives" | "seed" | "popularNegatives">>): void {
+  const int = (name: string, v: number, min: number) => {
+    if (!Number.isInteger(v) || v < min) throw new RangeError(`${name} must be an integer ≥ ${min}, got ${v}`);
+  };
+  int("factors", o.factors, 1);
+  int("epochs", o.epochs, 0);
+  int("negatives", o.negatives, 1);
+  if (!Number.isFinite(o.seed)) throw new RangeError(`seed must be a number, got ${o.seed}`);
+  if (!(o.learningRate > 0) || !Number.isFinite(o.learningRate)) throw new RangeError(`learningRate must be a positive number, got ${o.learningRate}`);
+  if (!(o.regularization >= 0) || !Number.isFinite(o.regularization)) throw new RangeError(`regularization must be a non-negative number, got ${o.regularization}`);
+  if (!(o.popularNegatives >= 0 && o.popularNegatives <= 1)) throw new RangeError(`popularNegatives must lie in [0, 1], got ${o.popularNegatives}`);
+}
+
+/** Resolves options against {@link FM_DEFAULTS}. */
+export function fmParameters(opts: FMOptions = {}) {
+  const p = {
+    factors: opts.factors ?? FM_DEFAULTS.factors,
+    epochs: opts.epochs ?? FM_DEFAULTS.epochs,
+    learningRate: opts.learningRate ?? FM_DEFAULTS.learningRate,
+    regularization: opts.regularization ?? FM_DEFAULTS.regularization,
+    negatives: opts.negatives ?? FM_DEFAULTS.negatives,
+    seed: opts.seed ?? FM_DEFAULTS.seed,
+    popularNegatives: opts.popularNegatives ?? FM_DEFAULTS.popularNegatives,
+    shareTags: opts.shareTags ?? true,
+    weighting: opts.weighting ?? ("log" as Weighting),
+  };
+  checkOptions(p);
+  return p;
+}
+
+/** Trains a factorization machine on a dataset (deterministic for a seed). */
+export function trainFM(dataset: Dataset, opts: FMOptions = {}): FMModel {
+  const p = fmParameters(opts);
+  opts.onProgress?.("features", 0, 1);
+  const data = buildFeatures(dataset, { shareTags: p.shareTags, weighting: p.weighting });
+  opts.onProgress?.("features", 1, 1);
+  const { params, epochs } = trainFMParams(data, { ...p, onEpoch: opts.onEpoch, onProgress: opts.onProgress });
+  return { users: data.users, k: p.factors, params, data, epochs };
+}
+
+/**
+ * The users × k matrix of the model's user factors (a copy). A user without any training example
+ * (e.g. only rows with empty tags) was never trained: its row is zero, so it gets no neighbours.
+ */
+export function userFactors(model: FMModel): Float64Array {
+  const { k } = model;
+  const out = model.params.v.slice(0, model.users.length * k);
+  const offsets = model.data.userOffsets;
+  for (let u = 0; u < model.users.length; u++) if (offsets[u + 1] === offsets[u]) out.fill(0, u * k, u * k + k);
+  return out;
+}
+
+/**
+ * Ranks users by the cosine of their factor rows (`factors`: users × k, row-major, rows in the
+ * order of `users`): every user's `topN` others, best first, ties by lower index, self excluded; a
+ * user with an all-zero row gets no neighbours and is nobody's neighbour.
+ */
+export async function rankByFactors(
+  users: string[],
+  factors: Float64Array,
+  k: number,
+  opts: { topN?: number; threads?: number; onProgress?: ProgressFn } = {},
+): Promise<Rankings> {
+  const { offsets, neighbors, scores } = await factorTopN(factors, users.length, k, opts);
+  return { users, offsets, neighbors, scores };
+}
+
+/** Options of {@link rankByFactorization}. */
+export interface FactorizationOptions extends FMOptions {
+  topN?: number;
+  threads?: number;
+}
+
+/** Figures of a factorization run, for summaries and the runs table. */
+export interface FactorizationStats {
+  users: number;
+  usersWithNeighbors: number;
+  /** Distinct items per namespace. */
+  items: Record<(typeof NAMESPACES)[number], number>;
+  features: number;
+  positives: number;
+  epochs: EpochStats[];
+  threads: number;
+  /** Wall-clock seconds per stage. */
+  seconds: { features: number; train: number; topN: number };
+}
+
+/** {@link rankByFactorization} with the run's figures and the model. */
+export async function factorizationRun(dataset: Dataset, opts: FactorizationOptions = {}): Promise<{ rankings: Rankings; stats: FactorizationStats; model: FMModel }> {
+  const p = fmParameters(opts);
+  const t0 = performance.now();
+  opts.onProgress?.("features", 0, 1);
+  const data = buildFeatures(dataset, { shareTags: p.shareTags, weighting: p.weighting });
+  opts.onProgress?.("features", 1, 1);
+  const t1 = performance.now();
+  const { params, epochs } = trainFMParams(data, { ...p, onEpoch: opts.onEpoch, onProgress: opts.onProgress });
+  const model: FMModel = { users: data.users, k: p.factors, params, data, epochs };
+  const t2 = performance.now();
+  const threads = opts.threads ?? (data.nUsers > 2000 ? defaultThreads() : 1);
+  const rankings = await rankByFactors(data.users, userFactors(model), p.factors, { topN: opts.topN ?? FM_DEFAULTS.topN, threads, onProgress: opts.onProgress });
+  const t3 = performance.now();
+  let usersWithNeighbors = 0;
+  for (let u = 0; u < rankings.users.length; u++) if (rankings.offsets[u + 1] > rankings.offsets[u]) usersWithNeighbors++;
+  const ns = data.nsStart;
+  return {
+    rankings,
+    model,
+    stats: {
+      users: data.nUsers,
+      usersWithNeighbors,
+      items: { interest: ns[1] - ns[0], course: ns[2] - ns[1], assessment: ns[3] - ns[2] },
+      features: data.nFeatures,
+      positives: data.posUser.length,
+      epochs,
+      threads,
+      seconds: { features: (t1 - t0) / 1000, train: (t2 - t1) / 1000, topN: (t3 - t2) / 1000 },
+    },
+  };
+}
+
+/**
+ * Method 2: trains a factorization machine on `dataset` and ranks every user by the cosine of the
+ * latent user factors (see {@link FM_DEFAULTS} for the defaults). Deterministic for a seed, for
+ * any thread count.
+ */
+export async function rankByFactorization(dataset: Dataset, opts: FactorizationOptions = {}): Promise<Rankings> {
+  return (await factorizationRun(dataset, opts)).rankings;
+}
