@@ -1,0 +1,166 @@
+/**
+ * Faithful synthetic Pluralsight-style data: the four challenge tables for N users, with the
+ * statistics of the real data (DATA_CARD.md) and coherent per-user tastes, plus
+ * taste_groups.csv recording each user's taste groups (the ground truth for similarity tests).
+ */
+import { parse } from "csv-parse/sync";
+import { mkdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import type { ProgressFn } from "../types.ts";
+import { CsvSink } from "./csv.ts";
+import { Rng } from "./rng.ts";
+import { UserSynthesizer, type Model } from "./users.ts";
+import { assessmentVocabulary, courseVocabulary, interestVocabulary, quote, type CourseTagRows } from "./vocabulary.ts";
+
+export { TOPICS, classifyTag } from "./tastes.ts";
+export { Rng } from "./rng.ts";
+
+export interface GenerateOptions {
+  /** Number of users; handles are "1" … "N". */
+  users: number;
+  /** Same seed, same bytes. Default 42. */
+  seed?: number;
+  outDir: string;
+  /** A real course_tags.csv to take course ids and tags from; otherwise a catalogue is invented. */
+  courseTagsFile?: string;
+  onProgress?: ProgressFn;
+}
+
+export interface GenerateSummary {
+  users: number;
+  seed: number;
+  outDir: string;
+  /** Data rows written per file (header excluded). */
+  rows: {
+    user_interests: number;
+    user_course_views: number;
+    user_assessment_scores: number;
+    course_tags: number;
+    taste_groups: number;
+  };
+  courses: number;
+  courseSource: "invented" | string;
+}
+
+/** Column order of each file (DATA_CARD §1 and the real files). */
+export const HEADERS = {
+  user_interests: ["user_handle", "interest_tag", "date_followed"],
+  user_course_views: ["user_handle", "view_date", "course_id", "author_handle", "level", "view_time_seconds"],
+  user_assessment_scores: ["user_handle", "assessment_tag", "user_assessment_date", "user_assessment_score"],
+  course_tags: ["course_id", "course_tags"],
+  taste_groups: ["user_handle", "groups"],
+} as const;
+
+/** Users per write batch: the unit of backpressure and progress reporting. */
+const BATCH = 1000;
+
+/** Reads course ids and tags from a course_tags.csv (columns matched by header name). */
+export function readCourseTags(path: string): CourseTagRows {
+  const records: Record<string, string>[] = parse(readFileSync(path), {
+    columns: (header: string[]) => header.map((h) => h.trim()),
+    bom: true,
+    skip_empty_lines: true,
+    trim: true,
+  });
+  if (records.length === 0) throw new Error(`${path}: no course rows`);
+  for (const col of HEADERS.course_tags) {
+    if (!(col in records[0])) throw new Error(`${path}: line 1: missing column "${col}"`);
+  }
+  const index = new Map<string, number>();
+  const ids: string[] = [];
+  const tags: string[][] = [];
+  records.forEach((r, i) => {
+    const id = r.course_id;
+    if (!id) throw new Error(`${path}: line ${i + 2}: column "course_id": expected a course id, got an empty field`);
+    let k = index.get(id);
+    if (k === undefined) {
+      k = ids.length;
+      index.set(id, k);
+      ids.push(id);
+      tags.push([]);
+    }
+    const tag = r.course_tags;
+    if (tag && !tags[k].includes(tag)) tags[k].push(tag);
+  });
+  return { ids, tags };
+}
+
+/** Builds the vocabularies (deterministic for a seed). */
+export function buildModel(seed: number, realCourses?: CourseTagRows): Model {
+  const interests = interestVocabulary();
+  const courses = courseVocabulary(new Rng(seed, -1), interests, realCourses);
+  return { interests, courses, assessments: assessmentVocabulary() };
+}
+
+/**
+ * Writes user_interests.csv, user_course_views.csv, user_assessment_scores.csv,
+ * course_tags.csv and taste_groups.csv for `users` users into `outDir`. Rows stream to disk
+ * in batches: memory does not grow with the number of users. Same seed → identical bytes.
+ */
+export async function generate(opts: GenerateOptions): Promise<GenerateSummary> {
+  const { users, outDir, onProgress } = opts;
+  const seed = opts.seed ?? 42;
+  if (!Number.isInteger(users) || users < 1) throw new Error(`users must be a positive integer, got ${users}`);
+  if (!Number.isInteger(seed)) throw new Error(`seed must be an integer, got ${seed}`);
+  const model = buildModel(seed, opts.courseTagsFile ? readCourseTags(opts.courseTagsFile) : undefined);
+  mkdirSync(outDir, { recursive: true });
+  const sinks = {
+    user_interests: new CsvSink(join(outDir, "user_interests.csv"), HEADERS.user_interests),
+    user_course_views: new CsvSink(join(outDir, "user_course_views.csv"), HEADERS.user_course_views),
+    user_assessment_scores: new CsvSink(join(outDir, "user_assessment_scores.csv"), HEADERS.user_assessment_scores),
+    taste_groups: new CsvSink(join(outDir, "taste_groups.csv"), HEADERS.taste_groups),
+  };
+  const synth = new UserSynthesizer(model, seed);
+  for (let start = 0; start < users; start += BATCH) {
+    const end = Math.min(users, start + BATCH);
+    const ints: string[] = [];
+    const views: string[] = [];
+    const assess: string[] = [];
+    const groups: string[] = [];
+    for (let i = start; i < end; i++) {
+      const u = synth.user(i, String(i + 1));
+      ints.push(u.interests);
+      views.push(u.views);
+      assess.push(u.assessments);
+      groups.push(u.groups);
+      sinks.user_interests.rows += u.interestRows;
+      sinks.user_course_views.rows += u.viewRows;
+      sinks.user_assessment_scores.rows += u.assessmentRows;
+      sinks.taste_groups.rows++;
+    }
+    sinks.user_interests.push(ints.join(""));
+    sinks.user_course_views.push(views.join(""));
+    sinks.user_assessment_scores.push(assess.join(""));
+    sinks.taste_groups.push(groups.join(""));
+    await Promise.all(Object.values(sinks).map((s) => s.drain()));
+    onProgress?.("generate", end, users);
+  }
+  const courseSink = new CsvSink(join(outDir, "course_tags.csv"), HEADERS.course_tags);
+  const { ids, tags } = model.courses;
+  for (let c = 0; c < ids.length; c++) {
+    const id = quote(ids[c]);
+    if (tags[c].length === 0) {
+      courseSink.push(`${id},""\n`);
+      courseSink.rows++;
+    }
+    for (const t of tags[c]) {
+      courseSink.push(`${id},${quote(t)}\n`);
+      courseSink.rows++;
+    }
+  }
+  await Promise.all([...Object.values(sinks), courseSink].map((s) => s.close()));
+  return {
+    users,
+    seed,
+    outDir,
+    rows: {
+      user_interests: sinks.user_interests.rows,
+      user_course_views: sinks.user_course_views.rows,
+      user_assessment_scores: sinks.user_assessment_scores.rows,
+      course_tags: courseSink.rows,
+      taste_groups: sinks.taste_groups.rows,
+    },
+    courses: ids.length,
+    courseSource: opts.courseTagsFile ?? "invented",
+  };
+}
