@@ -129,7 +129,11 @@ export async function runRows<P>(task: RowTask<P>): Promise<void> {
           }
         };
         worker.onerror = (event: ErrorEvent) => {
-          fail(new Error(`worker ${String(task.worker)} failed: ${event.message}`));
+          const hint =
+            isCompiledExecutable() && /ModuleNotFound/.test(event.message)
+              ? " (this executable was built without it: pass the worker module to `bun build --compile` as an extra entrypoint)"
+              : "";
+          fail(new Error(`worker ${String(task.worker)} failed: ${event.message}${hint}`));
         };
         worker.addEventListener("close", () => {
           if (!workerDone) fail(new Error(`worker ${String(task.worker)} exited before finishing its rows`));
