@@ -4,6 +4,7 @@
  * memory stays bounded however many users are generated.
  */
 import type { FileSink } from "bun";
+import { writeFileSync } from "node:fs";
 
 const BATCH_CHARS = 1 << 20;
 
@@ -16,6 +17,8 @@ export class CsvSink {
   rows = 0;
 
   constructor(path: string, header: readonly string[]) {
+    // Bun's file writer does not truncate: a longer old file would leave its tail behind.
+    writeFileSync(path, "");
     this.sink = Bun.file(path).writer({ highWaterMark: BATCH_CHARS * 2 });
     this.push(header.map((h) => `"${h}"`).join(",") + "\n");
   }

@@ -28,15 +28,23 @@ export const TASTE = {
   /** Share of interest draws taken from global popularity instead of the user's topics. */
   interestNoise: 0.1,
   /** Share of course picks from global popularity. */
-  courseNoise: 0.12,
-  /** Share of course picks from the topic's round-robin cycle (so every course gets viewers). */
-  courseCycle: 0.05,
+  courseNoise: 0.07,
+  /** Share of course picks from a round-robin walk over the whole catalogue (so every course gets viewers). */
+  courseCycle: 0.06,
   /** Share of assessments from global popularity. */
   assessmentNoise: 0.2,
   /** Probability that a later follow event re-lists earlier tags rather than adding new ones. */
-  refollow: 0.6,
+  refollow: 0.85,
   /** Per row, probability of an exact duplicate in the same event (18,209 of 297,526 rows). */
-  duplicate: 0.058,
+  duplicate: 0.066,
+  /**
+   * Probability that a user's first follow event opens with the most popular tags in
+   * popularity order (DATA_CARD §1: users 1, 110 and 5537 all start "angular,
+   * javascript-frameworks, javascript-libraries, javascript, c#"), by whether the user
+   * follows at least STARTER_MIN_ROWS rows; and the share of the event it fills.
+   */
+  starter: 0.3,
+  starterShare: [0.25, 0.75] as const,
 };
 
 const SECONDS = (y: number, m: number, d: number, hh = 0, mm = 0, ss = 0) => dayNumber(y, m, d) * 86400 + hh * 3600 + mm * 60 + ss;
@@ -63,8 +71,12 @@ const LEVEL_MEAN_SECONDS = [1830.3, 1774.3, 1543.8];
 const VIEW_SIGMA = 0.95;
 const VIEW_MAX = 44_410;
 /** A row of zero seconds (count unknown, ≥ 29 zero-time pairs): our choice. */
-const ZERO_ROW = 0.003;
-const ZERO_PAIR = 0.0003;
+const ZERO_ROW = 0.0004;
+const ZERO_PAIR = 0.0001;
+/** Rows lost when repeat views would run past 2017-11-28, compensated (measured). */
+const REPEAT_BOOST = 1.03;
+/** Users following fewer rows than this never get the popular starter sequence. */
+const STARTER_MIN_ROWS = 5;
 
 /** Everything the per-user synthesis reads; built once per `generate` call. */
 export interface Model {
@@ -99,7 +111,7 @@ export class UserSynthesizer {
   private readonly eventMark: Int32Array;
   private readonly courseMark: Int32Array;
   private readonly assessMark: Int32Array;
-  private readonly cursor: Int32Array;
+  private cursor = 0;
   private stamp = 0;
   private eventStamp = 0;
 
@@ -119,7 +131,6 @@ export class UserSynthesizer {
     this.eventMark = new Int32Array(model.interests.tags.length);
     this.courseMark = new Int32Array(model.courses.ids.length);
     this.assessMark = new Int32Array(model.assessments.tags.length);
-    this.cursor = new Int32Array(TOPICS.length);
   }
 
   /** Synthesizes user `index` (0-based) with the given handle. */
@@ -199,6 +210,14 @@ export class UserSynthesizer {
       const refollow = e > 0 && followed.length > 0 && rng.chance(TASTE.refollow);
       let prior = refollow ? followed.slice() : [];
       if (refollow) rng.shuffle(prior);
+      else if (e === 0 && rows >= STARTER_MIN_ROWS && rng.chance(TASTE.starter)) {
+        prior = this.starter(rng, Math.round(budget * (TASTE.starterShare[0] + rng.float() * (TASTE.starterShare[1] - TASTE.starterShare[0]))));
+        for (const item of prior) {
+          followed.push(item);
+          this.itemMark[item] = this.stamp;
+        }
+        prior.reverse();
+      }
       while (budget > 0) {
         let item: number;
         if (prior.length > 0) {
@@ -218,7 +237,7 @@ export class UserSynthesizer {
           parts.push(row);
           budget--;
           written++;
-          if (rng.chance(TASTE.duplicate)) {
+          if (budget > 0 && rng.chance(TASTE.duplicate)) {
             parts.push(row);
             budget--;
             written++;
@@ -229,6 +248,19 @@ export class UserSynthesizer {
     }
     out.interests = parts.join("");
     out.interestRows = written;
+  }
+
+  /** The most popular items in popularity order, each kept with probability 0.7, filling `rows`. */
+  private starter(rng: Rng, rows: number): number[] {
+    const iv = this.model.interests;
+    const items: number[] = [];
+    for (let i = 0; i < iv.byPopularity.length && rows > 0; i++) {
+      const item = iv.byPopularity[i];
+      if (iv.tags[item].length > rows || !rng.chance(0.7)) continue;
+      items.push(item);
+      rows -= iv.tags[item].length;
+    }
+    return items;
   }
 
   /** A new interest item for this user that fits `budget` rows, or -1. */
@@ -272,7 +304,7 @@ export class UserSynthesizer {
       const c = this.drawCourse(rng, groups, weights);
       const lvl = cv.level[c];
       const prefix = cv.rowPrefix[c];
-      let repeats = 1 + rng.geometric(ROWS_PER_PAIR[lvl] - 1);
+      let repeats = 1 + rng.geometric(ROWS_PER_PAIR[lvl] * REPEAT_BOOST - 1);
       let day = Math.round(centre + rng.normal() * spread);
       day = Math.min(Math.max(day, 0), VIEW_DAYS - 1);
       const zeroPair = rng.chance(ZERO_PAIR);
@@ -301,9 +333,8 @@ export class UserSynthesizer {
       let c: number;
       const g = this.pickGroup(rng, groups, weights);
       const table = cv.tables.byTopic[g];
-      if (u < TASTE.courseCycle && table) {
-        const cyc = cv.cycle[g];
-        c = cyc[this.cursor[g]++ % cyc.length];
+      if (u < TASTE.courseCycle) {
+        c = cv.cycle[this.cursor++ % cv.cycle.length];
       } else if (u < TASTE.courseCycle + TASTE.courseNoise || !table) {
         c = cv.tables.global.draw(rng);
       } else {

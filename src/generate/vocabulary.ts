@@ -101,6 +101,8 @@ export interface InterestVocabulary {
   /** Single-tag items, for a user whose remaining row budget is smaller than a bundle. */
   readonly singles: AliasTable;
   readonly singleItems: Int32Array;
+  /** Items by decreasing popularity (the order of the real tag counts). */
+  readonly byPopularity: Int32Array;
   /** Interest rows per topic (index TOPICS.length: general): the taste prior. */
   readonly topicMass: Float64Array;
 }
@@ -146,6 +148,7 @@ export function interestVocabulary(): InterestVocabulary {
     generalItems,
     singles: new AliasTable(Array.from(singleItems, (i) => weight[i])),
     singleItems,
+    byPopularity: Int32Array.from(tags.keys()),
     topicMass,
   };
 }
@@ -198,8 +201,8 @@ export interface CourseVocabulary {
   /** `"id",author,"Level",` — the constant middle of a view row. */
   readonly rowPrefix: string[];
   readonly tables: TopicTables;
-  /** Per topic, every course in a seeded order: walked round-robin so each course gets viewers. */
-  readonly cycle: Int32Array[];
+  /** Every course in a seeded order: walked round-robin so each course gets viewers. */
+  readonly cycle: Int32Array;
 }
 
 /**
@@ -234,6 +237,12 @@ export interface CourseTagRows {
 export function courseVocabulary(rng: Rng, interests: InterestVocabulary, real?: CourseTagRows): CourseVocabulary {
   const topicShare = Float64Array.from(TOPICS, (t) => COURSE_TOPIC_COUNTS[t.name] ?? 1);
   const topicDraw = new AliasTable(topicShare);
+  const n = real ? real.ids.length : REAL_COURSE_COUNT;
+  // Popularity: the real viewers-per-course quantiles, assigned in a seeded order.
+  const order = Int32Array.from({ length: n }, (_, i) => i);
+  rng.shuffle(order);
+  let weight = new Float64Array(n);
+  for (let r = 0; r < n; r++) weight[order[r]] = viewerQuantile((r + 0.5) / n);
   let ids: string[];
   let tags: string[][];
   let topic: Int32Array;
@@ -242,7 +251,7 @@ export function courseVocabulary(rng: Rng, interests: InterestVocabulary, real?:
     ids = real.ids;
     tags = real.tags;
     topic = new Int32Array(ids.length);
-    level = new Uint8Array(ids.length);
+    level = assignLevels(weight, (c) => levelHint(ids[c]));
     const votes = new Int32Array(TOPICS.length);
     for (let c = 0; c < ids.length; c++) {
       votes.fill(0);
@@ -254,38 +263,45 @@ export function courseVocabulary(rng: Rng, interests: InterestVocabulary, real?:
         if (best < 0 || votes[k] > votes[best]) best = k;
       }
       topic[c] = best >= 0 ? best : topicDraw.draw(rng);
-      level[c] = levelFromName(ids[c], rng);
     }
   } else {
-    ({ ids, tags, topic, level } = inventCourses(rng, interests, topicDraw));
+    ({ ids, tags, topic, level, weight } = inventCourses(rng, interests, topicDraw, weight, assignLevels(weight, () => -1)));
   }
-  const n = ids.length;
-  // Popularity: the real viewers-per-course quantiles, assigned in a seeded order.
-  const order = Int32Array.from({ length: n }, (_, i) => i);
-  rng.shuffle(order);
-  const weight = new Float64Array(n);
-  for (let r = 0; r < n; r++) weight[order[r]] = viewerQuantile((r + 0.5) / n);
   const author = assignAuthors(rng, topic);
   const rowPrefix = ids.map((id, c) => `${quote(id)},${author[c]},"${LEVELS[level[c]]}",`);
   const tables = topicTables(topic, weight);
-  const cycle = tables.members.map((m) => {
-    const copy = Int32Array.from(m);
-    rng.shuffle(copy);
-    return copy;
-  });
+  const cycle = Int32Array.from(ids.keys());
+  rng.shuffle(cycle);
   return { ids, tags, topic, level, author, weight, rowPrefix, tables, cycle };
 }
 
-/** Level of a real course: its name often says so; otherwise the overall mix. */
-function levelFromName(id: string, rng: Rng): number {
-  if (/(^|-)(advanced|mastering|expert)(-|$)/.test(id) && rng.chance(0.7)) return 2;
-  if (/getting-started|fundamentals|(^|-)intro|beginner|basics|first-look|quick-start/.test(id) && rng.chance(0.7)) return 0;
-  return drawLevel(rng);
+/** The level a real course's name suggests, or -1. */
+function levelHint(id: string): number {
+  if (/(^|-)(advanced|mastering|expert)(-|$)/.test(id)) return 2;
+  if (/getting-started|fundamentals|(^|-)intro|beginner|basics|first-look|quick-start/.test(id)) return 0;
+  return -1;
 }
 
-function drawLevel(rng: Rng): number {
-  const u = rng.float();
-  return u < LEVEL_SHARE[0] ? 0 : u < LEVEL_SHARE[0] + LEVEL_SHARE[1] ? 1 : 2;
+/**
+ * Levels so that popularity-weighted shares match the real pair shares exactly: courses in
+ * decreasing popularity take their hinted level unless it is already over its share, else
+ * the level furthest below its share. (Random levels let a few hit courses skew the mix.)
+ */
+function assignLevels(weight: Float64Array, hint: (c: number) => number): Uint8Array {
+  const n = weight.length;
+  const byWeight = Array.from(weight.keys()).sort((a, b) => weight[b] - weight[a] || a - b);
+  const level = new Uint8Array(n);
+  const got = [0, 0, 0];
+  let total = 0;
+  for (const c of byWeight) {
+    total += weight[c];
+    const deficit = LEVEL_SHARE.map((s, l) => s * total - got[l]);
+    const h = hint(c);
+    let l = h >= 0 && deficit[h] > -0.5 * weight[c] ? h : deficit.indexOf(Math.max(...deficit));
+    level[c] = l;
+    got[l] += weight[c];
+  }
+  return level;
 }
 
 const PHRASES: readonly (readonly string[])[] = [
@@ -304,8 +320,8 @@ function slug(tag: string): string {
     .replace(/^-|-$/g, "");
 }
 
-function inventCourses(rng: Rng, interests: InterestVocabulary, topicDraw: AliasTable) {
-  const n = REAL_COURSE_COUNT;
+function inventCourses(rng: Rng, interests: InterestVocabulary, topicDraw: AliasTable, weight: Float64Array, level: Uint8Array) {
+  const n = weight.length;
   const tagsPerCourse = new Histogram(TAGS_PER_COURSE_HIST);
   // Course tags come from the topic's interest tags, flattened (bundle members are separate
   // course tags), weighted by the square root of popularity so niche tags also get courses.
@@ -323,12 +339,10 @@ function inventCourses(rng: Rng, interests: InterestVocabulary, topicDraw: Alias
   const ids: string[] = [];
   const tags: string[][] = [];
   const topic = new Int32Array(n);
-  const level = new Uint8Array(n);
   const used = new Set<string>();
   for (let c = 0; c < n; c++) {
     const t = topicDraw.draw(rng);
     topic[c] = t;
-    level[c] = drawLevel(rng);
     const k = tagsPerCourse.draw(rng);
     const mine: string[] = [];
     const p = pool[t];
@@ -352,6 +366,7 @@ function inventCourses(rng: Rng, interests: InterestVocabulary, topicDraw: Alias
     tags: perm.map((i) => tags[i]),
     topic: Int32Array.from(perm, (i) => topic[i]),
     level: Uint8Array.from(perm, (i) => level[i]),
+    weight: Float64Array.from(perm, (i) => weight[i]),
   };
 }
 
