@@ -1,0 +1,203 @@
+/**
+ * REST API throughput and latency (issue 5 budget: ≥ 25,000 req/s, p99 ≤ 5 ms, zero errors, flat
+ * RSS; 50 connections, 10 s, GET with a JSON body, 10k-user table).
+ *
+ * The server runs in its own process (this file in --child mode, through the same startServer
+ * as `recsys serve`, access log on, to a file); the load comes from wrk (Debian package `wrk`)
+ * in another process on loopback, cycling through requests for every one of the 10k users.
+ * Baselines measured in the same run: a hello-world handler on the same HTTP front end, and
+ * (with --designs) hello-world on Bun.serve and on Bun's node:http, the design alternatives.
+ *
+ *   bun bench/server.ts [--duration 10] [--connections 50] [--designs]
+ */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+
+const USERS = 10_000;
+const TOP = 10;
+
+async function child(kind: string, port: number, db: string, cache: number): Promise<void> {
+  const hello = '[{"similar":"5537","score":0.8957}]';
+  if (kind === "hello") {
+    const { listen } = await import("../src/server/http.ts");
+    listen(() => ({ status: 200, body: hello }), { hostname: "127.0.0.1", port });
+  } else if (kind === "bun-serve") {
+    Bun.serve({ hostname: "127.0.0.1", port, fetch: () => new Response(hello, { headers: { "content-type": "application/json" } }) });
+  } else if (kind === "node-http") {
+    const { createServer } = await import("node:http");
+    createServer((req, res) => {
+      let body = "";
+      req.on("data", (c) => (body += c));
+      req.on("end", () => {
+        res.writeHead(200, { "content-type": "application/json" });
+        res.end(hello);
+      });
+    }).listen(port, "127.0.0.1");
+  } else {
+    const { startServer } = await import("../src/server/serve.ts");
+    // Same as `recsys serve` (read-only, access log on) except the cache size knob.
+    const s = startServer({ dbPath: db, table: "user_ranking", hostname: "127.0.0.1", port, cacheSize: cache });
+    process.on("SIGTERM", () => s.close().then(() => process.exit(0)));
+  }
+  console.log("ready");
+}
+
+function makeTable(path: string): void {
+  const { openDatabase } = require("../src/db/open.ts") as typeof import("../src/db/open.ts");
+  const { writeRankings } = require("../src/db/rankings.ts") as typeof import("../src/db/rankings.ts");
+  let seed = 12345;
+  const rand = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
+  const users = Array.from({ length: USERS }, (_, i) => String(i + 1));
+  const offsets = Int32Array.from({ length: USERS + 1 }, (_, i) => i * TOP);
+  const neighbors = new Int32Array(USERS * TOP);
+  const scores = new Float64Array(USERS * TOP);
+  for (let u = 0; u < USERS; u++) {
+    let s = 1;
+    for (let k = 0; k < TOP; k++) {
+      let v = Math.floor(rand() * USERS);
+      if (v === u) v = (v + 1) % USERS;
+      neighbors[u * TOP + k] = v;
+      s -= rand() * 0.05;
+      scores[u * TOP + k] = s;
+    }
+  }
+  const db = openDatabase(path);
+  writeRankings(db, "user_ranking", { users, offsets, neighbors, scores }, { method: "bench", params: {}, input: {}, startedAt: new Date(), stages: {} });
+  db.close();
+}
+
+function rssKiB(pid: number): number {
+  const m = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+  return m ? Number(m[1]) : NaN;
+}
+
+async function freePort(): Promise<number> {
+  const l = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+  const p = l.port;
+  l.stop(true);
+  return p;
+}
+
+interface WrkResult {
+  rps: number;
+  p50: number;
+  p99: number;
+  requests: number;
+  errors: number;
+}
+
+function ms(text: string): number {
+  const m = /([\d.]+)(us|ms|s)/.exec(text);
+  if (!m) return NaN;
+  const v = Number(m[1]);
+  return m[2] === "us" ? v / 1000 : m[2] === "s" ? v * 1000 : v;
+}
+
+function wrk(port: number, script: string, seconds: number, connections: number): WrkResult {
+  const p = Bun.spawnSync(["wrk", "-t1", `-c${connections}`, `-d${seconds}s`, "--latency", "-s", script, `http://127.0.0.1:${port}/api/similarity/`], {
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const out = p.stdout.toString();
+  if (p.exitCode !== 0) throw new Error(`wrk failed: ${p.stderr.toString()}`);
+  const num = (re: RegExp) => Number(re.exec(out)?.[1] ?? 0);
+  const socketErrors = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
+  const errors = num(/Non-2xx or 3xx responses: (\d+)/) + (socketErrors ? socketErrors.slice(1).reduce((a, b) => a + Number(b), 0) : 0);
+  return {
+    rps: num(/Requests\/sec:\s+([\d.]+)/),
+    p50: ms(/\n\s+50%\s+(\S+)/.exec(out)?.[1] ?? ""),
+    p99: ms(/\n\s+99%\s+(\S+)/.exec(out)?.[1] ?? ""),
+    requests: num(/(\d+) requests in/),
+    errors,
+  };
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    args: Bun.argv.slice(2),
+    options: {
+      child: { type: "string" },
+      port: { type: "string" },
+      db: { type: "string" },
+      cache: { type: "string", default: "20000" },
+      duration: { type: "string", default: "10" },
+      connections: { type: "string", default: "50" },
+      designs: { type: "boolean", default: false },
+    },
+  });
+  if (values.child) return child(values.child, Number(values.port), values.db ?? "", Number(values.cache));
+  if (Bun.spawnSync(["which", "wrk"]).exitCode !== 0) {
+    console.error("bench/server.ts needs wrk: apt-get install -y wrk");
+    process.exit(2);
+  }
+  const seconds = Number(values.duration);
+  const connections = Number(values.connections);
+  const dir = mkdtempSync(join(tmpdir(), "recsys-bench-server-"));
+  try {
+    const db = join(dir, "rankings.db");
+    makeTable(db);
+    // Every user once, in a shuffled order, each as the seed's GET-with-JSON-body request.
+    const script = join(dir, "requests.lua");
+    writeFileSync(
+      script,
+      `local reqs = {}
+local i = 0
+init = function(args)
+  local n = ${USERS}
+  local order = {}
+  for u = 1, n do order[u] = u end
+  math.randomseed(7)
+  for u = n, 2, -1 do local j = math.random(1, u); order[u], order[j] = order[j], order[u] end
+  for k = 1, n do
+    reqs[k] = wrk.format("GET", "/api/similarity/", { ["Content-Type"] = "application/json", ["Host"] = "127.0.0.1" }, '{"user_handle":"' .. order[k] .. '"}')
+  end
+end
+request = function()
+  i = i % #reqs + 1
+  return reqs[i]
+end
+`,
+    );
+    const kinds: [string, string, string][] = [
+      ["hello", "hello world, same HTTP front end (baseline)", "20000"],
+      ["app", "recsys API, answer cache on (default)", "20000"],
+      ["app", "recsys API, answer cache off (every request hits SQLite)", "0"],
+    ];
+    if (values.designs) {
+      kinds.push(["bun-serve", "hello world, Bun.serve (drops GET bodies)", "0"]);
+      kinds.push(["node-http", "hello world, Bun's node:http, body read", "0"]);
+    }
+    console.log(`wrk -t1 -c${connections} -d${seconds}s, GET with JSON body, ${USERS} users × top-${TOP}; ${navigator.hardwareConcurrency} cores\n`);
+    const rows: string[] = [];
+    for (const [kind, label, cache] of kinds) {
+      const port = await freePort();
+      const logFile = join(dir, `${kind}-${cache}.log`);
+      const proc = Bun.spawn(["bun", import.meta.path, "--child", kind, "--port", String(port), "--db", db, "--cache", cache], {
+        stdout: "pipe",
+        stderr: Bun.file(logFile),
+      });
+      const reader = proc.stdout.getReader();
+      await reader.read(); // "ready"
+      // Warm-up: JIT, page cache, and (for the cached API) one pass over every user.
+      wrk(port, script, Math.max(2, Math.ceil(seconds / 4)), connections);
+      const rssBefore = rssKiB(proc.pid);
+      const r = wrk(port, script, seconds, connections);
+      const rssAfter = rssKiB(proc.pid);
+      proc.kill("SIGTERM");
+      await proc.exited;
+      const logLines = kind === "app" ? readFileSync(logFile, "utf8").split("\n").filter((l) => l.includes(" 200 ")).length : 0;
+      rows.push(
+        `${label.padEnd(58)} ${r.rps.toFixed(0).padStart(7)} req/s  p50 ${r.p50.toFixed(2).padStart(5)} ms  p99 ${r.p99.toFixed(2).padStart(5)} ms  errors ${r.errors}  RSS ${(rssBefore / 1024).toFixed(1)} → ${(rssAfter / 1024).toFixed(1)} MiB` +
+          (kind === "app" ? `  (${logLines} access-log lines)` : ""),
+      );
+      console.log(rows.at(-1));
+    }
+    console.log("\nBudget: ≥ 25,000 req/s, p99 ≤ 5 ms, 0 errors, flat RSS (the cached API row is the shipped default).");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+await main();

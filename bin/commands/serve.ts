@@ -1,0 +1,57 @@
+import { defineCommand } from "citty";
+import { CliError, dbArgs, log, resolveDb, resolveEnv, resolveTable, tableArg } from "../common.ts";
+
+export default defineCommand({
+  meta: {
+    name: "serve",
+    description: "Serve the rankings over HTTP: GET|POST /api/similarity/, /healthz, /api/openapi.json",
+  },
+  args: {
+    host: { type: "string", valueHint: "ADDR", description: "Address to bind (default: $HOST, else 127.0.0.1; prod: only this flag changes it)" },
+    port: { type: "string", valueHint: "PORT", description: "Port (default: $PORT, else 5000; 0 picks a free one)" },
+    ...dbArgs,
+    ...tableArg,
+    quiet: { type: "boolean", description: "No access log", default: false },
+  },
+  async run({ args }) {
+    const env = resolveEnv(args);
+    const dbPath = resolveDb(args);
+    const table = resolveTable(args);
+    let hostname = args.host || (env === "dev" ? process.env.HOST : undefined) || "127.0.0.1";
+    if (env === "prod" && !args.host && process.env.HOST && process.env.HOST !== hostname) {
+      log.warn(`--env prod binds ${hostname} unless --host says otherwise; ignoring HOST=${process.env.HOST}`);
+    }
+    hostname = hostname.trim();
+    const portText = args.port || process.env.PORT || "5000";
+    const port = Number(portText);
+    if (!/^\d{1,5}$/.test(portText) || port > 65535) throw new CliError(`--port must be an integer 0..65535, got ${JSON.stringify(portText)}`);
+    let token: string | undefined;
+    if (env === "prod") {
+      token = process.env.RECSYS_API_TOKEN;
+      if (!token) throw new CliError("--env prod requires RECSYS_API_TOKEN (clients must send Authorization: Bearer <token>)");
+      if (/\s/.test(token)) throw new CliError("RECSYS_API_TOKEN must not contain whitespace");
+    }
+    // Loaded here, not at the top: `--help` and argument errors stay fast.
+    const { startServer, StartupError } = await import("../../src/server/serve.ts");
+    let server;
+    try {
+      server = startServer({ dbPath, table, hostname, port, readonly: true, token, accessLog: !args.quiet });
+    } catch (e) {
+      if (e instanceof StartupError) throw new CliError(e.message, 1);
+      throw e;
+    }
+    log.info(`recsys serve: listening on ${server.url} (${env}, table ${table}, database ${dbPath}${token ? ", bearer token required on /api" : ""})`);
+    await new Promise<void>((resolve) => {
+      let signalled = false;
+      const stop = (signal: string) => {
+        if (signalled) return;
+        signalled = true;
+        log.info(`recsys serve: ${signal}: finishing in-flight requests`);
+        server.close().then(resolve, resolve);
+      };
+      process.once("SIGINT", () => stop("SIGINT"));
+      process.once("SIGTERM", () => stop("SIGTERM"));
+    });
+    log.info("recsys serve: stopped");
+  },
+});

@@ -1,0 +1,250 @@
+/**
+ * The REST API as a pure request → response function over a {@link RankingsReader}: routing,
+ * input validation, JSON errors, bearer-token auth and a small cache of serialized answers.
+ * No sockets here (http.ts does those), so tests can call it directly.
+ */
+import { createHash, timingSafeEqual } from "node:crypto";
+import type { HttpRequest, HttpResponse } from "./http.ts";
+import { openApiDocument } from "./openapi.ts";
+import { MissingTableError, type RankingsReader } from "./reader.ts";
+import { renderNeighbors } from "./render.ts";
+
+export { renderNeighbors, roundScore } from "./render.ts";
+
+export interface AppOptions {
+  /** When set, /api routes require `Authorization: Bearer <token>` (prod). */
+  token?: string;
+  /** Largest number of cached answers per generation (default 20,000; 0 disables). */
+  cacheSize?: number;
+  /** Unexpected failures (bugs, I/O errors) are reported here; the client sees a generic 500. */
+  onError?: (error: unknown) => void;
+}
+
+/** Longest accepted user handle, characters. */
+export const MAX_HANDLE = 256;
+/** `n` when the client gives none (or the stored top-n if that is smaller). */
+export const DEFAULT_N = 10;
+
+const JSON_DECODER = new TextDecoder("utf-8", { fatal: true });
+const ALLOW_API = "GET, HEAD, POST";
+const ALLOW_READ = "GET, HEAD";
+
+/** A client mistake: becomes `{"error": message}` with `status`. */
+class ClientError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly headers?: Record<string, string>,
+  ) {
+    super(message);
+  }
+}
+
+function json(status: number, value: unknown, headers?: Record<string, string>): HttpResponse {
+  return { status, body: JSON.stringify(value), headers };
+}
+
+/**
+ * Validates a user handle from JSON (string or integer) or from a URL (string). Handles are
+ * trimmed, as ingest trims them.
+ */
+export function parseHandle(value: unknown): string {
+  let handle: string;
+  if (typeof value === "string") handle = value.trim();
+  else if (typeof value === "number" && Number.isSafeInteger(value)) handle = String(value);
+  else throw new ClientError(400, "user_handle must be a string or an integer");
+  if (handle === "") throw new ClientError(400, "user_handle must not be empty");
+  if (handle.length > MAX_HANDLE) throw new ClientError(400, `user_handle must be at most ${MAX_HANDLE} characters`);
+  return handle;
+}
+
+/** Validates `n` (JSON integer or decimal digits from a URL) against 1..max. */
+export function parseN(value: unknown, max: number): number {
+  const n = typeof value === "string" && /^\d{1,9}$/.test(value.trim()) ? Number(value.trim()) : value;
+  if (typeof n !== "number" || !Number.isInteger(n) || n < 1 || n > max) {
+    throw new ClientError(400, `n must be an integer between 1 and ${max} (the stored top-n), got ${JSON.stringify(value) ?? "nothing"}`);
+  }
+  return n;
+}
+
+/** Two-generation cache: O(1), bounded at 2 × size, no per-hit bookkeeping (cheap on the hot path). */
+class AnswerCache {
+  private young = new Map<string, string>();
+  private old = new Map<string, string>();
+  constructor(private readonly size: number) {}
+  get(key: string): string | undefined {
+    const hit = this.young.get(key);
+    if (hit !== undefined) return hit;
+    const aged = this.old.get(key);
+    if (aged !== undefined) this.set(key, aged);
+    return aged;
+  }
+  set(key: string, value: string): void {
+    if (this.size <= 0) return;
+    if (this.young.size >= this.size) {
+      this.old = this.young;
+      this.young = new Map();
+    }
+    this.young.set(key, value);
+  }
+  clear(): void {
+    this.young = new Map();
+    this.old = new Map();
+  }
+}
+
+function digest(s: string): Buffer {
+  return createHash("sha256").update(s).digest();
+}
+
+/**
+ * Builds the API handler. Routes:
+ * - `GET|POST /api/similarity[/]` with `user_handle` (and optional `n`) in a JSON body or the query,
+ *   `GET /api/similarity/{user_handle}`: the user's neighbours in rank order.
+ * - `GET /healthz`: database, table and last run.
+ * - `GET /api/openapi.json`: the OpenAPI 3.1 document.
+ */
+export function createApp(reader: RankingsReader, options: AppOptions = {}): (req: HttpRequest) => HttpResponse {
+  const cache = new AnswerCache(options.cacheSize ?? 20_000);
+  const expected = options.token ? digest(options.token) : null;
+  const onError = options.onError ?? ((e: unknown) => console.error(e));
+  const openapi = JSON.stringify(openApiDocument());
+  let generation = -1;
+
+  function authorize(headers: Record<string, string>): void {
+    if (!expected) return;
+    const auth = headers.authorization ?? "";
+    const m = /^Bearer[ ]+(\S+)\s*$/i.exec(auth);
+    // Compare digests: equal length always, so timingSafeEqual leaks neither content nor length.
+    if (!m || !timingSafeEqual(digest(m[1]), expected)) {
+      throw new ClientError(401, m ? "invalid bearer token" : "missing bearer token: send Authorization: Bearer <RECSYS_API_TOKEN>", {
+        "WWW-Authenticate": m ? 'Bearer realm="recsys", error="invalid_token"' : 'Bearer realm="recsys"',
+      });
+    }
+  }
+
+  function similarity(req: HttpRequest, path: string, query: string): HttpResponse {
+    const given: { user_handle?: unknown; n?: unknown } = {};
+    const take = (key: "user_handle" | "n", value: unknown, where: string) => {
+      if (given[key] !== undefined && String(given[key]) !== String(value)) {
+        throw new ClientError(400, `${key} given twice with different values (${where} and elsewhere)`);
+      }
+      given[key] = value;
+    };
+    if (req.body.length > 0) {
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(JSON_DECODER.decode(req.body));
+      } catch (e) {
+        throw new ClientError(400, `malformed JSON body: ${(e as Error).message}`);
+      }
+      if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+        throw new ClientError(400, 'request body must be a JSON object like {"user_handle":"110"}');
+      }
+      for (const [k, v] of Object.entries(parsed)) {
+        if (k !== "user_handle" && k !== "n") throw new ClientError(400, `unknown field ${JSON.stringify(k)} in body (expected user_handle, n)`);
+        take(k, v, "body");
+      }
+    }
+    if (query) {
+      let params: URLSearchParams;
+      try {
+        params = new URLSearchParams(query);
+      } catch {
+        throw new ClientError(400, "malformed query string");
+      }
+      for (const [k, v] of params) {
+        if (k !== "user_handle" && k !== "n") throw new ClientError(400, `unknown query parameter ${JSON.stringify(k)} (expected user_handle, n)`);
+        take(k, v, "query");
+      }
+    }
+    const segment = path.length > 16 ? path.slice(16) : ""; // after "/api/similarity/"
+    if (segment) {
+      let decoded: string;
+      try {
+        decoded = decodeURIComponent(segment);
+      } catch {
+        throw new ClientError(400, "malformed percent-encoding in the user handle");
+      }
+      take("user_handle", decoded, "path");
+    }
+    if (given.user_handle === undefined) {
+      throw new ClientError(400, 'missing user_handle: send {"user_handle":"110"}, ?user_handle=110 or /api/similarity/110');
+    }
+    const handle = parseHandle(given.user_handle);
+
+    if (reader.sync() || generation !== reader.generation) {
+      generation = reader.generation;
+      cache.clear();
+    }
+    if (!reader.exists) throw new MissingTableError(reader.table);
+    const top = reader.topN;
+    const max = Math.max(top, 1);
+    const n = given.n === undefined ? Math.min(DEFAULT_N, max) : parseN(given.n, max);
+    const key = `${n}\u0000${handle}`;
+    let body = cache.get(key);
+    if (body === undefined) {
+      const rows = reader.neighbors(handle, n);
+      if (rows.length === 0) throw new ClientError(404, `unknown user ${JSON.stringify(handle)}: no rankings in table ${reader.table}`);
+      body = renderNeighbors(rows);
+      cache.set(key, body);
+    }
+    return { status: 200, body };
+  }
+
+  function health(): HttpResponse {
+    try {
+      reader.ping();
+      reader.sync(true);
+      const run = reader.lastRun();
+      const report = {
+        status: reader.exists ? "ok" : "unavailable",
+        database: "reachable",
+        table: { name: reader.table, present: reader.exists, topN: reader.topN },
+        lastRun: run ? { id: run.id, method: run.method, finishedAt: run.finished_at, users: run.users_ranked } : null,
+        ...(reader.exists ? {} : { error: new MissingTableError(reader.table).message }),
+      };
+      return json(reader.exists ? 200 : 503, report);
+    } catch (e) {
+      onError(e);
+      return json(503, { status: "unavailable", database: "unreachable", error: (e as Error).message });
+    }
+  }
+
+  function route(req: HttpRequest): HttpResponse {
+    const q = req.target.indexOf("?");
+    const path = q < 0 ? req.target : req.target.slice(0, q);
+    const query = q < 0 ? "" : req.target.slice(q + 1);
+    const method = req.method;
+    if (path === "/healthz") {
+      if (method !== "GET") throw new ClientError(405, `method ${method} not allowed on ${path}; use GET`, { Allow: ALLOW_READ });
+      return health();
+    }
+    if (path === "/api" || path.startsWith("/api/")) {
+      authorize(req.headers);
+      if (path === "/api/similarity" || path.startsWith("/api/similarity/")) {
+        if (path.indexOf("/", 16) >= 0) throw new ClientError(404, `no route ${path}; a handle containing "/" must be percent-encoded`);
+        if (method !== "GET" && method !== "POST") {
+          throw new ClientError(405, `method ${method} not allowed on ${path}; use GET or POST`, { Allow: ALLOW_API });
+        }
+        return similarity(req, path, query);
+      }
+      if (path === "/api/openapi.json") {
+        if (method !== "GET") throw new ClientError(405, `method ${method} not allowed on ${path}; use GET`, { Allow: ALLOW_READ });
+        return { status: 200, body: openapi };
+      }
+    }
+    throw new ClientError(404, `no route ${path}; see /api/openapi.json`);
+  }
+
+  return (req) => {
+    try {
+      return route(req);
+    } catch (e) {
+      if (e instanceof ClientError) return json(e.status, { error: e.message }, e.headers);
+      if (e instanceof MissingTableError) return json(503, { error: e.message }, { "Retry-After": "60" });
+      onError(e);
+      return json(500, { error: "internal server error" });
+    }
+  };
+}

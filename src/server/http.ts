@@ -1,0 +1,312 @@
+/**
+ * The socket half of the HTTP/1.1 front end (see http1.ts for why it exists): a Bun.listen TCP
+ * server that frames requests, calls a synchronous handler, writes responses in order, applies
+ * limits and timeouts, and shuts down gracefully. The handler is synchronous (SQLite lookups
+ * are), which keeps pipelining and ordering trivial.
+ */
+import type { Socket, TCPSocketListener } from "bun";
+import { decodeChunked, HttpError, parseHead, serializeResponse, type RequestHead } from "./http1.ts";
+
+/** What the application sees of a request. */
+export interface HttpRequest {
+  method: string;
+  /** Request target as sent: path plus optional `?query`. */
+  target: string;
+  /** Lower-cased header names. */
+  headers: Record<string, string>;
+  /** Raw body bytes; empty when there was none. */
+  body: Uint8Array;
+}
+
+/** What the application answers: a JSON body and optional extra headers. */
+export interface HttpResponse {
+  status: number;
+  body: string;
+  headers?: Record<string, string>;
+}
+
+export type Handler = (req: HttpRequest) => HttpResponse;
+
+export interface ListenOptions {
+  hostname: string;
+  port: number;
+  /** Largest accepted request body, bytes (default 16 KiB). */
+  maxBody?: number;
+  /** Largest accepted request head, bytes (default 16 KiB). */
+  maxHead?: number;
+  /** Idle keep-alive / slow-client timeout, seconds (default 30). */
+  idleTimeout?: number;
+  /** Called once per response with method, path, status and handler milliseconds. */
+  onResponse?: (method: string, path: string, status: number, ms: number) => void;
+  /** Called for unexpected handler failures (the client gets a generic 500). */
+  onError?: (error: unknown) => void;
+}
+
+export interface HttpServer {
+  readonly hostname: string;
+  readonly port: number;
+  /** Open connections (for tests and shutdown). */
+  readonly connections: number;
+  /**
+   * Stops accepting, lets in-flight requests finish (idle keep-alive connections are closed at
+   * once), then resolves. After `graceMs` remaining connections are cut.
+   */
+  stop(graceMs?: number): Promise<void>;
+}
+
+interface Conn {
+  buf: Uint8Array | null;
+  /** Output not yet accepted by the kernel, in order. */
+  pending: Uint8Array | null;
+  /** Close once pending output is flushed. */
+  closeAfterFlush: boolean;
+  /** Head of a request whose body is still arriving (parsed once). */
+  head: RequestHead | null;
+  headEnd: number;
+  continued: boolean;
+  dead: boolean;
+}
+
+const CRLFCRLF = Buffer.from("\r\n\r\n");
+const MAX_PENDING = 1 << 20;
+
+function headerLines(headers: Record<string, string> | undefined): string {
+  if (!headers) return "";
+  let s = "";
+  for (const k in headers) s += `${k}: ${headers[k]}\r\n`;
+  return s;
+}
+
+/** Starts the HTTP/1.1 server. Resolves nothing asynchronously: the port is bound on return. */
+export function listen(handler: Handler, options: ListenOptions): HttpServer {
+  const maxBody = options.maxBody ?? 16 * 1024;
+  const maxHead = options.maxHead ?? 16 * 1024;
+  const idle = options.idleTimeout ?? 30;
+  const onResponse = options.onResponse;
+  const onError = options.onError ?? ((e) => console.error(e));
+  const conns = new Set<Socket<Conn>>();
+  let stopping = false;
+  let onAllClosed: (() => void) | null = null;
+
+  // The Date header only changes once a second: format it once a second, not per response.
+  let date = new Date().toUTCString();
+  const clock = setInterval(() => (date = new Date().toUTCString()), 1000);
+  clock.unref();
+
+  /** Writes `data` (`size` bytes once encoded) in order; what the kernel refuses waits for drain. */
+  function send(s: Socket<Conn>, data: string, size: number): void {
+    const c = s.data;
+    if (c.dead) return;
+    if (c.pending) {
+      c.pending = concat(c.pending, Buffer.from(data));
+      if (c.pending.length > MAX_PENDING) kill(s);
+      return;
+    }
+    // Strings go to the socket as they are: no intermediate Buffer on the hot path.
+    const n = s.write(data);
+    if (n < 0) kill(s);
+    else if (n < size) c.pending = Buffer.from(data).subarray(n);
+  }
+
+  function finish(s: Socket<Conn>): void {
+    const c = s.data;
+    if (c.pending) c.closeAfterFlush = true;
+    else {
+      c.dead = true;
+      s.end();
+    }
+  }
+
+  function kill(s: Socket<Conn>): void {
+    s.data.dead = true;
+    s.terminate();
+  }
+
+  /** Answers a protocol error and closes: after a framing error the stream cannot be trusted. */
+  function refuse(s: Socket<Conn>, status: number, message: string, method = "-", path = "-"): void {
+    const [text, size] = serializeResponse(status, JSON.stringify({ error: message }), "", date, false);
+    send(s, text, size);
+    onResponse?.(method, path, status, 0);
+    s.data.buf = null;
+    finish(s);
+  }
+
+  function respond(s: Socket<Conn>, head: RequestHead, body: Uint8Array): boolean {
+    const t0 = performance.now();
+    const isHead = head.method === "HEAD";
+    let res: HttpResponse;
+    try {
+      res = handler({ method: isHead ? "GET" : head.method, target: head.target, headers: head.headers, body });
+    } catch (e) {
+      onError(e);
+      res = { status: 500, body: JSON.stringify({ error: "internal server error" }) };
+    }
+    const keepAlive = head.keepAlive && !stopping;
+    const [text, size] = serializeResponse(res.status, res.body, headerLines(res.headers), date, keepAlive, isHead);
+    send(s, text, size);
+    if (onResponse) {
+      const q = head.target.indexOf("?");
+      onResponse(head.method, q < 0 ? head.target : head.target.slice(0, q), res.status, performance.now() - t0);
+    }
+    if (!keepAlive) finish(s);
+    return keepAlive;
+  }
+
+  /** Frames and answers every complete request in the buffer; keeps the incomplete rest. */
+  function process(s: Socket<Conn>): void {
+    const c = s.data;
+    let buf = c.buf!;
+    let off = 0;
+    let failed: RequestHead | null = null;
+    try {
+      while (off < buf.length && !c.dead && !c.closeAfterFlush) {
+        let head = c.head;
+        let bodyStart = c.headEnd;
+        failed = head;
+        if (!head) {
+          // Tolerate stray CRLFs between pipelined requests (RFC 9112 §2.2).
+          while (off + 1 < buf.length && buf[off] === 13 && buf[off + 1] === 10) off += 2;
+          const he = (buf as Buffer).indexOf(CRLFCRLF, off);
+          if (he < 0) {
+            if (buf.length - off > maxHead) throw new HttpError(431, `request head larger than ${maxHead} bytes`);
+            break;
+          }
+          if (he - off > maxHead) throw new HttpError(431, `request head larger than ${maxHead} bytes`);
+          head = parseHead(Buffer.from(buf.buffer, buf.byteOffset + off, he - off).toString("latin1"));
+          failed = head;
+          if (head.contentLength > maxBody) throw new HttpError(413, `request body larger than ${maxBody} bytes`);
+          bodyStart = he + 4;
+        }
+        let body: Uint8Array;
+        let end: number;
+        if (head.contentLength >= 0) {
+          end = bodyStart + head.contentLength;
+          if (buf.length < end) {
+            waitForBody(s, head, bodyStart - off);
+            break;
+          }
+          body = buf.subarray(bodyStart, end);
+        } else {
+          const r = decodeChunked(buf, bodyStart, maxBody);
+          if (!r.done) {
+            waitForBody(s, head, bodyStart - off);
+            break;
+          }
+          body = r.body;
+          end = r.end;
+        }
+        c.head = null;
+        c.continued = false;
+        off = end;
+        if (!respond(s, head, body)) break;
+      }
+    } catch (e) {
+      const q = failed?.target.indexOf("?") ?? -1;
+      const path = failed ? (q < 0 ? failed.target : failed.target.slice(0, q)) : undefined;
+      if (e instanceof HttpError) refuse(s, e.status, e.message, failed?.method, path);
+      else {
+        onError(e);
+        refuse(s, 500, "internal server error");
+      }
+      return;
+    }
+    if (c.dead || c.closeAfterFlush) {
+      c.buf = null;
+      return;
+    }
+    // Keep only the unconsumed tail, copied: the chunk's memory may be reused after the callback.
+    c.buf = off >= buf.length ? null : Buffer.from(buf.subarray(off));
+  }
+
+  function waitForBody(s: Socket<Conn>, head: RequestHead, relHeadEnd: number): void {
+    const c = s.data;
+    c.head = head;
+    c.headEnd = relHeadEnd;
+    if (head.expectContinue && !c.continued) {
+      c.continued = true;
+      send(s, "HTTP/1.1 100 Continue\r\n\r\n", 25);
+    }
+  }
+
+  const listener: TCPSocketListener<Conn> = Bun.listen<Conn>({
+    hostname: options.hostname,
+    port: options.port,
+    socket: {
+      open(s) {
+        s.data = { buf: null, pending: null, closeAfterFlush: false, head: null, headEnd: 0, continued: false, dead: false };
+        conns.add(s);
+        s.timeout(idle);
+      },
+      data(s, chunk) {
+        const c = s.data;
+        if (c.dead || c.closeAfterFlush) return;
+        s.timeout(idle);
+        c.buf = c.buf ? concat(c.buf, chunk) : chunk;
+        process(s);
+        if (stopping && !c.buf && !c.pending && !c.dead) finish(s);
+      },
+      drain(s) {
+        const c = s.data;
+        if (!c.pending || c.dead) return;
+        const n = s.write(c.pending);
+        if (n < 0) return kill(s);
+        c.pending = n < c.pending.length ? c.pending.slice(n) : null;
+        if (!c.pending && c.closeAfterFlush) {
+          c.dead = true;
+          s.end();
+        }
+      },
+      timeout(s) {
+        const c = s.data;
+        // A request half-sent for the whole idle period is a slow client: say so before closing.
+        if (c.buf && !c.dead && !c.pending) refuse(s, 408, "request not completed in time");
+      },
+      close(s) {
+        s.data.dead = true;
+        conns.delete(s);
+        if (stopping && conns.size === 0) onAllClosed?.();
+      },
+      error(s, e) {
+        s.data.dead = true;
+        onError(e);
+      },
+    },
+  });
+
+  return {
+    hostname: listener.hostname,
+    port: listener.port,
+    get connections() {
+      return conns.size;
+    },
+    stop(graceMs = 10_000) {
+      if (stopping) return Promise.resolve();
+      stopping = true;
+      listener.stop(false);
+      clearInterval(clock);
+      return new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          for (const s of conns) s.terminate();
+          resolve();
+        }, graceMs);
+        onAllClosed = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+        // Idle keep-alive connections have nothing in flight: close them now.
+        for (const s of conns) {
+          const c = s.data;
+          if (!c.buf && !c.head && !c.pending && !c.dead) finish(s);
+        }
+        if (conns.size === 0) onAllClosed();
+      });
+    },
+  };
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a, 0);
+  out.set(b, a.length);
+  return Buffer.from(out.buffer, 0, out.length);
+}

@@ -1,0 +1,130 @@
+/**
+ * Wires the API together: database → reader → app → HTTP listener, with the access log and a
+ * graceful close. `recsys serve`, the tests and the benchmark all start servers through here.
+ */
+import { Database } from "bun:sqlite";
+import { existsSync } from "node:fs";
+import { createApp } from "./app.ts";
+import { listen, type HttpServer } from "./http.ts";
+import { RankingsReader } from "./reader.ts";
+
+export interface ServeOptions {
+  /** SQLite file holding the rankings table; must exist. */
+  dbPath: string;
+  /** Rankings table (validated by the reader). */
+  table: string;
+  hostname: string;
+  port: number;
+  /** Open the database read-only (prod). Default true: the server never writes. */
+  readonly?: boolean;
+  /** Bearer token required on /api routes (prod). */
+  token?: string;
+  /** One line per request on `logSink` (default true). */
+  accessLog?: boolean;
+  /** Where log lines go (default: stderr, buffered). */
+  logSink?: (text: string) => void;
+  /**
+   * Look for a new table at most this often, ms (default 100): after the pipeline commits, the
+   * new rankings are served within this time. 0 checks on every request (~4 µs each).
+   */
+  checkEveryMs?: number;
+  /** Cached answers per table generation (default 20,000; 0 disables). */
+  cacheSize?: number;
+}
+
+export interface RunningServer {
+  readonly url: string;
+  readonly http: HttpServer;
+  /** Graceful: stop accepting, finish in-flight requests, close the database, flush the log. */
+  close(graceMs?: number): Promise<void>;
+}
+
+/** Raised for a start-up problem the operator must fix (missing file, bad table name). */
+export class StartupError extends Error {
+  override name = "StartupError";
+}
+
+/**
+ * Buffers log text and writes it at most every 50 ms or per 32 KiB: a write per request would be
+ * a syscall on the hot path.
+ */
+export function bufferedWriter(write: (text: string) => void): { write(text: string): void; flush(): void } {
+  let buf = "";
+  let timer: ReturnType<typeof setTimeout> | null = null;
+  const flush = () => {
+    if (timer) clearTimeout(timer);
+    timer = null;
+    if (buf) {
+      const out = buf;
+      buf = "";
+      write(out);
+    }
+  };
+  return {
+    write(text) {
+      buf += text;
+      if (buf.length >= 32 * 1024) flush();
+      else if (!timer) {
+        timer = setTimeout(flush, 50);
+        timer.unref?.();
+      }
+    },
+    flush,
+  };
+}
+
+/** Opens the database and starts listening; the returned server is already bound. */
+export function startServer(options: ServeOptions): RunningServer {
+  if (!existsSync(options.dbPath)) {
+    throw new StartupError(
+      `database ${options.dbPath} does not exist; create it with \`recsys pipeline --method similarity --data-dir DIR --db ${options.dbPath}\``,
+    );
+  }
+  const readonly = options.readonly ?? true;
+  const db = readonly ? new Database(options.dbPath, { readonly: true, strict: true }) : new Database(options.dbPath, { readwrite: true, create: false, strict: true });
+  db.exec("PRAGMA busy_timeout = 5000");
+  let reader: RankingsReader;
+  try {
+    reader = new RankingsReader(db, options.table, { checkEveryMs: options.checkEveryMs ?? 100 });
+  } catch (e) {
+    db.close();
+    throw new StartupError((e as Error).message);
+  }
+  const sink = bufferedWriter(options.logSink ?? ((t) => process.stderr.write(t)));
+  let stamp = new Date().toISOString().slice(0, 19) + "Z";
+  const stampTimer = setInterval(() => (stamp = new Date().toISOString().slice(0, 19) + "Z"), 1000);
+  stampTimer.unref();
+  const onError = (e: unknown) => sink.write(`${stamp} error ${(e as Error)?.stack ?? String(e)}\n`);
+  const handler = createApp(reader, { token: options.token, onError, cacheSize: options.cacheSize });
+  let http: HttpServer;
+  try {
+    http = listen(handler, {
+      hostname: options.hostname,
+      port: options.port,
+      onError,
+      onResponse:
+        options.accessLog === false
+          ? undefined
+          : (method, path, status, ms) => sink.write(`${stamp} ${method} ${path} ${status} ${ms.toFixed(2)}ms\n`),
+    });
+  } catch (e) {
+    reader.close();
+    db.close();
+    throw new StartupError(`cannot listen on ${options.hostname}:${options.port}: ${(e as Error).message}`);
+  }
+  const host = http.hostname.includes(":") ? `[${http.hostname}]` : http.hostname;
+  let closing: Promise<void> | null = null;
+  return {
+    url: `http://${host}:${http.port}`,
+    http,
+    close(graceMs) {
+      closing ??= http.stop(graceMs).then(() => {
+        clearInterval(stampTimer);
+        reader.close();
+        db.close();
+        sink.flush();
+      });
+      return closing;
+    },
+  };
+}
