@@ -34,7 +34,7 @@ export const TASTE = {
   /** Share of assessments from global popularity. */
   assessmentNoise: 0.2,
   /** Probability that a later follow event re-lists earlier tags rather than adding new ones. */
-  refollow: 0.85,
+  refollow: 0.9,
   /** Per row, probability of an exact duplicate in the same event (18,209 of 297,526 rows). */
   duplicate: 0.066,
   /**
@@ -68,7 +68,7 @@ const ROWS_PER_PAIR = [2.43, 2.38, 1.9];
 /** Mean view_time_seconds by level (DATA_CARD §3.2). */
 const LEVEL_MEAN_SECONDS = [1830.3, 1774.3, 1543.8];
 /** Overall view-time shape: log-normal with this sigma, cut at the largest real value. */
-const VIEW_SIGMA = 0.95;
+const VIEW_SIGMA = 1.0;
 const VIEW_MAX = 44_410;
 /** A row of zero seconds (count unknown, ≥ 29 zero-time pairs): our choice. */
 const ZERO_ROW = 0.0004;
@@ -108,12 +108,10 @@ export class UserSynthesizer {
   private readonly groupPrior: AliasTable;
   /** Per item: the last user (index + 1) that took it; avoids a Set per user. */
   private readonly itemMark: Int32Array;
-  private readonly eventMark: Int32Array;
   private readonly courseMark: Int32Array;
   private readonly assessMark: Int32Array;
   private cursor = 0;
   private stamp = 0;
-  private eventStamp = 0;
 
   constructor(
     private readonly model: Model,
@@ -128,7 +126,6 @@ export class UserSynthesizer {
     }
     this.viewDay = new AliasTable(dayW);
     this.itemMark = new Int32Array(model.interests.tags.length);
-    this.eventMark = new Int32Array(model.interests.tags.length);
     this.courseMark = new Int32Array(model.courses.ids.length);
     this.assessMark = new Int32Array(model.assessments.tags.length);
   }
@@ -205,7 +202,6 @@ export class UserSynthesizer {
       }
       const when = `,"${formatDateTime(t)}"\n`;
       const prefix = `${handle},`;
-      this.eventStamp++;
       let budget = sizes[e];
       const refollow = e > 0 && followed.length > 0 && rng.chance(TASTE.refollow);
       let prior = refollow ? followed.slice() : [];
@@ -231,18 +227,17 @@ export class UserSynthesizer {
           followed.push(item);
           this.itemMark[item] = this.stamp;
         }
-        this.eventMark[item] = this.eventStamp;
-        for (const q of iv.quotedTags[item]) {
+        const tags = iv.quotedTags[item];
+        // A duplicate repeats the whole bundle, so bundle members keep identical counts.
+        const dup = budget > tags.length && rng.chance(TASTE.duplicate);
+        for (const q of tags) {
           const row = prefix + q + when;
           parts.push(row);
-          budget--;
-          written++;
-          if (budget > 0 && rng.chance(TASTE.duplicate)) {
-            parts.push(row);
-            budget--;
-            written++;
-          }
+          if (dup) parts.push(row);
         }
+        const n = dup ? 2 * tags.length : tags.length;
+        budget -= n;
+        written += n;
       }
       prior = [];
     }
@@ -269,7 +264,9 @@ export class UserSynthesizer {
     for (let tries = 0; tries < 12; tries++) {
       const u = rng.float();
       let item: number;
-      if (u < TASTE.interestNoise) item = iv.tables.global.draw(rng);
+      // A user who has exhausted a topic's popular tags spills over to global popularity
+      // rather than scraping the topic's rare tags (which would flatten their counts).
+      if (u < TASTE.interestNoise || tries >= 2) item = iv.tables.global.draw(rng);
       else if (iv.general && u < TASTE.interestNoise + iv.topicMass[TOPICS.length] / totalOf(iv.topicMass)) {
         item = iv.generalItems[iv.general.draw(rng)];
       } else {
@@ -408,16 +405,22 @@ function totalOf(a: Float64Array): number {
   return t;
 }
 
-/** Splits `rows` into `events` positive parts with random (exponential) proportions. */
+/** Splits `rows` into `events` positive parts with random proportions, largest first. */
 function splitRows(rng: Rng, rows: number, events: number): number[] {
   if (events === 1) return [rows];
-  const w = Array.from({ length: events }, () => -Math.log(1 - rng.float()));
+  // Largest first: later events mostly re-list the first one's tags (user 1: 70 then the same 70).
+  // Gamma(4) proportions: events of one user have similar sizes (re-follows re-list a lot).
+  const w = Array.from({ length: events }, () => {
+    let g = 0;
+    for (let k = 0; k < 4; k++) g -= Math.log(1 - rng.float());
+    return g;
+  });
   const sum = w.reduce((a, b) => a + b, 0);
   const extra = rows - events;
   const sizes = w.map((x) => 1 + Math.floor((x / sum) * extra));
   let left = rows - sizes.reduce((a, b) => a + b, 0);
   for (let i = 0; left > 0; i = (i + 1) % events, left--) sizes[i]++;
-  return sizes;
+  return sizes.sort((a, b) => b - a);
 }
 
 function daysInMonth(y: number, m: number): number {

@@ -187,7 +187,7 @@ export const AUTHOR_COUNT = 1412;
  * Zipf exponent of author popularity within a topic: courses per author are unknown; this
  * makes the top author carry a few percent of all rows, as the real one does (5.2%).
  */
-const AUTHOR_ZIPF = 1.1;
+const AUTHOR_ZIPF = 1.4;
 
 export interface CourseVocabulary {
   readonly ids: string[];
