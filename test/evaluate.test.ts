@@ -167,5 +167,5 @@ describe("evaluate", () => {
     // Deterministic for a seed.
     const again = await evaluate(ds, { methods: ["factorization"], seed: 2, threads: 1 });
     expect(again.results[0].recall).toBe(fm.recall);
-  });
+  }, 60_000);
 });

@@ -69,7 +69,7 @@ describe("factor top-n", () => {
       const expected = bruteForce(m, rows, k, n);
       const got = rowsOf(await factorTopN(m, rows, k, { topN: n, threads: 1 }), rows);
       expect(got).toEqual(expected);
-    });
+    }, 60_000);
   }
 
   it("gives identical results on one thread and on worker threads", async () => {
@@ -86,7 +86,7 @@ describe("factor top-n", () => {
     const sample = bruteForce(m, rows, k, 10, picked);
     const got = rowsOf(two, rows);
     for (const u of picked) expect(got[u]).toEqual(sample[u]);
-  });
+  }, 60_000);
 
   it("keeps negative cosines when they are the best there is, and gives zero rows nothing", async () => {
     // Row 0 points one way, rows 1–2 the opposite way, row 3 is zero.

@@ -40,6 +40,8 @@ export const FM_DEFAULTS = {
   negatives: 2,
   /** Share of negatives drawn by popularity rather than uniformly. */
   popularNegatives: 0.5,
+  /** Standard deviation of the initial factors. */
+  initStd: 0.1,
   seed: 42,
   topN: 10,
 } as const;
@@ -57,6 +59,8 @@ export interface FMOptions {
   shareTags?: boolean;
   /** How interaction strength weighs examples (default `log`: longer course views weigh more). */
   weighting?: Weighting;
+  /** Standard deviation of the initial factors. */
+  initStd?: number;
   onEpoch?: (stats: EpochStats) => void;
   onProgress?: ProgressFn;
 }
@@ -96,6 +100,7 @@ export function fmParameters(opts: FMOptions = {}) {
     popularNegatives: opts.popularNegatives ?? FM_DEFAULTS.popularNegatives,
     shareTags: opts.shareTags ?? true,
     weighting: opts.weighting ?? ("log" as Weighting),
+    initStd: opts.initStd ?? FM_DEFAULTS.initStd,
   };
   checkOptions(p);
   return p;

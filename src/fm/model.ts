@@ -73,95 +73,122 @@ export function gradient(p: FMParams, idx: Int32Array, val: Float64Array, start:
 }
 
 /**
- * Scratch for one BPR pair: a shared context (the user, and a score band) with a positive item's
- * features and a negative item's features. The trainer fills the index/value slots; {@link pairGradient}
- * fills the sums and gradients.
+ * Scratch for one BPR step: a shared context (the user, and a score band), a positive item's
+ * features, and the features of m sampled negative items (negative r's features are
+ * `negIdx[negStart[r] .. negStart[r+1])`). The trainer fills the index/value slots;
+ * {@link bprGradient} fills the sums, differences and gradients.
  */
-export class PairScratch {
+export class BprScratch {
   readonly k: number;
-  ctxIdx: Int32Array;
-  ctxVal: Float64Array;
+  readonly maxNegatives: number;
+  ctxIdx = new Int32Array(4);
+  ctxVal = new Float64Array(4);
   nCtx = 0;
   posIdx: Int32Array;
   posVal: Float64Array;
   nPos = 0;
   negIdx: Int32Array;
   negVal: Float64Array;
-  nNeg = 0;
+  readonly negStart: Int32Array;
+  nNegatives = 0;
   readonly sC: Float64Array;
   readonly sP: Float64Array;
+  /** Σ x v of negative r at `sN[r*k ..]`. */
   readonly sN: Float64Array;
-  /** Gradients of the loss (not yet scaled by the learning rate). */
-  gCtxV: Float64Array;
+  /** d_r = ŷ(context ∪ pos) − ŷ(context ∪ neg r). */
+  readonly d: Float64Array;
+  /** σ(−d_r) · weight: how much negative r still pulls. */
+  readonly pull: Float64Array;
+  /** Gradients of the loss (not yet scaled by the learning rate), aligned with the index slots. */
+  readonly gCtxV: Float64Array;
   gPosW: Float64Array;
   gPosV: Float64Array;
   gNegW: Float64Array;
   gNegV: Float64Array;
 
-  constructor(k: number, capacity = 64) {
+  /** `itemFeatures`: the most features any item row has. */
+  constructor(k: number, maxNegatives = 1, itemFeatures = 16) {
     this.k = k;
+    this.maxNegatives = maxNegatives;
     this.sC = new Float64Array(k);
     this.sP = new Float64Array(k);
-    this.sN = new Float64Array(k);
-    this.ctxIdx = new Int32Array(4);
-    this.ctxVal = new Float64Array(4);
+    this.sN = new Float64Array(maxNegatives * k);
+    this.d = new Float64Array(maxNegatives);
+    this.pull = new Float64Array(maxNegatives);
+    this.negStart = new Int32Array(maxNegatives + 1);
     this.gCtxV = new Float64Array(4 * k);
-    this.posIdx = new Int32Array(capacity);
-    this.posVal = new Float64Array(capacity);
-    this.negIdx = new Int32Array(capacity);
-    this.negVal = new Float64Array(capacity);
-    this.gPosW = new Float64Array(capacity);
-    this.gNegW = new Float64Array(capacity);
-    this.gPosV = new Float64Array(capacity * k);
-    this.gNegV = new Float64Array(capacity * k);
+    this.posIdx = new Int32Array(itemFeatures);
+    this.posVal = new Float64Array(itemFeatures);
+    this.gPosW = new Float64Array(itemFeatures);
+    this.gPosV = new Float64Array(itemFeatures * k);
+    const negCap = itemFeatures * maxNegatives;
+    this.negIdx = new Int32Array(negCap);
+    this.negVal = new Float64Array(negCap);
+    this.gNegW = new Float64Array(negCap);
+    this.gNegV = new Float64Array(negCap * k);
   }
 
-  /** Grows the item slots to hold `n` features. */
-  reserve(n: number): void {
-    if (n <= this.posIdx.length) return;
-    const cap = Math.max(n, 2 * this.posIdx.length);
-    const k = this.k;
-    const grow = <T extends Int32Array | Float64Array>(a: T, size: number): T => {
-      const b = new (a.constructor as { new (n: number): T })(size);
-      b.set(a);
-      return b;
-    };
-    this.posIdx = grow(this.posIdx, cap);
-    this.posVal = grow(this.posVal, cap);
-    this.negIdx = grow(this.negIdx, cap);
-    this.negVal = grow(this.negVal, cap);
-    this.gPosW = new Float64Array(cap);
-    this.gNegW = new Float64Array(cap);
-    this.gPosV = new Float64Array(cap * k);
-    this.gNegV = new Float64Array(cap * k);
+  /** Sets the context: the user and, if `band >= 0`, a score-band feature. */
+  setContext(user: number, band: number): void {
+    this.ctxIdx[0] = user;
+    this.ctxVal[0] = 1;
+    this.nCtx = 1;
+    if (band >= 0) {
+      this.ctxIdx[1] = band;
+      this.ctxVal[1] = 1;
+      this.nCtx = 2;
+    }
+  }
+
+  /** Sets the positive item's features. */
+  setPositive(idx: ArrayLike<number>, val: ArrayLike<number>, from = 0, to = idx.length): void {
+    const n = to - from;
+    for (let q = 0; q < n; q++) {
+      this.posIdx[q] = idx[from + q];
+      this.posVal[q] = val[from + q];
+    }
+    this.nPos = n;
+    this.nNegatives = 0;
+    this.negStart[0] = 0;
+  }
+
+  /** Appends a negative item's features. */
+  addNegative(idx: ArrayLike<number>, val: ArrayLike<number>, from = 0, to = idx.length): void {
+    const r = this.nNegatives++;
+    const at = this.negStart[r];
+    for (let q = from; q < to; q++) {
+      this.negIdx[at + q - from] = idx[q];
+      this.negVal[at + q - from] = val[q];
+    }
+    this.negStart[r + 1] = at + to - from;
   }
 }
 
 /** Σ x_j v_j into `sum`; returns Σ x_j² ‖v_j‖² (fused into the same pass over v). */
-function accumulate(v: Float64Array, k: number, idx: Int32Array, val: Float64Array, n: number, sum: Float64Array): number {
+function accumulate(v: Float64Array, k: number, idx: Int32Array, val: Float64Array, from: number, to: number, sum: Float64Array, at: number): number {
   let squares = 0;
-  if (n === 0) {
-    sum.fill(0);
+  if (to === from) {
+    sum.fill(0, at, at + k);
     return 0;
   }
   {
-    const x = val[0];
-    const o = idx[0] * k;
+    const x = val[from];
+    const o = idx[from] * k;
     let sq = 0;
     for (let f = 0; f < k; f++) {
       const a = v[o + f];
-      sum[f] = a * x;
+      sum[at + f] = a * x;
       sq += a * a;
     }
     squares += x * x * sq;
   }
-  for (let q = 1; q < n; q++) {
+  for (let q = from + 1; q < to; q++) {
     const x = val[q];
     const o = idx[q] * k;
     let sq = 0;
     for (let f = 0; f < k; f++) {
       const a = v[o + f];
-      sum[f] += a * x;
+      sum[at + f] += a * x;
       sq += a * a;
     }
     squares += x * x * sq;
@@ -170,22 +197,28 @@ function accumulate(v: Float64Array, k: number, idx: Int32Array, val: Float64Arr
 }
 
 /**
- * ŷ(context ∪ pos) − ŷ(context ∪ neg), without the terms that cancel (w0, the context's biases and
- * its internal interactions):
+ * d_r = ŷ(context ∪ pos) − ŷ(context ∪ neg r) for every negative, without the terms that cancel
+ * (w0, the context's biases and its internal interactions):
  *   Σ_P w x − Σ_N w x + ⟨S_C, S_P − S_N⟩ + pair(P) − pair(N),  pair(X) = ½(‖S_X‖² − Σ_X x²‖v‖²).
- * Leaves the sums S_C, S_P, S_N in the scratch.
+ * Leaves the sums S_C, S_P, S_N and the differences in the scratch.
  */
-export function pairDifference(p: FMParams, s: PairScratch): number {
+export function bprDifferences(p: FMParams, s: BprScratch): void {
   const { k, v, w } = p;
-  accumulate(v, k, s.ctxIdx, s.ctxVal, s.nCtx, s.sC);
-  const qP = accumulate(v, k, s.posIdx, s.posVal, s.nPos, s.sP);
-  const qN = accumulate(v, k, s.negIdx, s.negVal, s.nNeg, s.sN);
-  let d = 0;
-  for (let q = 0; q < s.nPos; q++) d += w[s.posIdx[q]] * s.posVal[q];
-  for (let q = 0; q < s.nNeg; q++) d -= w[s.negIdx[q]] * s.negVal[q];
-  d += dot(k, s.sC, 1, 0, s.sP, 1, 0) - dot(k, s.sC, 1, 0, s.sN, 1, 0);
-  d += 0.5 * (dot(k, s.sP, 1, 0, s.sP, 1, 0) - qP) - 0.5 * (dot(k, s.sN, 1, 0, s.sN, 1, 0) - qN);
-  return d;
+  accumulate(v, k, s.ctxIdx, s.ctxVal, 0, s.nCtx, s.sC, 0);
+  const qP = accumulate(v, k, s.posIdx, s.posVal, 0, s.nPos, s.sP, 0);
+  let base = 0;
+  for (let q = 0; q < s.nPos; q++) base += w[s.posIdx[q]] * s.posVal[q];
+  base += dot(k, s.sC, 1, 0, s.sP, 1, 0) + 0.5 * (dot(k, s.sP, 1, 0, s.sP, 1, 0) - qP);
+  for (let r = 0; r < s.nNegatives; r++) {
+    const from = s.negStart[r];
+    const to = s.negStart[r + 1];
+    const at = r * k;
+    const qN = accumulate(v, k, s.negIdx, s.negVal, from, to, s.sN, at);
+    let d = base;
+    for (let q = from; q < to; q++) d -= w[s.negIdx[q]] * s.negVal[q];
+    d -= dot(k, s.sC, 1, 0, s.sN, 1, at) + 0.5 * (dot(k, s.sN, 1, at, s.sN, 1, at) - qN);
+    s.d[r] = d;
+  }
 }
 
 /** ln(1 + e^z) without overflow. */
@@ -194,43 +227,61 @@ function softplus(z: number): number {
 }
 
 /**
- * BPR loss of one pair, `weight · −ln σ(d)` with d = {@link pairDifference}, and its gradient
- * with respect to every parameter the pair touches (written into the scratch's g* arrays; a feature
- * present in both items gets one entry on each side, and the two add up).
+ * BPR loss of one positive against its negatives, `weight · Σ_r −ln σ(d_r)` (d_r from
+ * {@link bprDifferences}), and its gradient with respect to every parameter it touches, written into
+ * the scratch's g* arrays (a feature present in several rows gets one entry per row; they add up).
+ * With G = Σ_r g_r and g_r = weight · σ(−d_r):
+ *   ∂L/∂v_c = −x_c (G S_P − Σ_r g_r S_N,r)             (context)
+ *   ∂L/∂v_p = −G x_p (S_C + S_P − x_p v_p),  ∂L/∂w_p = −G x_p
+ *   ∂L/∂v_n = g_r x_n (S_C + S_N,r − x_n v_n), ∂L/∂w_n = g_r x_n
  */
-export function pairGradient(p: FMParams, s: PairScratch, weight: number): number {
+export function bprGradient(p: FMParams, s: BprScratch, weight: number): number {
   const { k, v } = p;
-  const d = pairDifference(p, s);
-  // dL/dd = −weight · σ(−d)
-  const g = -weight / (1 + Math.exp(d));
+  bprDifferences(p, s);
   const { sC, sP, sN } = s;
+  let loss = 0;
+  let G = 0;
+  for (let r = 0; r < s.nNegatives; r++) {
+    const d = s.d[r];
+    s.pull[r] = weight / (1 + Math.exp(d));
+    G += s.pull[r];
+    loss += weight * softplus(-d);
+  }
   for (let q = 0; q < s.nCtx; q++) {
     const x = s.ctxVal[q];
     const o = q * k;
-    for (let f = 0; f < k; f++) s.gCtxV[o + f] = g * x * (sP[f] - sN[f]);
+    for (let f = 0; f < k; f++) {
+      let t = G * sP[f];
+      for (let r = 0; r < s.nNegatives; r++) t -= s.pull[r] * sN[r * k + f];
+      s.gCtxV[o + f] = -x * t;
+    }
   }
   for (let q = 0; q < s.nPos; q++) {
     const x = s.posVal[q];
     const o = s.posIdx[q] * k;
     const go = q * k;
-    s.gPosW[q] = g * x;
-    for (let f = 0; f < k; f++) s.gPosV[go + f] = g * x * (sC[f] + sP[f] - x * v[o + f]);
+    s.gPosW[q] = -G * x;
+    for (let f = 0; f < k; f++) s.gPosV[go + f] = -G * x * (sC[f] + sP[f] - x * v[o + f]);
   }
-  for (let q = 0; q < s.nNeg; q++) {
-    const x = s.negVal[q];
-    const o = s.negIdx[q] * k;
-    const go = q * k;
-    s.gNegW[q] = -g * x;
-    for (let f = 0; f < k; f++) s.gNegV[go + f] = -g * x * (sC[f] + sN[f] - x * v[o + f]);
+  for (let r = 0; r < s.nNegatives; r++) {
+    const g = s.pull[r];
+    const at = r * k;
+    for (let q = s.negStart[r]; q < s.negStart[r + 1]; q++) {
+      const x = s.negVal[q];
+      const o = s.negIdx[q] * k;
+      const go = q * k;
+      s.gNegW[q] = g * x;
+      for (let f = 0; f < k; f++) s.gNegV[go + f] = g * x * (sC[f] + sN[at + f] - x * v[o + f]);
+    }
   }
-  return weight * softplus(-d);
+  return loss;
 }
 
 /**
  * One SGD step from the gradient in the scratch: θ ← θ − lr (∂L/∂θ + λ θ) for every touched θ
- * (L2 applied lazily, only to parameters the pair uses, as usual for sparse SGD).
+ * (L2 applied lazily, only to parameters the step uses, as usual for sparse SGD).
  */
-export function applyPairGradient(p: FMParams, s: PairScratch, lr: number, reg: number): void {
+export function applyBprGradient(p: FMParams, s: BprScratch, lr: number, reg: number): void {
   const { k, v, w } = p;
   const shrink = 1 - lr * reg;
   for (let q = 0; q < s.nCtx; q++) {
@@ -245,7 +296,8 @@ export function applyPairGradient(p: FMParams, s: PairScratch, lr: number, reg: 
     const go = q * k;
     for (let f = 0; f < k; f++) v[o + f] = shrink * v[o + f] - lr * s.gPosV[go + f];
   }
-  for (let q = 0; q < s.nNeg; q++) {
+  const nNeg = s.negStart[s.nNegatives];
+  for (let q = 0; q < nNeg; q++) {
     const j = s.negIdx[q];
     w[j] = shrink * w[j] - lr * s.gNegW[q];
     const o = j * k;

@@ -6,7 +6,7 @@
  */
 import type { ProgressFn } from "../types.ts";
 import { hasItem, type FMData } from "./features.ts";
-import { applyPairGradient, initParams, pairDifference, pairGradient, PairScratch, type FMParams } from "./model.ts";
+import { applyBprGradient, BprScratch, bprDifferences, bprGradient, initParams, type FMParams } from "./model.ts";
 import { Rng } from "./random.ts";
 
 export interface TrainOptions {
@@ -17,7 +17,7 @@ export interface TrainOptions {
   learningRate: number;
   /** L2 penalty λ on every parameter a step touches. */
   regularization: number;
-  /** Sampled negatives per positive, each one SGD step. */
+  /** Sampled negatives per positive; one SGD step on the positive against all of them. */
   negatives: number;
   seed: number;
   /**
@@ -73,28 +73,15 @@ function nsOf(data: FMData, item: number): number {
   return item < data.nsStart[1] ? 0 : item < data.nsStart[2] ? 1 : 2;
 }
 
-function loadItem(data: FMData, item: number, idx: Int32Array, val: Float64Array): number {
-  const start = data.itemOffsets[item];
-  const n = data.itemOffsets[item + 1] - start;
-  for (let q = 0; q < n; q++) {
-    idx[q] = data.itemFeatures[start + q];
-    val[q] = data.itemValues[start + q];
-  }
-  return n;
+/** Loads example `e`'s context and positive item into the scratch (no negatives yet). */
+function loadPositive(data: FMData, s: BprScratch, e: number): void {
+  s.setContext(data.posUser[e], data.posContext[e]);
+  const item = data.posItem[e];
+  s.setPositive(data.itemFeatures, data.itemValues, data.itemOffsets[item], data.itemOffsets[item + 1]);
 }
 
-function loadPair(data: FMData, s: PairScratch, example: number, neg: number): void {
-  s.ctxIdx[0] = data.posUser[example];
-  s.ctxVal[0] = 1;
-  s.nCtx = 1;
-  const c = data.posContext[example];
-  if (c >= 0) {
-    s.ctxIdx[1] = c;
-    s.ctxVal[1] = 1;
-    s.nCtx = 2;
-  }
-  s.nPos = loadItem(data, data.posItem[example], s.posIdx, s.posVal);
-  s.nNeg = loadItem(data, neg, s.negIdx, s.negVal);
+function loadNegative(data: FMData, s: BprScratch, item: number): void {
+  s.addNegative(data.itemFeatures, data.itemValues, data.itemOffsets[item], data.itemOffsets[item + 1]);
 }
 
 /** Trains FM parameters on the positives of `data`. */
@@ -104,10 +91,9 @@ export function trainFMParams(data: FMData, opts: TrainOptions): TrainResult {
   const finalRate = opts.finalRate ?? 0.1;
   const rng = new Rng(seed);
   const params = initParams(data.nFeatures, k, rng, opts.initStd ?? 0.1);
-  const s = new PairScratch(k);
-  let maxRow = 0;
+  let maxRow = 1;
   for (let i = 0; i < data.nItems; i++) maxRow = Math.max(maxRow, data.itemOffsets[i + 1] - data.itemOffsets[i]);
-  s.reserve(maxRow);
+  const s = new BprScratch(k, negatives, maxRow);
 
   const nPos = data.posUser.length;
   // A separate stream for the AUC sample, so the metric does not perturb training.
@@ -136,21 +122,27 @@ export function trainFMParams(data: FMData, opts: TrainOptions): TrainResult {
       const e = order[t];
       const u = data.posUser[e];
       const ns = nsOf(data, data.posItem[e]);
-      const weight = data.posWeight[e];
+      loadPositive(data, s, e);
       for (let n = 0; n < negatives; n++) {
         const j = sampleNegative(data, rng, u, ns, popular);
         if (j < 0) break;
-        loadPair(data, s, e, j);
-        loss += pairGradient(params, s, weight);
-        applyPairGradient(params, s, lr, regularization);
-        pairs++;
+        loadNegative(data, s, j);
+      }
+      if (s.nNegatives > 0) {
+        // One SGD step on the positive against all its negatives: the context and positive sums
+        // are computed once rather than once per negative.
+        loss += bprGradient(params, s, data.posWeight[e]);
+        applyBprGradient(params, s, lr, regularization);
+        pairs += s.nNegatives;
       }
       if (opts.onProgress && (t & 0x3fff) === 0) opts.onProgress("train", epoch * nPos + t, total);
     }
     let correct = 0;
     for (let t = 0; t < aucExample.length; t++) {
-      loadPair(data, s, aucExample[t], aucNeg[t]);
-      const d = pairDifference(params, s);
+      loadPositive(data, s, aucExample[t]);
+      loadNegative(data, s, aucNeg[t]);
+      bprDifferences(params, s);
+      const d = s.d[0];
       correct += d > 0 ? 1 : d === 0 ? 0.5 : 0;
     }
     const st: EpochStats = {
