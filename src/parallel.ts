@@ -58,7 +58,7 @@ export interface RowTask<P> {
   rows: number;
   /** Sent once to every worker (structured clone; SharedArrayBuffers inside are shared). */
   payload: P;
-  /** Number of workers to start (at least 1; capped by the number of chunks). */
+  /** Number of workers to start (at least 1; capped by the number of chunks; see {@link plannedThreads}). */
   threads: number;
   /** Rows per claim; smaller balances better, larger costs fewer messages. Default: automatic. */
   chunk?: number;
@@ -68,12 +68,23 @@ export interface RowTask<P> {
 
 interface StartMessage<P> {
   payload: P;
+  /** This worker's number in [0, threads), e.g. to pick its own output slot in the payload. */
+  index: number;
   counter: Int32Array;
   rows: number;
   chunk: number;
 }
 
 type WorkerMessage = { kind: "progress"; rows: number } | { kind: "done" } | { kind: "error"; message: string; stack?: string };
+
+/**
+ * The chunk size and the number of workers {@link runRows} will use: workers beyond the number of
+ * chunks would get nothing to do, so they are not started. Use it to size per-worker outputs.
+ */
+export function plannedThreads(rows: number, threads: number, chunk?: number): { chunk: number; threads: number } {
+  const c = chunk ?? Math.max(1, Math.min(1024, Math.ceil(rows / (Math.max(1, threads) * 32))));
+  return { chunk: c, threads: Math.max(1, Math.min(threads, Math.ceil(Math.max(rows, 1) / c))) };
+}
 
 /**
  * Runs the worker module over rows [0, task.rows) with `task.threads` workers and resolves when
@@ -84,8 +95,7 @@ export async function runRows<P>(task: RowTask<P>): Promise<void> {
   const { rows } = task;
   if (!Number.isInteger(rows) || rows < 0) throw new RangeError(`rows must be a non-negative integer, got ${rows}`);
   if (rows === 0) return;
-  const chunk = task.chunk ?? Math.max(1, Math.min(1024, Math.ceil(rows / (Math.max(1, task.threads) * 32))));
-  const threads = Math.max(1, Math.min(task.threads, Math.ceil(rows / chunk)));
+  const { chunk, threads } = plannedThreads(rows, task.threads, task.chunk);
   const counter = sharedArray(Int32Array, 1);
   const workers: Worker[] = [];
   let done = 0;
@@ -138,7 +148,7 @@ export async function runRows<P>(task: RowTask<P>): Promise<void> {
         worker.addEventListener("close", () => {
           if (!workerDone) fail(new Error(`worker ${String(task.worker)} exited before finishing its rows`));
         });
-        const start: StartMessage<P> = { payload: task.payload, counter, rows, chunk };
+        const start: StartMessage<P> = { payload: task.payload, index: i, counter, rows, chunk };
         worker.postMessage(start);
       }
     });
@@ -149,18 +159,19 @@ export async function runRows<P>(task: RowTask<P>): Promise<void> {
 
 /**
  * Worker side: call once at the top level of a worker module. `setup` receives the payload and
- * returns the kernel, which must process rows [start, end) and write its results into shared
- * outputs. Errors thrown by `setup` or the kernel are sent to the main thread.
+ * the worker's number in [0, threads) and returns the kernel, which must process rows
+ * [start, end) and write its results into shared outputs. Errors thrown by `setup` or the kernel
+ * are sent to the main thread.
  */
-export function serveRows<P>(setup: (payload: P) => (start: number, end: number) => void): void {
+export function serveRows<P>(setup: (payload: P, index: number) => (start: number, end: number) => void): void {
   const scope = globalThis as unknown as {
     onmessage: ((event: MessageEvent<StartMessage<P>>) => void) | null;
     postMessage(message: WorkerMessage): void;
   };
   scope.onmessage = (event) => {
-    const { payload, counter, rows, chunk } = event.data;
+    const { payload, index, counter, rows, chunk } = event.data;
     try {
-      const kernel = setup(payload);
+      const kernel = setup(payload, index);
       for (;;) {
         const start = Atomics.add(counter, 0, chunk);
         if (start >= rows) break;

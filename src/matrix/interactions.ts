@@ -40,13 +40,19 @@ export interface Interactions {
 /** Assigns provisional ids in first-seen order; `finish` sorts the keys and maps old ids to new. */
 class Interner {
   private readonly ids = new Map<string, number>();
+  // Tables usually list a user's rows together: repeating keys skip the hash lookup.
+  private lastKey: string | undefined;
+  private lastId = -1;
 
   id(key: string): number {
+    if (key === this.lastKey) return this.lastId;
     let id = this.ids.get(key);
     if (id === undefined) {
       id = this.ids.size;
       this.ids.set(key, id);
     }
+    this.lastKey = key;
+    this.lastId = id;
     return id;
   }
 
@@ -77,28 +83,37 @@ export function buildInteractions(dataset: Dataset): Interactions {
   // Interests: one coordinate per kept row; duplicates collapse to 1.
   const ui = dataset.user_interests;
   const interestTags = new Interner();
-  const iUser: number[] = [];
-  const iTag: number[] = [];
+  let interestRows = new Int32Array(ui.user_handle.length);
+  let interestCols = new Int32Array(ui.user_handle.length);
+  let nInterests = 0;
   for (let r = 0; r < ui.user_handle.length; r++) {
     const tag = ui.interest_tag[r];
     if (tag === "") continue;
-    iUser.push(users.id(ui.user_handle[r]));
-    iTag.push(interestTags.id(tag));
+    interestRows[nInterests] = users.id(ui.user_handle[r]);
+    interestCols[nInterests] = interestTags.id(tag);
+    nInterests++;
   }
+  interestRows = interestRows.subarray(0, nInterests);
+  interestCols = interestCols.subarray(0, nInterests);
 
   // Assessments: best score per (user, tag).
   const ua = dataset.user_assessment_scores;
   const assessTags = new Interner();
-  const aUser: number[] = [];
-  const aTag: number[] = [];
-  const aScore: number[] = [];
+  let assessRows = new Int32Array(ua.user_handle.length);
+  let assessCols = new Int32Array(ua.user_handle.length);
+  let assessScores = new Float64Array(ua.user_handle.length);
+  let nAssess = 0;
   for (let r = 0; r < ua.user_handle.length; r++) {
     const tag = ua.assessment_tag[r];
     if (tag === "") continue;
-    aUser.push(users.id(ua.user_handle[r]));
-    aTag.push(assessTags.id(tag));
-    aScore.push(ua.user_assessment_score[r]);
+    assessRows[nAssess] = users.id(ua.user_handle[r]);
+    assessCols[nAssess] = assessTags.id(tag);
+    assessScores[nAssess] = ua.user_assessment_score[r];
+    nAssess++;
   }
+  assessRows = assessRows.subarray(0, nAssess);
+  assessCols = assessCols.subarray(0, nAssess);
+  assessScores = assessScores.subarray(0, nAssess);
 
   // Course views: total seconds per (user, course).
   const uv = dataset.user_course_views;
@@ -113,9 +128,7 @@ export function buildInteractions(dataset: Dataset): Interactions {
   const { keys: handles, remap: userRemap } = users.finish(compareHandles);
   const nUsers = handles.length;
 
-  const interestRows = Int32Array.from(iUser);
   applyRemap(interestRows, userRemap);
-  const interestCols = Int32Array.from(iTag);
   const interestVocab = interestTags.finish();
   applyRemap(interestCols, interestVocab.remap);
   const interests: InteractionBlock = {
@@ -123,12 +136,10 @@ export function buildInteractions(dataset: Dataset): Interactions {
     values: fromCoordinates(nUsers, interestVocab.keys.length, interestRows, interestCols, null, "one"),
   };
 
-  const assessRows = Int32Array.from(aUser);
   applyRemap(assessRows, userRemap);
-  const assessCols = Int32Array.from(aTag);
   const assessVocab = assessTags.finish();
   applyRemap(assessCols, assessVocab.remap);
-  const best = fromCoordinates(nUsers, assessVocab.keys.length, assessRows, assessCols, Float64Array.from(aScore), "max");
+  const best = fromCoordinates(nUsers, assessVocab.keys.length, assessRows, assessCols, assessScores, "max");
   for (let p = 0; p < best.data.length; p++) best.data[p] = 1 + best.data[p] / 100;
   const assessments: InteractionBlock = { items: assessVocab.keys, values: best };
 

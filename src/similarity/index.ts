@@ -10,9 +10,9 @@
  */
 import { hstack, nnz, normalizeRows, transpose, type CSR } from "../matrix/csr.ts";
 import { BLOCK_NAMES, buildInteractions, type BlockName, type Interactions } from "../matrix/interactions.ts";
-import { defaultThreads, runRows, sharedArray, toShared, workerEntry } from "../parallel.ts";
+import { defaultThreads, plannedThreads, runRows, toShared, workerEntry } from "../parallel.ts";
 import type { Dataset, ProgressFn, Rankings } from "../types.ts";
-import { topNRows, topNScratch, type TopNOutput } from "./topn.ts";
+import { accumulateRows, mergeRowHeaps, rowHeaps, topNScratch, type RowHeaps, type TopNOutput } from "./topn.ts";
 import { DEFAULT_WEIGHTS, normalizeWeights, type Weights } from "./weights.ts";
 
 export { DEFAULT_WEIGHTS, formatWeights, normalizeWeights, parseWeights, type Weights } from "./weights.ts";
@@ -86,9 +86,11 @@ export interface TopNOptions {
 export const PARALLEL_THRESHOLD = 2000;
 
 /** What a similarity worker receives (all typed arrays SharedArrayBuffer-backed). */
-export interface TopNPayload extends TopNOutput {
+export interface TopNPayload {
   x: CSR;
   xt: CSR;
+  /** One set of per-row selections per worker. */
+  heaps: RowHeaps[];
 }
 
 function sharedCSR(m: CSR): CSR {
@@ -118,28 +120,27 @@ export async function similarityTopN(m: UserItemMatrix, opts: TopNOptions = {}):
     return { users: m.users, offsets: new Int32Array(rows + 1), neighbors: new Int32Array(0), scores: new Float64Array(0) };
   }
   const xt = transpose(m.matrix);
-  let out: TopNOutput;
+  let parts: RowHeaps[];
   if (threads === 1) {
-    out = { n, counts: new Int32Array(rows), ids: new Int32Array(rows * n), scores: new Float64Array(rows * n) };
-    const scratch = topNScratch(rows, n);
+    parts = [rowHeaps(rows, n)];
+    const scratch = topNScratch(rows);
     const step = Math.max(1, Math.min(1024, Math.ceil(rows / 100)));
     for (let start = 0; start < rows; start += step) {
       const end = Math.min(rows, start + step);
-      topNRows(m.matrix, xt, start, end, out, scratch);
+      accumulateRows(m.matrix, xt, start, end, parts[0], scratch);
       report?.("top-n", end, rows);
     }
   } else {
+    const planned = plannedThreads(rows, threads);
     const payload: TopNPayload = {
       x: sharedCSR(m.matrix),
       xt: sharedCSR(xt),
-      n,
-      counts: sharedArray(Int32Array, rows),
-      ids: sharedArray(Int32Array, rows * n),
-      scores: sharedArray(Float64Array, rows * n),
+      heaps: Array.from({ length: planned.threads }, () => rowHeaps(rows, n, true)),
     };
-    await runRows({ worker: WORKER, rows, payload, threads, onProgress: report && ((done, total) => report("top-n", done, total)) });
-    out = payload;
+    await runRows({ worker: WORKER, rows, payload, threads: planned.threads, chunk: planned.chunk, onProgress: report && ((done, total) => report("top-n", done, total)) });
+    parts = payload.heaps;
   }
+  const out = mergeRowHeaps(parts, rows, n);
   return compact(m.users, out);
 }
 

@@ -1,13 +1,14 @@
 /**
- * Worker entry of the similarity top-n: computes the rows it claims into the shared outputs.
- * Started by `similarityTopN` through `runRows`; must be an extra entrypoint of a compiled build.
+ * Worker entry of the similarity top-n: accumulates the rows it claims into its own per-row
+ * selections (`heaps[index]` of the payload). Started by `similarityTopN` through `runRows`;
+ * must be an extra entrypoint of a compiled build.
  */
 import { serveRows } from "../parallel.ts";
-import { topNRows, topNScratch } from "./topn.ts";
 import type { TopNPayload } from "./index.ts";
+import { accumulateRows, topNScratch } from "./topn.ts";
 
-serveRows<TopNPayload>((p) => {
-  const out = { n: p.n, counts: p.counts, ids: p.ids, scores: p.scores };
-  const scratch = topNScratch(p.x.rows, p.n);
-  return (start, end) => topNRows(p.x, p.xt, start, end, out, scratch);
+serveRows<TopNPayload>((p, index) => {
+  const heaps = p.heaps[index];
+  const scratch = topNScratch(p.x.rows);
+  return (start, end) => accumulateRows(p.x, p.xt, start, end, heaps, scratch);
 });
