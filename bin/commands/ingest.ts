@@ -1,0 +1,49 @@
+/**
+ * `recsys ingest --data-dir DIR [--db FILE] [--env dev|prod] [--json]`: validate the four CSVs
+ * and store them in SQLite, all or nothing.
+ */
+import { defineCommand } from "citty";
+import { ingest } from "../../src/db/ingest.ts";
+import { InputError } from "../../src/read/errors.ts";
+import { formatSummary } from "../../src/read/summary.ts";
+import { CliError, dbArgs, jsonArg, log, printJson, progress, resolveWritableDb } from "../common.ts";
+
+export default defineCommand({
+  meta: {
+    name: "ingest",
+    description: "Validate user_interests.csv, user_assessment_scores.csv, user_course_views.csv and course_tags.csv and load them into SQLite (all or nothing)",
+  },
+  args: {
+    "data-dir": {
+      type: "string",
+      valueHint: "DIR",
+      required: true,
+      description: "Directory holding the four CSV files (alias --data_path)",
+    },
+    ...dbArgs,
+    ...jsonArg,
+  },
+  async run({ args }) {
+    const dir = args["data-dir"];
+    if (!dir) throw new CliError("--data-dir DIR is required: the directory holding the four CSV files");
+    const dbPath = resolveWritableDb(args);
+    const bar = progress(!args.json);
+    let result;
+    try {
+      result = await ingest(dir, dbPath, { onProgress: bar.report });
+    } catch (e) {
+      // Bad input is the user's to fix: one line, usage exit code.
+      if (e instanceof InputError) throw new CliError(e.message);
+      throw e;
+    } finally {
+      bar.done();
+    }
+    const { summary, seconds } = result;
+    if (args.json) {
+      printJson({ db: dbPath, dir: summary.dir, tables: summary.tables, seconds });
+      return;
+    }
+    process.stdout.write(formatSummary(summary) + "\n");
+    log.success(`ingested into ${dbPath} in ${(seconds.read + seconds.write).toFixed(2)} s (read ${seconds.read.toFixed(2)} s, write ${seconds.write.toFixed(2)} s)`);
+  },
+});

@@ -1,0 +1,390 @@
+/**
+ * Streams one CSV file through csv-parse into the columnar shape of {@link Tables}, checking
+ * and normalizing every field as it goes.
+ *
+ * String columns are dictionary-encoded while reading (distinct values + Int32Array codes):
+ * a value is checked and normalized the first time it is seen, not on every row (half a
+ * million rows hold only tens of thousands of distinct handles, tags and timestamps), the
+ * summary's distinct counts come for free, and a table crosses a worker boundary as a few
+ * small arrays plus transferable buffers instead of a million strings.
+ */
+import { CsvError, Parser } from "csv-parse";
+import type { TableName, Tables } from "../types.ts";
+import { InputError, quoteValue } from "./errors.ts";
+import { describeKind, SCHEMA, type ColumnSpec, type TableSpec } from "./schema.ts";
+import type { TableSummary } from "./summary.ts";
+import { normalizeTag, parseDate, parseDateTime, parseNonNegative } from "./values.ts";
+
+/** CSV text, bytes, or a stream of chunks (a file's `Bun.file(p).stream()`, a fetch body, …). */
+export type CsvSource = string | Uint8Array | ReadableStream<Uint8Array> | AsyncIterable<Uint8Array | string>;
+
+export interface ParseTableOptions {
+  /** Name shown in error messages (default: the table's usual file name). */
+  file?: string;
+  /** Full path, recorded on errors. */
+  path?: string;
+  /** Called after each chunk with the bytes consumed so far. */
+  onBytes?: (bytes: number) => void;
+}
+
+/** One parsed table and what happened to its rows. */
+export interface ParsedTable<N extends TableName> {
+  table: Tables[N];
+  summary: TableSummary;
+}
+
+/** A string column as distinct values and one code per row: `values[i] = dict[codes[i]]`. */
+export interface EncodedStrings {
+  dict: string[];
+  codes: Int32Array;
+}
+
+/** A parsed table before its string columns are expanded; columns in {@link SCHEMA} order. */
+export interface EncodedTable {
+  name: TableName;
+  columns: (EncodedStrings | Float64Array)[];
+  summary: TableSummary;
+}
+
+const GROW = 4096;
+
+function grow<T extends Int32Array | Float64Array>(a: T, need: number): T {
+  if (need <= a.length) return a;
+  const next = new (a.constructor as new (n: number) => T)(Math.max(need, a.length * 2));
+  next.set(a);
+  return next;
+}
+
+/** Code a raw value maps to when its row is to be dropped (an empty tag). */
+const DROP = -1;
+
+interface StringBuilder {
+  kind: "strings";
+  /** Raw field text → code (or DROP); the check and normalization ran once per raw text. */
+  seen: Map<string, number>;
+  /** Normalized value → code: " C# " and "c#" share one code. */
+  index: Map<string, number>;
+  dict: string[];
+  codes: Int32Array;
+}
+
+interface NumberBuilder {
+  kind: "numbers";
+  values: Float64Array;
+}
+
+type Builder = StringBuilder | NumberBuilder;
+
+/**
+ * Receives records from csv-parse synchronously, at the moment each is complete, so that the
+ * parser's live line counter is the record's own line. (Reading records from the stream side
+ * instead would see the counter of some later chunk.)
+ */
+class ColumnarParser extends Parser {
+  error: Error | undefined;
+  rowsRead = 0;
+  rowsKept = 0;
+  readonly dropped: Record<string, number> = {};
+  readonly builders: Builder[];
+  private readonly spec: TableSpec;
+  private readonly file: string;
+  private readonly path: string | undefined;
+  /** Index in the record of each spec column, -1 when an optional column is absent. */
+  private positions: number[] = [];
+  private header: string[] | undefined;
+  private readonly row: Float64Array;
+  private lastEnd = 0;
+  private lastEmpty = 0;
+
+  constructor(spec: TableSpec, file: string, path: string | undefined) {
+    super({
+      bom: true,
+      // We check field counts ourselves, to name the file, line and column in the message.
+      relax_column_count: true,
+      skip_empty_lines: true,
+      cast: false,
+      relax_quotes: false,
+    });
+    this.spec = spec;
+    this.file = file;
+    this.path = path;
+    this.builders = spec.columns.map(
+      (c): Builder =>
+        c.kind === "nonNegativeNumber"
+          ? { kind: "numbers", values: new Float64Array(GROW) }
+          : { kind: "strings", seen: new Map(), index: new Map(), dict: [], codes: new Int32Array(GROW) },
+    );
+    this.row = new Float64Array(spec.columns.length);
+  }
+
+  override push(record: unknown): boolean {
+    if (record === null) return super.push(null);
+    if (this.error) return true;
+    const line = this.currentRecordLine();
+    this.lastEnd = this.info.lines;
+    this.lastEmpty = this.info.empty_lines;
+    try {
+      this.accept(record as string[], line);
+    } catch (e) {
+      this.error = e as Error;
+    }
+    return true;
+  }
+
+  /**
+   * Line where the record being read starts: one past the previous record's last line, plus
+   * any blank lines csv-parse skipped in between.
+   */
+  private currentRecordLine(): number {
+    return this.lastEnd + 1 + (this.info.empty_lines - this.lastEmpty);
+  }
+
+  fail(line: number | undefined, column: string | undefined, expected: string, got?: string): never {
+    throw new InputError({ file: this.file, path: this.path, line, column, expected, got });
+  }
+
+  private accept(record: string[], line: number): void {
+    // A line holding only spaces is as blank as an empty one.
+    if (record.length === 1 && record[0].trim() === "") return;
+    if (this.header === undefined) return this.readHeader(record, line);
+    this.rowsRead++;
+    const header = this.header;
+    if (record.length !== header.length) {
+      const column = record.length < header.length ? header[record.length].trim() : `#${header.length + 1} (beyond the header)`;
+      this.fail(line, column, `${header.length} fields as in the header`, `${record.length}`);
+    }
+    const builders = this.builders;
+    const positions = this.positions;
+    const row = this.row;
+    let drop = -1;
+    for (let j = 0; j < builders.length; j++) {
+      const b = builders[j];
+      const at = positions[j];
+      const raw = at < 0 ? "" : record[at];
+      if (b.kind === "strings") {
+        let code = b.seen.get(raw);
+        if (code === undefined) code = this.learn(j, b, raw, line);
+        if (code === DROP && drop < 0) drop = j;
+        row[j] = code;
+      } else {
+        const n = parseNonNegative(raw);
+        if (!(n >= 0)) this.fail(line, this.spec.columns[j].name, describeKind(this.spec.columns[j]), quoteValue(raw));
+        row[j] = n;
+      }
+    }
+    if (drop >= 0) {
+      const reason = `empty ${this.spec.columns[drop].name}`;
+      this.dropped[reason] = (this.dropped[reason] ?? 0) + 1;
+      return;
+    }
+    const at = this.rowsKept++;
+    for (let j = 0; j < builders.length; j++) {
+      const b = builders[j];
+      if (b.kind === "strings") {
+        if (at === b.codes.length) b.codes = grow(b.codes, at + 1);
+        b.codes[at] = row[j];
+      } else {
+        if (at === b.values.length) b.values = grow(b.values, at + 1);
+        b.values[at] = row[j];
+      }
+    }
+  }
+
+  /** First sight of a raw value in column `j`: check it, normalize it, give it a code. */
+  private learn(j: number, b: StringBuilder, raw: string, line: number): number {
+    const value = this.positions[j] < 0 ? "" : this.normalize(this.spec.columns[j], raw, line);
+    let code = DROP;
+    if (value !== undefined) {
+      code = b.index.get(value) ?? -2;
+      if (code === -2) {
+        code = b.dict.length;
+        b.dict.push(value);
+        b.index.set(value, code);
+      }
+    }
+    b.seen.set(raw, code);
+    return code;
+  }
+
+  /** The stored form of `raw`, undefined for an empty tag (drop the row); throws if invalid. */
+  private normalize(column: ColumnSpec, raw: string, line: number): string | undefined {
+    switch (column.kind) {
+      case "handle": {
+        const v = raw.trim();
+        if (v === "") this.fail(line, column.name, describeKind(column), quoteValue(raw));
+        return v;
+      }
+      case "tag": {
+        const v = normalizeTag(raw);
+        return v === "" ? undefined : v;
+      }
+      case "text":
+        return raw.trim();
+      case "date":
+      case "datetime": {
+        const v = column.kind === "date" ? parseDate(raw) : parseDateTime(raw);
+        if (v === undefined) this.fail(line, column.name, describeKind(column), quoteValue(raw));
+        return v;
+      }
+      case "nonNegativeNumber":
+        throw new Error("unreachable: numbers are not dictionary-encoded");
+    }
+  }
+
+  private readHeader(record: string[], line: number): void {
+    const names = record.map((h) => h.trim().toLowerCase());
+    const found = `columns ${record.map((h) => JSON.stringify(h)).join(", ")}`;
+    this.positions = this.spec.columns.map((c) => {
+      const at = names.indexOf(c.name);
+      if (at >= 0 && names.indexOf(c.name, at + 1) >= 0) {
+        this.fail(line, c.name, `one column named ${JSON.stringify(c.name)}`, `two in ${found}`);
+      }
+      if (at < 0 && c.required) this.fail(line, c.name, `a column named ${JSON.stringify(c.name)}`, found);
+      return at;
+    });
+    this.header = record;
+  }
+
+  /** True once the header line has been read. */
+  get sawHeader(): boolean {
+    return this.header !== undefined;
+  }
+
+  /** Turns csv-parse's own complaints (quotes, mostly) into an InputError. */
+  translate(e: unknown): Error {
+    if (!(e instanceof CsvError)) return e as Error;
+    // An unclosed quote runs to the end of the file; the line where its record starts is the
+    // useful one. Other complaints are located where csv-parse saw them.
+    const line = e.code === "CSV_QUOTE_NOT_CLOSED" ? this.currentRecordLine() : typeof e.lines === "number" ? e.lines : undefined;
+    const index = typeof e.column === "number" ? e.column : undefined;
+    const column = index !== undefined && this.header ? this.header[index]?.trim() : undefined;
+    const expected: Partial<Record<string, string>> = {
+      CSV_INVALID_CLOSING_QUOTE: "a delimiter or the end of the line after a closing quote",
+      CSV_NON_TRIMABLE_CHAR_AFTER_CLOSING_QUOTE: "a delimiter or the end of the line after a closing quote",
+      INVALID_OPENING_QUOTE: 'a quote only at the start of a field (a literal quote inside a quoted field is written "")',
+      CSV_QUOTE_NOT_CLOSED: "a closing quote before the end of the file",
+    };
+    return new InputError({
+      file: this.file,
+      path: this.path,
+      line,
+      column,
+      expected: expected[e.code] ?? "well-formed CSV",
+      got: e.message.replace(/\s+/g, " "),
+    });
+  }
+
+  /** The parsed columns, trimmed to the rows kept. */
+  finish(): EncodedTable {
+    const n = this.rowsKept;
+    const columns = this.builders.map((b) =>
+      b.kind === "numbers" ? b.values.slice(0, n) : ({ dict: b.dict, codes: b.codes.slice(0, n) } satisfies EncodedStrings),
+    );
+    const distinct: Record<string, number> = {};
+    for (const [label, name] of Object.entries(this.spec.distinct)) {
+      const column = columns[this.spec.columns.findIndex((c) => c.name === name)] as EncodedStrings;
+      distinct[label] = countUsed(column);
+    }
+    return {
+      name: this.spec.table,
+      columns,
+      summary: { table: this.spec.table, file: this.file, rowsRead: this.rowsRead, rowsKept: n, dropped: this.dropped, distinct },
+    };
+  }
+}
+
+/** Distinct values among the rows (the dictionary may also hold values of dropped rows). */
+function countUsed(column: EncodedStrings): number {
+  const used = new Uint8Array(column.dict.length);
+  let count = 0;
+  for (const c of column.codes) {
+    if (used[c] === 0) {
+      used[c] = 1;
+      count++;
+    }
+  }
+  return count;
+}
+
+function toBuffer(chunk: Uint8Array | string): Buffer {
+  return typeof chunk === "string" ? Buffer.from(chunk, "utf8") : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+}
+
+async function* chunks(source: CsvSource): AsyncIterable<Uint8Array | string> {
+  if (typeof source === "string" || source instanceof Uint8Array) {
+    yield source;
+    return;
+  }
+  yield* source as AsyncIterable<Uint8Array>;
+}
+
+/**
+ * Parses one input table into its dictionary-encoded form (see {@link decodeTable}).
+ *
+ * @throws {InputError} naming the file, line, column and what was expected.
+ */
+export async function parseEncodedTable(name: TableName, source: CsvSource, options: ParseTableOptions = {}): Promise<EncodedTable> {
+  const spec = SCHEMA[name];
+  const file = options.file ?? spec.file;
+  const parser = new ColumnarParser(spec, file, options.path);
+  let streamError: unknown;
+  const finished = new Promise<void>((resolve) => {
+    parser.on("error", (e) => {
+      streamError ??= e;
+      resolve();
+    });
+    parser.on("finish", () => resolve());
+  });
+  const failed = () => parser.error !== undefined || streamError !== undefined;
+  let bytes = 0;
+  for await (const chunk of chunks(source)) {
+    if (failed()) break;
+    const buf = toBuffer(chunk);
+    parser.write(buf);
+    bytes += buf.length;
+    options.onBytes?.(bytes);
+  }
+  if (failed()) {
+    parser.destroy();
+  } else {
+    parser.end();
+    await finished;
+  }
+  if (parser.error) throw parser.error;
+  if (streamError !== undefined) throw parser.translate(streamError);
+  if (!parser.sawHeader) {
+    parser.fail(1, undefined, `a header line with columns ${spec.columns.map((c) => c.name).join(", ")}`, "an empty file");
+  }
+  return parser.finish();
+}
+
+/** Expands a dictionary-encoded string column. */
+export function decodeStrings(column: EncodedStrings): string[] {
+  const { dict, codes } = column;
+  const out = new Array<string>(codes.length);
+  for (let i = 0; i < codes.length; i++) out[i] = dict[codes[i]];
+  return out;
+}
+
+/** The {@link Tables} form of an encoded table. */
+export function decodeTable<N extends TableName>(encoded: EncodedTable & { name: N }): Tables[N] {
+  const spec = SCHEMA[encoded.name];
+  const table: Record<string, string[] | Float64Array> = {};
+  spec.columns.forEach((c, j) => {
+    const column = encoded.columns[j];
+    table[c.name] = column instanceof Float64Array ? column : decodeStrings(column);
+  });
+  return table as unknown as Tables[N];
+}
+
+/**
+ * Parses one input table from CSV text, bytes or a stream. Columns are matched by header name
+ * (any order, extra columns ignored); fields are checked and normalized per {@link SCHEMA};
+ * rows with an empty tag are dropped and counted in the summary.
+ *
+ * @throws {InputError} naming the file, line, column and what was expected.
+ */
+export async function parseTable<N extends TableName>(name: N, source: CsvSource, options: ParseTableOptions = {}): Promise<ParsedTable<N>> {
+  const encoded = (await parseEncodedTable(name, source, options)) as EncodedTable & { name: N };
+  return { table: decodeTable(encoded), summary: encoded.summary };
+}
