@@ -20,11 +20,6 @@ export function nnz(m: CSR): number {
   return m.indptr[m.rows];
 }
 
-/** An all-empty matrix of the given shape. */
-export function emptyCSR(rows: number, cols: number): CSR {
-  return { rows, cols, indptr: new Int32Array(rows + 1), indices: new Int32Array(0), data: new Float64Array(0) };
-}
-
 /**
  * Builds a CSR matrix from coordinate triplets, merging duplicates with `combine` ("sum" adds in
  * input order, "max" keeps the largest, "one" stores 1). Columns come out sorted within each row.
@@ -108,10 +103,10 @@ export function transpose(m: CSR): CSR {
 }
 
 /**
- * Each row divided by its L2 norm and multiplied by `scale`; zero entries are dropped (they
- * contribute nothing to any dot product), so a row whose entries are all zero becomes empty.
+ * Each row divided by its L2 norm; zero entries are dropped (they contribute nothing to any dot
+ * product), so a row whose entries are all zero becomes empty rather than 0/0.
  */
-export function normalizeRows(m: CSR, scale = 1): CSR {
+export function normalizeRows(m: CSR): CSR {
   const indptr = new Int32Array(m.rows + 1);
   const indices = new Int32Array(nnz(m));
   const data = new Float64Array(nnz(m));
@@ -121,16 +116,23 @@ export function normalizeRows(m: CSR, scale = 1): CSR {
     let sq = 0;
     for (let p = m.indptr[r]; p < m.indptr[r + 1]; p++) sq += m.data[p] * m.data[p];
     if (sq === 0) continue;
-    const f = scale / Math.sqrt(sq);
+    const norm = Math.sqrt(sq);
     for (let p = m.indptr[r]; p < m.indptr[r + 1]; p++) {
       if (m.data[p] === 0) continue;
       indices[out] = m.indices[p];
-      data[out] = m.data[p] * f;
+      data[out] = m.data[p] / norm;
       out++;
     }
   }
   indptr[m.rows] = out;
   return { rows: m.rows, cols: m.cols, indptr, indices: indices.slice(0, out), data: data.slice(0, out) };
+}
+
+/** `m` with every value multiplied by `factor` (same structure, new data array). */
+export function scale(m: CSR, factor: number): CSR {
+  const data = new Float64Array(m.data.length);
+  for (let p = 0; p < data.length; p++) data[p] = m.data[p] * factor;
+  return { rows: m.rows, cols: m.cols, indptr: m.indptr, indices: m.indices, data };
 }
 
 /**

@@ -8,7 +8,7 @@
  * side by side, so ⟨X(u), X(v)⟩ is the weighted sum. Exact: every pair of users sharing an item is
  * scored; nothing is sampled or approximated.
  */
-import { hstack, nnz, normalizeRows, transpose, type CSR } from "../matrix/csr.ts";
+import { hstack, nnz, normalizeRows, scale, transpose, type CSR } from "../matrix/csr.ts";
 import { BLOCK_NAMES, buildInteractions, type BlockName, type Interactions } from "../matrix/interactions.ts";
 import { defaultThreads, plannedThreads, runRows, toShared, workerEntry } from "../parallel.ts";
 import type { Dataset, ProgressFn, Rankings } from "../types.ts";
@@ -62,12 +62,6 @@ export function weightInteractions(interactions: Interactions, weights: Partial<
     if (w[name] > 0) parts.push(scale(unit, Math.sqrt(w[name])));
   }
   return { users: interactions.users, weights: w, matrix: hstack(parts), blocks };
-}
-
-function scale(m: CSR, factor: number): CSR {
-  const data = new Float64Array(m.data.length);
-  for (let p = 0; p < data.length; p++) data[p] = m.data[p] * factor;
-  return { ...m, data };
 }
 
 /** Options of {@link similarityTopN}. */
