@@ -7,6 +7,8 @@ import { compareHandles } from "../src/handles.ts";
 import { BLOCK_NAMES, buildInteractions, type BlockName } from "../src/matrix/interactions.ts";
 import { runRows, sharedArray } from "../src/parallel.ts";
 import { buildUserItemMatrix, rankBySimilarity, similarityRun, similarityTopN, type Weights } from "../src/similarity/index.ts";
+import { mergeRowHeaps, offer, rowHeaps } from "../src/similarity/topn.ts";
+import { TopN } from "../src/rank/topn.ts";
 import type { Dataset, Rankings } from "../src/types.ts";
 import { rng, syntheticDataset } from "./fixtures/synthetic-dataset.ts";
 import type { RowsPayload } from "./fixtures/rows-worker.ts";
@@ -410,6 +412,39 @@ describe("similarity: threads", () => {
     const none = await rankBySimilarity(dataset({}));
     expect(none.users).toEqual([]);
     expect([...none.offsets]).toEqual([0]);
+  });
+});
+
+describe("per-row selections", () => {
+  it("keep what TopN keeps, in any offer order, split across parts or not", () => {
+    const random = rng(3);
+    for (let trial = 0; trial < 200; trial++) {
+      const rows = 1 + Math.floor(random() * 4);
+      const n = 1 + Math.floor(random() * 5);
+      const whole = rowHeaps(rows, n);
+      const parts = [rowHeaps(rows, n), rowHeaps(rows, n, true)];
+      const reference = Array.from({ length: rows }, () => new TopN(n));
+      for (let k = Math.floor(random() * 60); k > 0; k--) {
+        const r = Math.floor(random() * rows);
+        const id = Math.floor(random() * 30);
+        const score = (1 + Math.floor(random() * 4)) / 4; // coarse: many exact ties
+        offer(whole, r, id, score);
+        offer(parts[Math.floor(random() * 2)], r, id, score);
+        reference[r].offer(id, score);
+      }
+      const a = mergeRowHeaps([whole], rows, n);
+      const b = mergeRowHeaps(parts, rows, n);
+      for (let r = 0; r < rows; r++) {
+        const ids = new Int32Array(n);
+        const scores = new Float64Array(n);
+        const count = reference[r].drain(ids, scores, 0);
+        for (const out of [a, b]) {
+          expect(out.counts[r]).toBe(count);
+          expect([...out.ids.subarray(r * n, r * n + count)]).toEqual([...ids.subarray(0, count)]);
+          expect([...out.scores.subarray(r * n, r * n + count)]).toEqual([...scores.subarray(0, count)]);
+        }
+      }
+    }
   });
 });
 
