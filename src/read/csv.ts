@@ -95,6 +95,8 @@ class ColumnarParser extends Parser {
   private readonly row: Float64Array;
   private lastEnd = 0;
   private lastEmpty = 0;
+  /** Lines csv-parse counted that are not lines (see push). */
+  private skew = 0;
 
   constructor(spec: TableSpec, file: string, path: string | undefined) {
     super({
@@ -121,7 +123,14 @@ class ColumnarParser extends Parser {
     if (record === null) return super.push(null);
     if (this.error) return true;
     const line = this.currentRecordLine();
-    this.lastEnd = this.info.lines;
+    let end = this.info.lines - this.skew;
+    // csv-parse counts the CR and the LF of a CRLF inside a quoted field as two lines.
+    if (end > line) {
+      const extra = countCRLF(record as string[]);
+      this.skew += extra;
+      end -= extra;
+    }
+    this.lastEnd = end;
     this.lastEmpty = this.info.empty_lines;
     try {
       this.accept(record as string[], line);
@@ -255,7 +264,7 @@ class ColumnarParser extends Parser {
     if (!(e instanceof CsvError)) return e as Error;
     // An unclosed quote runs to the end of the file; the line where its record starts is the
     // useful one. Other complaints are located where csv-parse saw them.
-    const line = e.code === "CSV_QUOTE_NOT_CLOSED" ? this.currentRecordLine() : typeof e.lines === "number" ? e.lines : undefined;
+    const line = e.code === "CSV_QUOTE_NOT_CLOSED" ? this.currentRecordLine() : typeof e.lines === "number" ? e.lines - this.skew : undefined;
     const index = typeof e.column === "number" ? e.column : undefined;
     const column = index !== undefined && this.header ? this.header[index]?.trim() : undefined;
     const expected: Partial<Record<string, string>> = {
@@ -304,6 +313,12 @@ function countUsed(column: EncodedStrings): number {
     }
   }
   return count;
+}
+
+function countCRLF(record: string[]): number {
+  let n = 0;
+  for (const field of record) for (let i = field.indexOf("\r\n"); i >= 0; i = field.indexOf("\r\n", i + 2)) n++;
+  return n;
 }
 
 function toBuffer(chunk: Uint8Array | string): Buffer {
