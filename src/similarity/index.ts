@@ -98,14 +98,19 @@ function positiveInteger(name: string, value: number): number {
   return value;
 }
 
+function resolveThreads(rows: number, threads: number | undefined): number {
+  return positiveInteger("threads", threads ?? (rows > PARALLEL_THRESHOLD ? defaultThreads() : 1));
+}
+
 /**
  * Every user's top-n most similar other users with a score > 0, best first, ties by lower user
- * index (= handle order). Rows without any positive score get no neighbours.
+ * index (= handle order). Rows without any positive score get no neighbours. Memory beyond the
+ * matrix and its transpose: O(users) scratch and O(users × topN) selections per thread.
  */
 export async function similarityTopN(m: UserItemMatrix, opts: TopNOptions = {}): Promise<Rankings> {
   const topN = positiveInteger("topN", opts.topN ?? 10);
   const rows = m.matrix.rows;
-  const threads = positiveInteger("threads", opts.threads ?? (rows > PARALLEL_THRESHOLD ? defaultThreads() : 1));
+  const threads = resolveThreads(rows, opts.threads);
   // No row can have more neighbours than there are other rows; this bounds the output buffers.
   const n = Math.min(topN, Math.max(rows - 1, 0));
   const report = opts.onProgress;
@@ -182,7 +187,7 @@ export async function similarityRun(dataset: Dataset, opts: SimilarityOptions = 
   const m = buildUserItemMatrix(dataset, opts.weights ?? DEFAULT_WEIGHTS);
   opts.onProgress?.("matrix", 1, 1);
   const t1 = performance.now();
-  const threads = opts.threads ?? (m.users.length > PARALLEL_THRESHOLD ? defaultThreads() : 1);
+  const threads = resolveThreads(m.users.length, opts.threads);
   const rankings = await similarityTopN(m, { ...opts, threads });
   const t2 = performance.now();
   let usersWithNeighbors = 0;
