@@ -40,18 +40,21 @@ export default defineCommand({
       if (e instanceof StartupError) throw new CliError(e.message, 1);
       throw e;
     }
-    log.info(`recsys serve: listening on ${server.url} (${env}, table ${table}, database ${dbPath}${token ? ", bearer token required on /api" : ""})`);
+    // Straight to stderr, not through consola: this line must show whatever the log level
+    // (consola goes quiet under NODE_ENV=test), and scripts read the port from it.
+    const say = (line: string) => process.stderr.write(`recsys serve: ${line}\n`);
+    say(`listening on ${server.url} (${env}, table ${table}, database ${dbPath}${token ? ", bearer token required on /api" : ""})`);
     await new Promise<void>((resolve) => {
       let signalled = false;
       const stop = (signal: string) => {
         if (signalled) return;
         signalled = true;
-        log.info(`recsys serve: ${signal}: finishing in-flight requests`);
+        say(`${signal}: finishing in-flight requests`);
         server.close().then(resolve, resolve);
       };
       process.once("SIGINT", () => stop("SIGINT"));
       process.once("SIGTERM", () => stop("SIGTERM"));
     });
-    log.info("recsys serve: stopped");
+    say("stopped");
   },
 });

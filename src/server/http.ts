@@ -176,6 +176,12 @@ export function listen(handler: Handler, options: ListenOptions): HttpServer {
           failed = head;
           if (head.contentLength > maxBody) throw new HttpError(413, `request body larger than ${maxBody} bytes`);
           bodyStart = he + 4;
+          // Some clients (node:http's request() on GET) send a body with no framing at all. By
+          // the protocol those bytes are the next request; a JSON-looking "next request" is that
+          // mistake, so name it instead of answering "missing user_handle" then "malformed".
+          if (head.contentLength === 0 && head.headers["content-length"] === undefined && (buf[bodyStart] === 0x7b || buf[bodyStart] === 0x5b)) {
+            throw new HttpError(400, "request body sent without Content-Length or Transfer-Encoding: chunked");
+          }
         }
         let body: Uint8Array;
         let end: number;
