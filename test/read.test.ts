@@ -256,6 +256,26 @@ describe("readTables", () => {
     }
   });
 
+  it("gives the same tables and the same first error when a worker parses half the files", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "recsys-read-"));
+    try {
+      for (const [name, text] of Object.entries(FILES)) writeFileSync(join(dir, `${name}.csv`), text);
+      const one = await readTables(dir, { threads: 1 });
+      const two = await readTables(dir, { threads: 2 });
+      expect(two).toEqual(one);
+      // Both halves fail; the error reported is the one of the first table, whichever thread read it.
+      writeFileSync(join(dir, "user_interests.csv"), FILES.user_interests + `"",x,2017-06-27 16:26:52\n`);
+      writeFileSync(join(dir, "user_course_views.csv"), FILES.user_course_views + `1,2017-06-27,c,1,Beginner,-1\n`);
+      for (const threads of [1, 2]) {
+        const e = await readTables(dir, { threads }).catch((x) => x);
+        expect(e).toBeInstanceOf(InputError);
+        expect(e.message).toBe(`user_interests.csv line 6, column user_handle: expected a non-empty user handle, got ""`);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it.skipIf(!haveReal)("reads the real course_tags.csv and user_assessment_scores.csv", async () => {
     const tags = await parseTable("course_tags", Bun.file(join(REAL, "course_tags.csv")).stream());
     // DATA_CARD.md: 11,337 rows; 112 courses have no tag (their one row has an empty tag).

@@ -4,7 +4,9 @@
 import { statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { TABLE_NAMES, type ProgressFn, type TableName, type Tables } from "../types.ts";
-import { parseTable, type CsvSource } from "./csv.ts";
+import { defaultThreads, workerEntry } from "../parallel.ts";
+import { decodeTable, parseEncodedTable, parseTable, type CsvSource, type EncodedTable } from "./csv.ts";
+import type { ReadReply, ReadRequest } from "./worker.ts";
 import { InputError } from "./errors.ts";
 import { SCHEMA } from "./schema.ts";
 import type { IngestSummary, TableSummary } from "./summary.ts";
@@ -17,6 +19,11 @@ export { formatSummary, type IngestSummary, type TableSummary } from "./summary.
 export interface ReadOptions {
   /** Progress as stage `read`, bytes done of all four files' bytes. */
   onProgress?: ProgressFn;
+  /**
+   * 1 reads on this thread; 2 also parses in a worker, largest files split between them.
+   * Default: 2 when the files total 4 MiB or more and two cores are available.
+   */
+  threads?: number;
 }
 
 /** The tables and what reading them did. */
@@ -67,21 +74,110 @@ export async function readTables(dir: string, options: ReadOptions = {}): Promis
     sizes.set(name, size);
   }
   const total = [...sizes.values()].reduce((a, b) => a + b, 0);
-  let before = 0;
+  const threads = options.threads ?? (total >= PARALLEL_BYTES ? Math.min(2, defaultThreads()) : 1);
+
+  // Largest file first, each to whichever side has less to do: the worker takes one share of
+  // the bytes while this thread parses the other.
+  const mine: TableName[] = [];
+  const theirs: TableName[] = [];
+  if (threads > 1) {
+    let a = 0;
+    let b = 0;
+    for (const name of [...TABLE_NAMES].sort((x, y) => sizes.get(y)! - sizes.get(x)!)) {
+      if (a <= b) (mine.push(name), (a += sizes.get(name)!));
+      else (theirs.push(name), (b += sizes.get(name)!));
+    }
+  } else {
+    mine.push(...TABLE_NAMES);
+  }
+
+  const progressBytes = new Map<TableName, number>();
+  const report = (name: TableName, bytes: number) => {
+    if (!options.onProgress) return;
+    progressBytes.set(name, bytes);
+    let done = 0;
+    for (const b of progressBytes.values()) done += b;
+    options.onProgress("read", done, total);
+  };
+  const outcomes = new Map<TableName, EncodedTable | Error>();
+  const pathOf = (name: TableName) => join(root, SCHEMA[name].file);
+  const parseHere = async (name: TableName) => {
+    try {
+      outcomes.set(name, await parseEncodedTable(name, Bun.file(pathOf(name)).stream(), { path: pathOf(name), onBytes: (b) => report(name, b) }));
+    } catch (e) {
+      outcomes.set(name, e as Error);
+    }
+  };
+
+  const elsewhere = theirs.length ? inWorker(theirs, pathOf, report) : Promise.resolve(new Map<TableName, EncodedTable | Error>());
+  for (const name of mine) await parseHere(name);
+  const fromWorker = await elsewhere;
+  for (const name of theirs) {
+    const outcome = fromWorker.get(name);
+    // No answer means the worker could not run at all (e.g. an executable built without it).
+    if (outcome === undefined) await parseHere(name);
+    else outcomes.set(name, outcome);
+  }
+
+  // Every file was read to its end or its first error; report the first table's error, so the
+  // message does not depend on which thread finished first.
+  for (const name of TABLE_NAMES) {
+    const outcome = outcomes.get(name)!;
+    if (outcome instanceof Error) throw outcome;
+  }
   const tables = {} as Record<TableName, unknown>;
   const summaries: TableSummary[] = [];
   for (const name of TABLE_NAMES) {
-    const path = join(root, SCHEMA[name].file);
-    const offset = before;
-    const parsed = await parseTable(name, Bun.file(path).stream(), {
-      path,
-      onBytes: options.onProgress && ((bytes) => options.onProgress!("read", offset + bytes, total)),
-    });
-    tables[name] = parsed.table;
-    summaries.push(parsed.summary);
-    before += sizes.get(name)!;
+    const encoded = outcomes.get(name) as EncodedTable;
+    tables[name] = decodeTable(encoded);
+    summaries.push(encoded.summary);
   }
   return { tables: tables as unknown as Tables, summary: { dir: root, tables: summaries } };
+}
+
+/** Inputs smaller than this are read on one thread: a worker's start-up would cost more. */
+const PARALLEL_BYTES = 4 << 20;
+
+/**
+ * Parses `names` in a worker, one after the other. Resolves with what it got; tables missing
+ * from the map were not parsed because the worker could not start or died.
+ */
+function inWorker(
+  names: TableName[],
+  pathOf: (name: TableName) => string,
+  report: (name: TableName, bytes: number) => void,
+): Promise<Map<TableName, EncodedTable | Error>> {
+  const results = new Map<TableName, EncodedTable | Error>();
+  return new Promise((resolvePromise) => {
+    let worker: Worker;
+    const finish = () => {
+      worker?.terminate();
+      resolvePromise(results);
+    };
+    try {
+      worker = new Worker(workerEntry(new URL("./worker.ts", import.meta.url), "src/read/worker.ts"));
+    } catch {
+      return finish();
+    }
+    let next = 0;
+    const send = () => {
+      if (next === names.length) return finish();
+      const name = names[next++];
+      worker.postMessage({ name, path: pathOf(name) } satisfies ReadRequest);
+    };
+    worker.onmessage = (event: MessageEvent<ReadReply>) => {
+      const reply = event.data;
+      if (reply.kind === "bytes") return report(reply.name, reply.bytes);
+      results.set(reply.name, reply.kind === "table" ? reply.table : reply.input ? new InputError(reply.input) : new Error(reply.message));
+      send();
+    };
+    worker.onerror = (event: ErrorEvent) => {
+      event.preventDefault();
+      finish();
+    };
+    worker.addEventListener("close", () => resolvePromise(results));
+    send();
+  });
 }
 
 /**

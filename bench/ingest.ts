@@ -1,0 +1,93 @@
+/**
+ * `recsys ingest` on generated data: budget ≤ 3 s for 10k users (~550k rows).
+ *   bun bench/ingest.ts                      # 10k users, 5 runs, medians
+ *   bun bench/ingest.ts --users 100000 --runs 1
+ * Each run is a fresh process (as a user runs it), into a fresh database. Baselines measured in
+ * the same run, so a busy machine shows up in them too:
+ *   - bun start-up (`bun -e 0`);
+ *   - csv-parse alone over the four files (same options, records counted and dropped): the floor
+ *     for any reader built on csv-parse;
+ *   - `sqlite3 .import` of the four files into a fresh database (no validation, no indexes), when
+ *     the sqlite3 shell is installed.
+ */
+import { existsSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { fmtS, generatedData, median, OUT, ROOT, timed } from "./lib.ts";
+
+const { values } = parseArgs({ options: { users: { type: "string", default: "10000" }, runs: { type: "string", default: "5" } } });
+const users = Number(values.users);
+const runs = Number(values.runs);
+const dir = await generatedData(users);
+const db = join(OUT, `ingest-${users}.db`);
+const FILES = ["user_interests", "user_assessment_scores", "user_course_views", "course_tags"];
+
+function clean(path: string): void {
+  for (const s of ["", "-wal", "-shm"]) rmSync(path + s, { force: true });
+}
+
+const csvParseOnly = `
+import { Parser } from "csv-parse";
+class Counting extends Parser { n = 0; push(r) { if (r === null) return super.push(null); this.n++; return true; } }
+let rows = 0;
+for (const f of ${JSON.stringify(FILES)}) {
+  const p = new Counting({ bom: true, relax_column_count: true, skip_empty_lines: true, cast: false });
+  const done = new Promise((res, rej) => { p.on("finish", res); p.on("error", rej); });
+  for await (const c of Bun.file(${JSON.stringify(dir)} + "/" + f + ".csv").stream()) p.write(Buffer.from(c.buffer, c.byteOffset, c.byteLength));
+  p.end(); await done; rows += p.n;
+}
+console.log(rows);`;
+const parseScript = join(OUT, "ingest-baseline-csv-parse.ts");
+await Bun.write(parseScript, csvParseOnly);
+
+const haveSqlite3 = Bun.spawnSync(["sh", "-c", "command -v sqlite3"]).exitCode === 0;
+const importDb = join(OUT, `ingest-${users}-sqlite3.db`);
+const importScript = [".mode csv", ...FILES.map((f) => `.import ${join(dir, f + ".csv")} ${f}`)].join("\n");
+
+const walls: number[] = [];
+const reads: number[] = [];
+const writes: number[] = [];
+const rss: number[] = [];
+const startup: number[] = [];
+const parseOnly: number[] = [];
+const sqliteImport: number[] = [];
+let rows = 0;
+// Interleaved, so that a burst of load elsewhere hits the baselines and the ingest alike.
+for (let i = 0; i < runs; i++) {
+  startup.push(timed(["bun", "-e", "0"]).seconds);
+  const p = timed(["bun", parseScript], { cwd: ROOT });
+  if (p.code !== 0) throw new Error(`csv-parse baseline failed: ${p.err}`);
+  parseOnly.push(p.seconds);
+  if (haveSqlite3) {
+    clean(importDb);
+    const s = Bun.spawnSync(["sqlite3", importDb], { stdin: Buffer.from(importScript), stdout: "pipe", stderr: "pipe" });
+    const t0 = performance.now();
+    const s2 = Bun.spawnSync(["sqlite3", importDb + ".2"], { stdin: Buffer.from(importScript), stdout: "pipe", stderr: "pipe" });
+    sqliteImport.push((performance.now() - t0) / 1000);
+    clean(importDb + ".2");
+    if (s.exitCode !== 0 || s2.exitCode !== 0) throw new Error(`sqlite3 .import failed: ${s.stderr.toString()}`);
+  }
+  clean(db);
+  const r = timed(["bun", "bin/recsys.ts", "ingest", "--data-dir", dir, "--db", db, "--json"], { rss: true });
+  if (r.code !== 0) throw new Error(`ingest failed: ${r.err}`);
+  const out = JSON.parse(r.out) as { tables: { rowsRead: number }[]; seconds: { read: number; write: number } };
+  rows = out.tables.reduce((n, t) => n + t.rowsRead, 0);
+  walls.push(r.seconds);
+  reads.push(out.seconds.read);
+  writes.push(out.seconds.write);
+  if (r.rssMB) rss.push(r.rssMB);
+}
+clean(db);
+clean(importDb);
+
+console.log(`data: ${users.toLocaleString("en-US")} generated users, ${rows.toLocaleString("en-US")} rows, in ${dir}`);
+console.log(
+  `baselines (median of ${runs}): bun start-up ${fmtS(median(startup))}; csv-parse alone ${fmtS(median(parseOnly))}` +
+    (haveSqlite3 ? `; sqlite3 .import ${fmtS(median(sqliteImport))}` : "; sqlite3 shell not installed"),
+);
+console.log(
+  `recsys ingest: median ${fmtS(median(walls))} wall over ${runs} run(s) (min ${fmtS(Math.min(...walls))}, max ${fmtS(Math.max(...walls))}); ` +
+    `read+validate ${fmtS(median(reads))}, write ${fmtS(median(writes))}; peak RSS median ${median(rss).toFixed(0)} MB`,
+);
+console.log(`budget: ${users === 10000 ? (median(walls) <= 3 ? "met" : "MISSED") + " (≤ 3 s for 10k users)" : "n/a (budget is for 10k users)"}`);
+if (!existsSync(dir)) throw new Error("data directory vanished");
