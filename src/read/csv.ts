@@ -66,6 +66,8 @@ interface StringBuilder {
   index: Map<string, number>;
   dict: string[];
   codes: Int32Array;
+  lastRaw: string | undefined;
+  lastCode: number;
 }
 
 interface NumberBuilder {
@@ -114,7 +116,7 @@ class ColumnarParser extends Parser {
       (c): Builder =>
         c.kind === "nonNegativeNumber"
           ? { kind: "numbers", values: new Float64Array(GROW) }
-          : { kind: "strings", seen: new Map(), index: new Map(), dict: [], codes: new Int32Array(GROW) },
+          : { kind: "strings", seen: new Map(), index: new Map(), dict: [], codes: new Int32Array(GROW), lastRaw: undefined, lastCode: 0 },
     );
     this.row = new Float64Array(spec.columns.length);
   }
@@ -171,8 +173,16 @@ class ColumnarParser extends Parser {
       const at = positions[j];
       const raw = at < 0 ? "" : record[at];
       if (b.kind === "strings") {
-        let code = b.seen.get(raw);
-        if (code === undefined) code = this.learn(j, b, raw, line);
+        // Rows come in runs (one user's rows, one follow event's timestamp): comparing with the
+        // previous row's text is cheaper than hashing a fresh string.
+        let code: number | undefined;
+        if (raw === b.lastRaw) code = b.lastCode;
+        else {
+          code = b.seen.get(raw);
+          if (code === undefined) code = this.learn(j, b, raw, line);
+          b.lastRaw = raw;
+          b.lastCode = code;
+        }
         if (code === DROP && drop < 0) drop = j;
         row[j] = code;
       } else {
