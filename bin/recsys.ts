@@ -3,6 +3,7 @@
  * recsys command line: a thin layer over the library in src/. Each command lives in
  * bin/commands/ and is loaded only when used, so `recsys similar` starts fast.
  */
+import "./tty.ts";
 import { defineCommand, runCommand, showUsage, type ArgsDef, type CommandDef } from "citty";
 import pkg from "../package.json" with { type: "json" };
 import { CliError, log } from "./common.ts";
