@@ -5,15 +5,17 @@
  * are), which keeps pipelining and ordering trivial.
  */
 import type { Socket, TCPSocketListener } from "bun";
-import { decodeChunked, HttpError, parseHead, serializeResponse, type RequestHead } from "./http1.ts";
+import { decodeChunked, HttpError, parseHead, serializeResponse, type HeaderList, type RequestHead } from "./http1.ts";
+
+export { HeaderList } from "./http1.ts";
 
 /** What the application sees of a request. */
 export interface HttpRequest {
   method: string;
   /** Request target as sent: path plus optional `?query`. */
   target: string;
-  /** Lower-cased header names. */
-  headers: Record<string, string>;
+  /** Header fields; look them up by lower-case name. */
+  headers: HeaderList;
   /** Raw body bytes; empty when there was none. */
   body: Uint8Array;
 }
@@ -179,7 +181,7 @@ export function listen(handler: Handler, options: ListenOptions): HttpServer {
           // Some clients (node:http's request() on GET) send a body with no framing at all. By
           // the protocol those bytes are the next request; a JSON-looking "next request" is that
           // mistake, so name it instead of answering "missing user_handle" then "malformed".
-          if (head.contentLength === 0 && head.headers["content-length"] === undefined && (buf[bodyStart] === 0x7b || buf[bodyStart] === 0x5b)) {
+          if (head.contentLength === 0 && !head.hasContentLength && (buf[bodyStart] === 0x7b || buf[bodyStart] === 0x5b)) {
             throw new HttpError(400, "request body sent without Content-Length or Transfer-Encoding: chunked");
           }
         }

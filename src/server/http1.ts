@@ -10,15 +10,33 @@
  * Content-Length and chunked request bodies, `Expect: 100-continue`.
  */
 
-/** A parsed request head. Header names are lower-cased; repeated headers are joined with ", ". */
+/**
+ * Request headers as parsed: lower-cased names, values as sent, repeats joined with ", ". A flat
+ * list, not an object: a head has a handful of fields, and linear search over short strings is
+ * cheaper than hashing each name into a dictionary on every request.
+ */
+export class HeaderList {
+  /** [name, value, name, value, …] */
+  constructor(readonly fields: string[] = []) {}
+  /** Value of header `name` (lower-case), or undefined. */
+  get(name: string): string | undefined {
+    const f = this.fields;
+    for (let i = 0; i < f.length; i += 2) if (f[i] === name) return f[i + 1];
+    return undefined;
+  }
+}
+
+/** A parsed request head. */
 export interface RequestHead {
   method: string;
   target: string;
   /** 0 for HTTP/1.0, 1 for HTTP/1.1. */
   minor: 0 | 1;
-  headers: Record<string, string>;
+  headers: HeaderList;
   /** Declared body length, -1 when the body is chunked, 0 when there is none. */
   contentLength: number;
+  /** True when the client sent a Content-Length field (even "0"). */
+  hasContentLength: boolean;
   keepAlive: boolean;
   expectContinue: boolean;
 }
@@ -33,12 +51,14 @@ export class HttpError extends Error {
   }
 }
 
-const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const REQUEST_LINE = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+) ([\x21-\x7e]+) HTTP\/1\.([01])$/;
-// Field values: visible ASCII, obs-text, space and tab; no other control characters.
-const BAD_VALUE = /[\x00-\x08\x0a-\x1f\x7f]/;
+// Every field line at once: a token name, a colon, a value of visible ASCII, obs-text, space or
+// tab. Rejects obsolete line folding, whitespace before the colon and control characters.
+const FIELDS = /^(?:[!#$%&'*+.^_`|~0-9A-Za-z-]+:[\t\x20-\x7e\x80-\xff]*\r\n)*$/;
 /** Headers that must not repeat: a second copy is a smuggling or confusion attempt. */
 const SINGLE = new Set(["host", "content-length", "authorization", "content-type", "transfer-encoding"]);
+/** More header fields than any real client sends. */
+const MAX_FIELDS = 100;
 
 /**
  * Parses a request head (the text before the blank line, CRLF-separated, decoded as latin1).
@@ -52,30 +72,35 @@ export function parseHead(head: string): RequestHead {
     if (/^\S+ \S+ HTTP\/\d/.test(head.slice(0, eol))) throw new HttpError(400, "only HTTP/1.0 and HTTP/1.1 are supported");
     throw new HttpError(400, "malformed request line");
   }
-  const headers: Record<string, string> = Object.create(null);
-  for (let line = 1, start = eol + 2; start < head.length; line++) {
-    let end = head.indexOf("\r\n", start);
-    if (end < 0) end = head.length;
-    const colon = head.indexOf(":", start);
-    if (colon <= start || colon > end) throw new HttpError(400, `malformed header line ${line}`);
-    const name = head.slice(start, colon);
-    // Also rejects obsolete line folding and whitespace before the colon (both smuggling vectors).
-    if (!TOKEN.test(name)) throw new HttpError(400, `malformed header name on line ${line}`);
-    const value = head.slice(colon + 1, end).trim();
-    if (BAD_VALUE.test(value)) throw new HttpError(400, `control character in header ${JSON.stringify(name)}`);
-    start = end + 2;
-    const key = name.toLowerCase();
-    const prev = headers[key];
-    if (prev === undefined) headers[key] = value;
-    else if (SINGLE.has(key)) {
-      if (key !== "content-length" || prev !== value) throw new HttpError(400, `repeated header ${JSON.stringify(name)}`);
-    } else headers[key] = `${prev}, ${value}`;
+  const fields: string[] = [];
+  if (eol < head.length) {
+    const block = head.slice(eol + 2) + "\r\n";
+    if (!FIELDS.test(block)) throw new HttpError(400, "malformed header field");
+    // One lower-casing pass for all names (latin1 keeps its length when lower-cased, so offsets
+    // in `lower` are offsets in `block`; values are taken from `block`, case intact).
+    const lower = block.toLowerCase();
+    for (let start = 0; start < block.length; ) {
+      const end = block.indexOf("\r\n", start);
+      const colon = block.indexOf(":", start);
+      const name = lower.slice(start, colon);
+      const value = block.slice(colon + 1, end).trim();
+      start = end + 2;
+      let i = 0;
+      while (i < fields.length && fields[i] !== name) i += 2;
+      if (i === fields.length) {
+        if (i >= 2 * MAX_FIELDS) throw new HttpError(431, `more than ${MAX_FIELDS} header fields`);
+        fields.push(name, value);
+      } else if (SINGLE.has(name)) {
+        if (name !== "content-length" || fields[i + 1] !== value) throw new HttpError(400, `repeated header ${JSON.stringify(name)}`);
+      } else fields[i + 1] = `${fields[i + 1]}, ${value}`;
+    }
   }
+  const headers = new HeaderList(fields);
   const minor = m[3] === "1" ? 1 : 0;
-  if (minor === 1 && headers.host === undefined) throw new HttpError(400, "missing Host header");
+  if (minor === 1 && headers.get("host") === undefined) throw new HttpError(400, "missing Host header");
   let contentLength = 0;
-  const te = headers["transfer-encoding"];
-  const cl = headers["content-length"];
+  const te = headers.get("transfer-encoding");
+  const cl = headers.get("content-length");
   if (te !== undefined) {
     if (cl !== undefined) throw new HttpError(400, "both Transfer-Encoding and Content-Length given");
     if (te.toLowerCase() !== "chunked" || minor === 0) throw new HttpError(400, `unsupported Transfer-Encoding ${JSON.stringify(te)}`);
@@ -84,10 +109,20 @@ export function parseHead(head: string): RequestHead {
     if (!/^\d{1,15}$/.test(cl)) throw new HttpError(400, "invalid Content-Length");
     contentLength = Number(cl);
   }
-  const connection = headers.connection?.toLowerCase() ?? "";
-  const keepAlive = minor === 1 ? !/(^|,)\s*close\s*(,|$)/.test(connection) : /(^|,)\s*keep-alive\s*(,|$)/.test(connection);
-  const expect = headers.expect?.toLowerCase();
-  return { method: m[1], target: m[2], minor, headers, contentLength, keepAlive, expectContinue: expect === "100-continue" };
+  const connection = headers.get("connection");
+  const keepAlive =
+    connection === undefined ? minor === 1 : minor === 1 ? !/(^|,)\s*close\s*(,|$)/i.test(connection) : /(^|,)\s*keep-alive\s*(,|$)/i.test(connection);
+  const expect = headers.get("expect");
+  return {
+    method: m[1],
+    target: m[2],
+    minor,
+    headers,
+    contentLength,
+    hasContentLength: cl !== undefined,
+    keepAlive,
+    expectContinue: expect !== undefined && expect.toLowerCase() === "100-continue",
+  };
 }
 
 /** Result of decoding a chunked body that may not have fully arrived. */
