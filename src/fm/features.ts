@@ -45,6 +45,8 @@ export interface FeatureOptions {
    * interests and assessments weigh 1 (the score enters as the band feature). `none`: all weigh 1.
    */
   weighting?: Weighting;
+  /** Scale of the side features' values relative to the item id's (default 1). */
+  sideWeight?: number;
 }
 
 /** Everything the trainer needs, in typed arrays. */
@@ -93,6 +95,7 @@ function sortedDistinct(values: readonly string[]): string[] {
 export function buildFeatures(dataset: Dataset, opts: FeatureOptions = {}): FMData {
   const shareTags = opts.shareTags ?? true;
   const weighting = opts.weighting ?? "log";
+  const side = opts.sideWeight ?? 1;
   const ui = dataset.user_interests;
   const ua = dataset.user_assessment_scores;
   const uv = dataset.user_course_views;
@@ -160,16 +163,16 @@ export function buildFeatures(dataset: Dataset, opts: FeatureOptions = {}): FMDa
       const list = courseTagLists[c];
       for (const t of list) {
         feats.push(topicIndex.get(t)!);
-        vals.push(1 / list.length);
+        vals.push(side / list.length);
       }
       if (courseLevel[c]) {
         feats.push(levelIndex.get(courseLevel[c])!);
-        vals.push(1);
+        vals.push(side);
       }
     } else if (shareTags) {
       const name = i < nsStart[1] ? interestTags[i] : assessmentTags[i - nsStart[2]];
       feats.push(topicIndex.get(name)!);
-      vals.push(1);
+      vals.push(side);
     }
     itemOffsets[i + 1] = feats.length;
   }

@@ -42,6 +42,8 @@ export const FM_DEFAULTS = {
   popularNegatives: 0.5,
   /** Standard deviation of the initial factors. */
   initStd: 0.1,
+  /** Scale of side-feature values relative to the item id's. */
+  sideWeight: 1,
   seed: 42,
   topN: 10,
 } as const;
@@ -61,6 +63,12 @@ export interface FMOptions {
   weighting?: Weighting;
   /** Standard deviation of the initial factors. */
   initStd?: number;
+  /** Scale of side-feature values (course tags and level, shared tags) relative to the item id. */
+  sideWeight?: number;
+  /** Standard deviation of the initial user factors (default: `initStd`). */
+  userInitStd?: number;
+  /** Step size of user factors relative to the learning rate. */
+  userRate?: number;
   onEpoch?: (stats: EpochStats) => void;
   onProgress?: ProgressFn;
 }
@@ -101,6 +109,9 @@ export function fmParameters(opts: FMOptions = {}) {
     shareTags: opts.shareTags ?? true,
     weighting: opts.weighting ?? ("log" as Weighting),
     initStd: opts.initStd ?? FM_DEFAULTS.initStd,
+    sideWeight: opts.sideWeight ?? FM_DEFAULTS.sideWeight,
+    userInitStd: opts.userInitStd ?? opts.initStd ?? FM_DEFAULTS.initStd,
+    userRate: opts.userRate ?? 1,
   };
   checkOptions(p);
   return p;
@@ -110,7 +121,7 @@ export function fmParameters(opts: FMOptions = {}) {
 export function trainFM(dataset: Dataset, opts: FMOptions = {}): FMModel {
   const p = fmParameters(opts);
   opts.onProgress?.("features", 0, 1);
-  const data = buildFeatures(dataset, { shareTags: p.shareTags, weighting: p.weighting });
+  const data = buildFeatures(dataset, { shareTags: p.shareTags, weighting: p.weighting, sideWeight: p.sideWeight });
   opts.onProgress?.("features", 1, 1);
   const { params, epochs } = trainFMParams(data, { ...p, onEpoch: opts.onEpoch, onProgress: opts.onProgress });
   return { users: data.users, k: p.factors, params, data, epochs };
@@ -168,7 +179,7 @@ export async function factorizationRun(dataset: Dataset, opts: FactorizationOpti
   const p = fmParameters(opts);
   const t0 = performance.now();
   opts.onProgress?.("features", 0, 1);
-  const data = buildFeatures(dataset, { shareTags: p.shareTags, weighting: p.weighting });
+  const data = buildFeatures(dataset, { shareTags: p.shareTags, weighting: p.weighting, sideWeight: p.sideWeight });
   opts.onProgress?.("features", 1, 1);
   const t1 = performance.now();
   const { params, epochs } = trainFMParams(data, { ...p, onEpoch: opts.onEpoch, onProgress: opts.onProgress });

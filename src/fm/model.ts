@@ -279,15 +279,17 @@ export function bprGradient(p: FMParams, s: BprScratch, weight: number): number 
 
 /**
  * One SGD step from the gradient in the scratch: θ ← θ − lr (∂L/∂θ + λ θ) for every touched θ
- * (L2 applied lazily, only to parameters the step uses, as usual for sparse SGD).
+ * (L2 applied lazily, only to parameters the step uses, as usual for sparse SGD). The context
+ * (user, band) may take its own step size `ctxLr`.
  */
-export function applyBprGradient(p: FMParams, s: BprScratch, lr: number, reg: number): void {
+export function applyBprGradient(p: FMParams, s: BprScratch, lr: number, reg: number, ctxLr = lr): void {
   const { k, v, w } = p;
   const shrink = 1 - lr * reg;
+  const ctxShrink = 1 - ctxLr * reg;
   for (let q = 0; q < s.nCtx; q++) {
     const o = s.ctxIdx[q] * k;
     const go = q * k;
-    for (let f = 0; f < k; f++) v[o + f] = shrink * v[o + f] - lr * s.gCtxV[go + f];
+    for (let f = 0; f < k; f++) v[o + f] = ctxShrink * v[o + f] - ctxLr * s.gCtxV[go + f];
   }
   for (let q = 0; q < s.nPos; q++) {
     const j = s.posIdx[q];

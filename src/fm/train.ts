@@ -29,6 +29,10 @@ export interface TrainOptions {
   finalRate?: number;
   /** Standard deviation of the initial factors (default 0.1). */
   initStd?: number;
+  /** Standard deviation of the initial user factors (default: `initStd`). */
+  userInitStd?: number;
+  /** Step size of the context (user, band) factors as a multiple of the learning rate (default 1). */
+  userRate?: number;
   onEpoch?: (stats: EpochStats) => void;
   onProgress?: ProgressFn;
 }
@@ -89,8 +93,15 @@ export function trainFMParams(data: FMData, opts: TrainOptions): TrainResult {
   const { factors: k, epochs, learningRate, regularization, negatives, seed } = opts;
   const popular = opts.popularNegatives ?? 0;
   const finalRate = opts.finalRate ?? 0.1;
+  const userRate = opts.userRate ?? 1;
   const rng = new Rng(seed);
-  const params = initParams(data.nFeatures, k, rng, opts.initStd ?? 0.1);
+  const initStd = opts.initStd ?? 0.1;
+  const params = initParams(data.nFeatures, k, rng, initStd);
+  const userInit = opts.userInitStd ?? initStd;
+  if (userInit !== initStd) {
+    const scale = initStd > 0 ? userInit / initStd : 0;
+    for (let i = 0; i < data.nUsers * k; i++) params.v[i] *= scale;
+  }
   let maxRow = 1;
   for (let i = 0; i < data.nItems; i++) maxRow = Math.max(maxRow, data.itemOffsets[i + 1] - data.itemOffsets[i]);
   const s = new BprScratch(k, negatives, maxRow);
@@ -132,7 +143,7 @@ export function trainFMParams(data: FMData, opts: TrainOptions): TrainResult {
         // One SGD step on the positive against all its negatives: the context and positive sums
         // are computed once rather than once per negative.
         loss += bprGradient(params, s, data.posWeight[e]);
-        applyBprGradient(params, s, lr, regularization);
+        applyBprGradient(params, s, lr, regularization, lr * userRate);
         pairs += s.nNegatives;
       }
       if (opts.onProgress && (t & 0x3fff) === 0) opts.onProgress("train", epoch * nPos + t, total);

@@ -2,16 +2,16 @@
  * Exact top-n neighbours by cosine over a dense users × k factor matrix.
  *
  * Rows are L2-normalised once; then each block of query rows is multiplied by the transpose of one
- * tile of candidate rows at a time (Q·Cᵀ, blocks × tile dot products), and the products feed a
- * bounded {@link TopN} per query row. Memory is O(users·k + users·n), never users × users.
+ * tile of candidate rows at a time (Q·Cᵀ, block × tile dot products), only for candidates after
+ * the query (each unordered pair once), and every product is offered to both rows' bounded
+ * selections. Memory is O(users·k + threads·users·n), never users × users.
  *
  * The inner kernel computes a 4 × 4 block of dot products at once (four query rows against four
- * candidates, sixteen accumulators),
- * summing over the k factors in index order, so every cosine is bit-identical to the naive loop
- * Σ_f a_f·b_f whichever side is the query: ties stay ties and the result does not depend on tiling
- * or on how rows are split between threads.
+ * candidates, sixteen accumulators), each summing over the k factors in index order, so every
+ * cosine is bit-identical to the naive loop Σ_f a_f·b_f: ties stay ties, and the result does not
+ * depend on tiling or on how rows are split between threads.
  */
-import { defaultThreads, runRows, sharedArray, toShared, workerEntry } from "../parallel.ts";
+import { defaultThreads, plannedThreads, runRows, sharedArray, toShared, workerEntry } from "../parallel.ts";
 import type { ProgressFn } from "../types.ts";
 import { TopN } from "./topn.ts";
 
@@ -29,12 +29,72 @@ export function normalizeRows(m: Float64Array, rows: number, k: number): Float64
   return out;
 }
 
-/** Top-n output for all rows, `n` slots per row (fixed stride `n`), `counts[r]` of them used. */
-export interface FactorTopNOutput {
+/**
+ * Bounded per-row selections in flat arrays (shareable with workers): row r's kept candidates are
+ * the binary min-heap `ids/scores[r·n, r·n + counts[r])` whose root is the worst kept entry (lowest
+ * score, then highest id), the order of {@link TopN}. `floor[r]` caches the root's score once the
+ * row holds n entries (-Infinity before), so the common losing offer reads one number.
+ */
+export interface RowSelections {
   n: number;
   counts: Int32Array;
   ids: Int32Array;
   scores: Float64Array;
+  floor: Float64Array;
+}
+
+/** Empty selections for `rows` rows, optionally backed by SharedArrayBuffers. */
+export function rowSelections(rows: number, n: number, shared = false): RowSelections {
+  const sel: RowSelections = shared
+    ? { n, counts: sharedArray(Int32Array, rows), ids: sharedArray(Int32Array, rows * n), scores: sharedArray(Float64Array, rows * n), floor: sharedArray(Float64Array, rows) }
+    : { n, counts: new Int32Array(rows), ids: new Int32Array(rows * n), scores: new Float64Array(rows * n), floor: new Float64Array(rows) };
+  sel.floor.fill(-Infinity);
+  return sel;
+}
+
+/** True if (s1, i1) ranks strictly below (s2, i2). */
+function worse(s1: number, i1: number, s2: number, i2: number): boolean {
+  return s1 < s2 || (s1 === s2 && i1 > i2);
+}
+
+/** Offers (id, score) to row `row`'s selection. */
+function offer(sel: RowSelections, row: number, id: number, score: number): void {
+  if (score < sel.floor[row]) return;
+  const n = sel.n;
+  const base = row * n;
+  const hs = sel.scores;
+  const hi = sel.ids;
+  const count = sel.counts[row];
+  if (count < n) {
+    let i = count;
+    sel.counts[row] = count + 1;
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (!worse(score, id, hs[base + p], hi[base + p])) break;
+      hs[base + i] = hs[base + p];
+      hi[base + i] = hi[base + p];
+      i = p;
+    }
+    hs[base + i] = score;
+    hi[base + i] = id;
+    if (count + 1 === n) sel.floor[row] = hs[base];
+    return;
+  }
+  if (!worse(hs[base], hi[base], score, id)) return;
+  let i = 0;
+  for (;;) {
+    const l = 2 * i + 1;
+    if (l >= n) break;
+    const r = l + 1;
+    const c = r < n && worse(hs[base + r], hi[base + r], hs[base + l], hi[base + l]) ? r : l;
+    if (!worse(hs[base + c], hi[base + c], score, id)) break;
+    hs[base + i] = hs[base + c];
+    hi[base + i] = hi[base + c];
+    i = c;
+  }
+  hs[base + i] = score;
+  hi[base + i] = id;
+  sel.floor[row] = hs[base];
 }
 
 /** Rows per query block and per candidate tile (a 512 × 32 tile of doubles is 128 KiB: stays in L2). */
@@ -55,33 +115,40 @@ export function nonzeroRows(unit: Float64Array, rows: number, k: number): Uint8A
   return nonzero;
 }
 
+/** Offers four pair scores of query q (candidate id -1 = padding; only pairs q < c), both ways. */
+function offer4(sel: RowSelections, q: number, c0: number, c1: number, c2: number, c3: number, s0: number, s1: number, s2: number, s3: number): void {
+  if (c0 > q) {
+    offer(sel, q, c0, s0);
+    offer(sel, c0, q, s0);
+  }
+  if (c1 > q) {
+    offer(sel, q, c1, s1);
+    offer(sel, c1, q, s1);
+  }
+  if (c2 > q) {
+    offer(sel, q, c2, s2);
+    offer(sel, c2, q, s2);
+  }
+  if (c3 > q) {
+    offer(sel, q, c3, s3);
+    offer(sel, c3, q, s3);
+  }
+}
+
 /**
- * Exact top-`out.n` by dot product of the (already normalised) rows `[start, end)` of `unit`
- * (rows × k) against every row, excluding the row itself and all-zero rows (`nonzero[r] = 0`); a
- * zero query row gets no neighbours. Ties go to the lower row index. Writes row r's neighbours at
- * `out.ids[r*n ..]`, best first.
+ * Scores every pair {q, c} with q in `[start, end)` and q < c < rows, over the (already
+ * normalised) rows of `unit` (rows × k), skipping all-zero rows (`nonzero[r] = 0`), and offers
+ * each score to both q's and c's selection in `sel`. Each unordered pair is scored exactly once
+ * over all ranges, so running the ranges [0, rows) in any partition into any number of
+ * selections, then merging them ({@link finishSelections}), gives the exact top-n.
  */
-export function factorTopNRows(
-  unit: Float64Array,
-  nonzero: Uint8Array,
-  rows: number,
-  k: number,
-  start: number,
-  end: number,
-  out: FactorTopNOutput,
-): void {
-  const n = out.n;
-  const heaps: TopN[] = [];
-  for (let b = 0; b < QUERY_BLOCK; b++) heaps.push(new TopN(n));
-  // Candidate tile compacted to its non-zero rows and padded with zero rows (id -1) to a multiple of
-  // four; the query block likewise, so the 4 × 4 kernel needs no edge cases.
+export function factorPairsRows(unit: Float64Array, nonzero: Uint8Array, rows: number, k: number, start: number, end: number, sel: RowSelections): void {
+  // The query block and the candidate tile are compacted to their non-zero rows and padded with
+  // zero rows (id -1) to a multiple of four, so the 4 × 4 kernel needs no edge cases.
   const tileIds = new Int32Array(CANDIDATE_TILE + 4);
   const tile = new Float64Array((CANDIDATE_TILE + 4) * k);
   const qIds = new Int32Array(QUERY_BLOCK + 4);
   const qbuf = new Float64Array((QUERY_BLOCK + 4) * k);
-  const thresholds = new Float64Array(QUERY_BLOCK + 4);
-  const tmpIds = new Int32Array(n);
-  const tmpScores = new Float64Array(n);
 
   for (let qa = start; qa < end; qa += QUERY_BLOCK) {
     const qb = Math.min(end, qa + QUERY_BLOCK);
@@ -92,13 +159,14 @@ export function factorTopNRows(
       qbuf.set(unit.subarray(q * k, q * k + k), nq * k);
       nq++;
     }
-    thresholds.fill(-Infinity);
+    if (nq === 0) continue;
     while (nq % 4 !== 0) {
       qIds[nq] = -1;
       qbuf.fill(0, nq * k, nq * k + k);
       nq++;
     }
-    for (let ca = 0; ca < rows && nq > 0; ca += CANDIDATE_TILE) {
+    // Candidates from the block's first row on: pairs with c ≤ q are skipped at offer time.
+    for (let ca = qa; ca < rows; ca += CANDIDATE_TILE) {
       const cb = Math.min(rows, ca + CANDIDATE_TILE);
       let t = 0;
       for (let c = ca; c < cb; c++) {
@@ -118,18 +186,11 @@ export function factorTopNRows(
         const p1 = p0 + k;
         const p2 = p1 + k;
         const p3 = p2 + k;
+        // Padding query rows get id rows (never < c), so they offer nothing.
         const q0 = qIds[g];
-        const q1 = qIds[g + 1];
-        const q2 = qIds[g + 2];
-        const q3 = qIds[g + 3];
-        const h0 = heaps[q0 - qa];
-        const h1 = q1 >= 0 ? heaps[q1 - qa] : h0;
-        const h2 = q2 >= 0 ? heaps[q2 - qa] : h0;
-        const h3 = q3 >= 0 ? heaps[q3 - qa] : h0;
-        const t0 = thresholds[g];
-        const t1 = thresholds[g + 1];
-        const t2 = thresholds[g + 2];
-        const t3 = thresholds[g + 3];
+        const q1 = qIds[g + 1] < 0 ? rows : qIds[g + 1];
+        const q2 = qIds[g + 2] < 0 ? rows : qIds[g + 2];
+        const q3 = qIds[g + 3] < 0 ? rows : qIds[g + 3];
         for (let c = 0; c < t; c += 4) {
           const o0 = c * k;
           const o1 = o0 + k;
@@ -169,50 +230,31 @@ export function factorTopNRows(
           const c1 = tileIds[c + 1];
           const c2 = tileIds[c + 2];
           const c3 = tileIds[c + 3];
-          offer4(h0, t0, q0, c0, c1, c2, c3, a00, a01, a02, a03);
-          if (q1 >= 0) offer4(h1, t1, q1, c0, c1, c2, c3, a10, a11, a12, a13);
-          if (q2 >= 0) offer4(h2, t2, q2, c0, c1, c2, c3, a20, a21, a22, a23);
-          if (q3 >= 0) offer4(h3, t3, q3, c0, c1, c2, c3, a30, a31, a32, a33);
+          offer4(sel, q0, c0, c1, c2, c3, a00, a01, a02, a03);
+          offer4(sel, q1, c0, c1, c2, c3, a10, a11, a12, a13);
+          offer4(sel, q2, c0, c1, c2, c3, a20, a21, a22, a23);
+          offer4(sel, q3, c0, c1, c2, c3, a30, a31, a32, a33);
         }
       }
-      for (let g = 0; g < nq; g++) if (qIds[g] >= 0) thresholds[g] = refreshThreshold(heaps[qIds[g] - qa], n, tmpIds, tmpScores);
     }
-    for (let q = qa; q < qb; q++) out.counts[q] = heaps[q - qa].drain(out.ids, out.scores, q * n);
   }
-}
-
-/** Offers four candidates (id -1 = padding) to a query row's selector, skipping the row itself. */
-function offer4(h: TopN, thr: number, q: number, c0: number, c1: number, c2: number, c3: number, s0: number, s1: number, s2: number, s3: number): void {
-  // A score strictly below the worst kept one would be rejected anyway; most are, so test first.
-  if (s0 >= thr && c0 >= 0 && c0 !== q) h.offer(c0, s0);
-  if (s1 >= thr && c1 >= 0 && c1 !== q) h.offer(c1, s1);
-  if (s2 >= thr && c2 >= 0 && c2 !== q) h.offer(c2, s2);
-  if (s3 >= thr && c3 >= 0 && c3 !== q) h.offer(c3, s3);
 }
 
 /**
- * Lower bound for useful offers to a full selector: its worst kept score. TopN does not expose it,
- * so drain (best first) and offer the entries back; done once per tile, it is cheap.
+ * Merges per-thread selections into CSR top-n lists, best first (score desc, id asc): every
+ * thread saw a disjoint set of pairs, so a row's top n is the top n of the union of its entries.
  */
-function refreshThreshold(h: TopN, n: number, ids: Int32Array, scores: Float64Array): number {
-  if (h.size < n) return -Infinity;
-  h.drain(ids, scores, 0);
-  for (let i = 0; i < n; i++) h.offer(ids[i], scores[i]);
-  return scores[n - 1];
-}
-
-/** CSR arrays from a fixed-stride output. */
-export function compactTopN(out: FactorTopNOutput, rows: number): { offsets: Int32Array; neighbors: Int32Array; scores: Float64Array } {
+export function finishSelections(parts: readonly RowSelections[], rows: number): { offsets: Int32Array; neighbors: Int32Array; scores: Float64Array } {
+  const n = parts[0].n;
+  const top = new TopN(n);
   const offsets = new Int32Array(rows + 1);
-  for (let r = 0; r < rows; r++) offsets[r + 1] = offsets[r] + out.counts[r];
-  const neighbors = new Int32Array(offsets[rows]);
-  const scores = new Float64Array(offsets[rows]);
+  const ids = new Int32Array(rows * n);
+  const scores = new Float64Array(rows * n);
   for (let r = 0; r < rows; r++) {
-    const from = r * out.n;
-    neighbors.set(out.ids.subarray(from, from + out.counts[r]), offsets[r]);
-    scores.set(out.scores.subarray(from, from + out.counts[r]), offsets[r]);
+    for (const sel of parts) for (let i = 0; i < sel.counts[r]; i++) top.offer(sel.ids[r * n + i], sel.scores[r * n + i]);
+    offsets[r + 1] = offsets[r] + top.drain(ids, scores, offsets[r]);
   }
-  return { offsets, neighbors, scores };
+  return { offsets, neighbors: ids.slice(0, offsets[rows]), scores: scores.slice(0, offsets[rows]) };
 }
 
 /** Above this many rows, {@link factorTopN} uses worker threads by default. */
@@ -228,11 +270,13 @@ export interface FactorTopNOptions {
 }
 
 /** What a factor top-n worker receives (arrays backed by SharedArrayBuffers). */
-export interface FactorTopNPayload extends FactorTopNOutput {
+export interface FactorTopNPayload {
   unit: Float64Array;
   nonzero: Uint8Array;
   rows: number;
   k: number;
+  /** One set of selections per worker. */
+  selections: RowSelections[];
 }
 
 const WORKER = workerEntry(new URL("./factors-worker.ts", import.meta.url), "src/rank/factors-worker.ts");
@@ -260,33 +304,29 @@ export async function factorTopN(
     report?.("top-n", rows, rows);
     return { offsets: new Int32Array(rows + 1), neighbors: new Int32Array(0), scores: new Float64Array(0) };
   }
-  let out: FactorTopNOutput;
+  const unit = normalizeRows(factors, rows, k);
+  const nonzero = nonzeroRows(unit, rows, k);
   if (threads === 1) {
-    const unit = normalizeRows(factors, rows, k);
-    const nonzero = nonzeroRows(unit, rows, k);
-    out = { n, counts: new Int32Array(rows), ids: new Int32Array(rows * n), scores: new Float64Array(rows * n) };
-    const step = 256;
+    const sel = rowSelections(rows, n);
+    const step = QUERY_BLOCK * 8;
     for (let start = 0; start < rows; start += step) {
       const end = Math.min(rows, start + step);
-      factorTopNRows(unit, nonzero, rows, k, start, end, out);
+      factorPairsRows(unit, nonzero, rows, k, start, end, sel);
       report?.("top-n", end, rows);
     }
-  } else {
-    const unit = toShared(normalizeRows(factors, rows, k));
-    const payload: FactorTopNPayload = {
-      unit,
-      nonzero: toShared(nonzeroRows(unit, rows, k)),
-      rows,
-      k,
-      n,
-      counts: sharedArray(Int32Array, rows),
-      ids: sharedArray(Int32Array, rows * n),
-      scores: sharedArray(Float64Array, rows * n),
-    };
-    // Chunks of whole query blocks; ~16 per thread balance the two cores well.
-    const chunk = Math.max(QUERY_BLOCK, Math.ceil(rows / (threads * 16) / QUERY_BLOCK) * QUERY_BLOCK);
-    await runRows({ worker: WORKER, rows, payload, threads, chunk, onProgress: report && ((done, total) => report("top-n", done, total)) });
-    out = payload;
+    return finishSelections([sel], rows);
   }
-  return compactTopN(out, rows);
+  // Early rows pair with more candidates (all later rows) than late ones; small chunks claimed
+  // from an atomic counter keep both cores busy to the end.
+  const chunk = Math.max(QUERY_BLOCK, Math.ceil(rows / (threads * 32) / QUERY_BLOCK) * QUERY_BLOCK);
+  const planned = plannedThreads(rows, threads, chunk);
+  const payload: FactorTopNPayload = {
+    unit: toShared(unit),
+    nonzero: toShared(nonzero),
+    rows,
+    k,
+    selections: Array.from({ length: planned.threads }, () => rowSelections(rows, n, true)),
+  };
+  await runRows({ worker: WORKER, rows, payload, threads: planned.threads, chunk, onProgress: report && ((done, total) => report("top-n", done, total)) });
+  return finishSelections(payload.selections, rows);
 }
