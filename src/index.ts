@@ -44,6 +44,9 @@ export { evaluate, recommendFromNeighbors, recommendPopular, scoreRecommendation
 export type { EvaluateOptions, EvaluationReport, HoldoutSplit } from "./evaluate.ts";
 
 // Storage
+export { ingest, INGESTS_TABLE, writeTables } from "./db/ingest.ts";
+export type { IngestOptions, IngestResult, WriteOptions } from "./db/ingest.ts";
+export { loadDataset, MissingTablesError } from "./db/load.ts";
 export { openDatabase, tableExists } from "./db/open.ts";
 export { lastRun, readNeighbors, readRankings, storedTopN, writeRankings } from "./db/rankings.ts";
 export type { Neighbor, RunRecord, RunRow } from "./db/rankings.ts";

@@ -1,15 +1,15 @@
 import { defineCommand } from "citty";
 import { existsSync } from "node:fs";
 import { writeTables } from "../../src/db/ingest.ts";
-import { loadDataset } from "../../src/db/load.ts";
+import { loadDataset, MissingTablesError } from "../../src/db/load.ts";
 import { openDatabase } from "../../src/db/open.ts";
 import { writeRankings } from "../../src/db/rankings.ts";
 import { fingerprintDataset } from "../../src/fingerprint.ts";
 import { FM_DEFAULTS } from "../../src/fm/index.ts";
 import { METHODS, rankUsers, type Method, type RankResult } from "../../src/pipeline.ts";
-import { formatSummary, readTables } from "../../src/read/index.ts";
+import { formatSummary, readTables, type ReadResult } from "../../src/read/index.ts";
 import { DEFAULT_WEIGHTS, formatWeights, parseWeights } from "../../src/similarity/index.ts";
-import type { Dataset, Tables } from "../../src/types.ts";
+import type { Dataset } from "../../src/types.ts";
 import { CliError, dbArgs, jsonArg, log, positiveInt, positiveNumber, printJson, progress, resolveDb, resolveTable, resolveWritableDb, tableArg } from "../common.ts";
 
 export default defineCommand({
@@ -63,17 +63,20 @@ export default defineCommand({
     const stages: Record<string, number> = {};
     let t = performance.now();
     let dataset: Dataset;
-    let tables: Tables | undefined;
+    let read: ReadResult | undefined;
     if (dataDir) {
-      const read = await readTables(dataDir, { onProgress: bar.report });
+      read = await readTables(dataDir, { onProgress: bar.report });
       bar.done();
-      tables = dataset = read.tables;
+      dataset = read.tables;
       stages.read = lap();
       if (!args.json) process.stderr.write(formatSummary(read.summary) + "\n");
     } else {
       const db = openDatabase(dbPath, { readonly: true });
       try {
         dataset = loadDataset(db);
+      } catch (e) {
+        if (e instanceof MissingTablesError) throw new CliError(e.message);
+        throw e;
       } finally {
         db.close();
       }
@@ -97,7 +100,7 @@ export default defineCommand({
     let run;
     try {
       run = db.transaction(() => {
-        if (tables) writeTables(db, tables);
+        if (read) writeTables(db, read.tables, { summary: read.summary });
         return writeRankings(db, table, result.rankings, { method, params: result.params, input, startedAt, stages });
       }).immediate();
     } finally {
