@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { request as httpRequest } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { decodeChunked, HttpError, parseHead } from "../src/server/http1.ts";
+import { decodeChunked, HttpError, newChunkState, parseHead } from "../src/server/http1.ts";
 import { tableExists } from "../src/db/open.ts";
 import { connect } from "node:net";
 
@@ -283,6 +283,15 @@ describe("GET /api/similarity/ — the seed's form", () => {
     const two = requestText("GET", "/api/similarity/", '{"user_handle":"114"}') + requestText("POST", "/api/similarity/", '{"user_handle":"115","n":2}');
     const r = await raw(dev.port, two, 2);
     expect(r.responses.map((x) => JSON.parse(x.body))).toEqual([expected(14), expected(15, 2)]);
+  });
+
+  it("reads a head that arrives in pieces", async () => {
+    const text = requestText("GET", "/api/similarity/", '{"user_handle":"119"}');
+    const he = text.indexOf("\r\n\r\n");
+    // Cuts inside the blank line too: the resumed search must still find it.
+    const pieces = [text.slice(0, 3), text.slice(3, 20), text.slice(20, he + 1), text.slice(he + 1, he + 3), text.slice(he + 3)];
+    const r = await raw(dev.port, pieces);
+    expect(JSON.parse(r.responses[0].body)).toEqual(expected(19));
   });
 
   it("reads a chunked body and a body that arrives in pieces after Expect: 100-continue", async () => {
@@ -651,6 +660,12 @@ describe("the HTTP/1.1 parser", () => {
       expect(new TextDecoder().decode(r.body)).toBe("abcde");
       expect(r.end).toBe(36);
     }
+    // Resuming from saved state over a buffer that grew gives the same body.
+    const whole = "4\r\nwiki\r\n5\r\npedia\r\n0\r\n\r\n";
+    const state = newChunkState();
+    for (let cut = 1; cut < whole.length; cut++) expect(decodeChunked(enc(whole.slice(0, cut)), 0, 100, state).done).toBe(false);
+    const resumed = decodeChunked(enc(whole), 0, 100, state);
+    expect(resumed.done && new TextDecoder().decode(resumed.body)).toBe("wikipedia");
     expect(() => decodeChunked(enc("65\r\n"), 0, 100)).toThrow("larger than 100");
     expect(() => decodeChunked(enc("zz\r\n"), 0, 100)).toThrow("malformed chunk size");
     expect(() => decodeChunked(enc("2\r\nabc\r\n"), 0, 100)).toThrow("malformed chunk");

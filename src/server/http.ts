@@ -5,7 +5,7 @@
  * are), which keeps pipelining and ordering trivial.
  */
 import type { Socket, TCPSocketListener } from "bun";
-import { decodeChunked, HttpError, parseHead, serializeResponse, type HeaderList, type RequestHead } from "./http1.ts";
+import { decodeChunked, HttpError, newChunkState, parseHead, serializeResponse, type ChunkState, type HeaderList, type RequestHead } from "./http1.ts";
 
 export { HeaderList } from "./http1.ts";
 
@@ -65,6 +65,10 @@ interface Conn {
   /** Head of a request whose body is still arriving (parsed once). */
   head: RequestHead | null;
   headEnd: number;
+  /** Where to resume looking for the end of a head still arriving (relative to its start). */
+  headScan: number;
+  /** Progress through a chunked body still arriving. */
+  chunks: ChunkState | null;
   continued: boolean;
   dead: boolean;
 }
@@ -168,11 +172,15 @@ export function listen(handler: Handler, options: ListenOptions): HttpServer {
         if (!head) {
           // Tolerate stray CRLFs between pipelined requests (RFC 9112 §2.2).
           while (off + 1 < buf.length && buf[off] === 13 && buf[off + 1] === 10) off += 2;
-          const he = (buf as Buffer).indexOf(CRLFCRLF, off);
+          // Resume the search where the last one stopped: a head trickled in byte by byte must
+          // not be rescanned from its start on every arrival.
+          const he = (buf as Buffer).indexOf(CRLFCRLF, off + c.headScan);
           if (he < 0) {
             if (buf.length - off > maxHead) throw new HttpError(431, `request head larger than ${maxHead} bytes`);
+            c.headScan = Math.max(0, buf.length - off - 3);
             break;
           }
+          c.headScan = 0;
           if (he - off > maxHead) throw new HttpError(431, `request head larger than ${maxHead} bytes`);
           head = parseHead(Buffer.from(buf.buffer, buf.byteOffset + off, he - off).toString("latin1"));
           failed = head;
@@ -195,8 +203,11 @@ export function listen(handler: Handler, options: ListenOptions): HttpServer {
           }
           body = buf.subarray(bodyStart, end);
         } else {
-          const r = decodeChunked(buf, bodyStart, maxBody);
+          c.chunks ??= newChunkState();
+          const r = decodeChunked(buf, bodyStart, maxBody, c.chunks);
           if (!r.done) {
+            // Framing overhead is bounded too: many tiny chunks with long extensions are not a body.
+            if (buf.length - bodyStart > 8 * maxBody) throw new HttpError(413, `request body larger than ${maxBody} bytes`);
             waitForBody(s, head, bodyStart - off);
             break;
           }
@@ -204,6 +215,7 @@ export function listen(handler: Handler, options: ListenOptions): HttpServer {
           end = r.end;
         }
         c.head = null;
+        c.chunks = null;
         c.continued = false;
         off = end;
         if (!respond(s, head, body)) break;
@@ -241,7 +253,7 @@ export function listen(handler: Handler, options: ListenOptions): HttpServer {
     port: options.port,
     socket: {
       open(s) {
-        s.data = { buf: null, pending: null, closeAfterFlush: false, head: null, headEnd: 0, continued: false, dead: false };
+        s.data = { buf: null, pending: null, closeAfterFlush: false, head: null, headEnd: 0, headScan: 0, chunks: null, continued: false, dead: false };
         conns.add(s);
         s.timeout(idle);
       },

@@ -128,57 +128,79 @@ export function parseHead(head: string): RequestHead {
 /** Result of decoding a chunked body that may not have fully arrived. */
 export type ChunkedResult = { done: false } | { done: true; body: Uint8Array; end: number };
 
+/**
+ * Progress through a chunked body, so that bytes arriving piecemeal are scanned once (a
+ * re-scan per arrival would let a client trickling tiny chunks cost quadratic time). Offsets
+ * are relative to the body's start, so the state survives the buffer being re-sliced.
+ */
+export interface ChunkState {
+  /** Offset of the next unparsed chunk-size line (or trailer line). */
+  pos: number;
+  /** Decoded body bytes so far. */
+  total: number;
+  /** [offset, length] of each chunk's data. */
+  spans: number[];
+  /** In the trailer section (after the last chunk). */
+  trailers: boolean;
+}
+
+export function newChunkState(): ChunkState {
+  return { pos: 0, total: 0, spans: [], trailers: false };
+}
+
 const CR = 13;
 const LF = 10;
+/** Longest chunk-size line (with extensions) and trailer section accepted. */
+const MAX_CHUNK_LINE = 1024;
+const MAX_TRAILERS = 8192;
 
 function lineEnd(buf: Uint8Array, from: number, max: number): number {
   const stop = Math.min(buf.length - 1, from + max);
   for (let i = from; i < stop; i++) if (buf[i] === CR && buf[i + 1] === LF) return i;
-  if (buf.length - from > max) throw new HttpError(400, "chunk line too long");
+  if (buf.length - from > max) throw new HttpError(400, "chunk line or trailer section too long");
   return -1;
 }
 
 /**
- * Decodes a chunked body starting at `start`. Returns `{done:false}` if more bytes are needed,
- * else the body and the offset just past the trailer section. Throws 413 past `limit` body bytes
- * and 400 on a malformed chunk. Bodies here are small (≤ limit), so re-scanning on each arrival
- * is cheaper than keeping state.
+ * Decodes a chunked body starting at `start`, resuming from `state`. Returns `{done:false}` if
+ * more bytes are needed, else the body and the offset just past the trailer section. Throws
+ * 413 past `limit` body bytes and 400 on a malformed chunk.
  */
-export function decodeChunked(buf: Uint8Array, start: number, limit: number): ChunkedResult {
-  const parts: Uint8Array[] = [];
-  let total = 0;
-  let p = start;
+export function decodeChunked(buf: Uint8Array, start: number, limit: number, state: ChunkState = newChunkState()): ChunkedResult {
   for (;;) {
-    const e = lineEnd(buf, p, 1024);
+    const p = start + state.pos;
+    if (state.trailers) {
+      // Trailer fields (ignored) up to the empty line.
+      const t = lineEnd(buf, p, MAX_TRAILERS);
+      if (t < 0) return { done: false };
+      state.pos = t + 2 - start;
+      if (t > p) continue;
+      const body = new Uint8Array(state.total);
+      let o = 0;
+      for (let i = 0; i < state.spans.length; i += 2) {
+        body.set(buf.subarray(start + state.spans[i], start + state.spans[i] + state.spans[i + 1]), o);
+        o += state.spans[i + 1];
+      }
+      return { done: true, body, end: t + 2 };
+    }
+    const e = lineEnd(buf, p, MAX_CHUNK_LINE);
     if (e < 0) return { done: false };
     const line = Buffer.from(buf.buffer, buf.byteOffset + p, e - p).toString("latin1");
     const m = /^([0-9A-Fa-f]{1,8})[ \t]*(;.*)?$/.exec(line);
     if (!m) throw new HttpError(400, "malformed chunk size");
     const size = parseInt(m[1], 16);
-    p = e + 2;
+    const data = e + 2;
     if (size === 0) {
-      // Trailer fields (ignored) up to the empty line.
-      for (;;) {
-        const t = lineEnd(buf, p, 8192);
-        if (t < 0) return { done: false };
-        const empty = t === p;
-        p = t + 2;
-        if (empty) break;
-      }
-      const body = new Uint8Array(total);
-      let o = 0;
-      for (const part of parts) {
-        body.set(part, o);
-        o += part.length;
-      }
-      return { done: true, body, end: p };
+      state.trailers = true;
+      state.pos = data - start;
+      continue;
     }
-    total += size;
-    if (total > limit) throw new HttpError(413, `request body larger than ${limit} bytes`);
-    if (buf.length < p + size + 2) return { done: false };
-    if (buf[p + size] !== CR || buf[p + size + 1] !== LF) throw new HttpError(400, "malformed chunk");
-    parts.push(buf.subarray(p, p + size));
-    p += size + 2;
+    if (state.total + size > limit) throw new HttpError(413, `request body larger than ${limit} bytes`);
+    if (buf.length < data + size + 2) return { done: false };
+    if (buf[data + size] !== CR || buf[data + size + 1] !== LF) throw new HttpError(400, "malformed chunk");
+    state.spans.push(data - start, size);
+    state.total += size;
+    state.pos = data + size + 2 - start;
   }
 }
 
