@@ -49,8 +49,9 @@ export default defineCommand({
       const stop = (signal: string) => {
         if (signalled) return;
         signalled = true;
+        const closing = server.close();
         say(`${signal}: finishing in-flight requests`);
-        server.close().then(resolve, resolve);
+        closing.then(resolve, resolve);
       };
       process.once("SIGINT", () => stop("SIGINT"));
       process.once("SIGTERM", () => stop("SIGTERM"));

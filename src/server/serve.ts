@@ -118,6 +118,7 @@ export function startServer(options: ServeOptions): RunningServer {
     url: `http://${host}:${http.port}`,
     http,
     close(graceMs) {
+      sink.flush(); // lines of requests already answered come before anything logged about shutdown
       closing ??= http.stop(graceMs).then(() => {
         clearInterval(stampTimer);
         reader.close();
