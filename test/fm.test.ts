@@ -222,7 +222,7 @@ describe("rankByFactorization", () => {
     }
     const distinct = new Set(rows.flatMap(([u, tags, courses]) => [...tags.map((t) => `${u}/i/${t}`), ...courses.map((c) => `${u}/c/${c}`)]));
     const seen: number[] = [];
-    const { stats } = await factorizationRun(dataset(rows), { epochs: 6, seed: 1, threads: 1, onEpoch: (e) => seen.push(e.epoch) });
+    const { stats } = await factorizationRun(dataset(rows), { epochs: 6, learningRate: 0.1, seed: 1, threads: 1, onEpoch: (e) => seen.push(e.epoch) });
     expect(seen).toEqual([1, 2, 3, 4, 5, 6]);
     const first = stats.epochs[0];
     const last = stats.epochs[5];
@@ -238,12 +238,15 @@ describe("rankByFactorization", () => {
       ["1", ["a", "b"], []],
       ["2", ["a"], []],
       ["3", [""], []],
+      ["4", ["c", "d"], ["x"]],
     ];
     const r = await rankByFactorization(dataset(rows), { seed: 1, threads: 1 });
-    expect(r.users).toEqual(["1", "2", "3"]);
+    expect(r.users).toEqual(["1", "2", "3", "4"]);
     expect(neighbors(r, 2)).toEqual([]);
-    expect(neighbors(r, 0)).toEqual([1]);
-    const m = trainFM(dataset(rows), { seed: 1 });
+    for (const u of [0, 1, 3]) expect(neighbors(r, u).sort()).toEqual([0, 1, 3].filter((v) => v !== u));
+    // Even with random initial user factors, the untrained user's row is zeroed.
+    const m = trainFM(dataset(rows), { seed: 1, userInitStd: 0.1 });
+    expect(Array.from(m.params.v.subarray(2 * m.k, 3 * m.k)).some((x) => x !== 0)).toBe(true);
     expect(Array.from(userFactors(m).subarray(2 * m.k, 3 * m.k)).every((x) => x === 0)).toBe(true);
   });
 

@@ -1,7 +1,7 @@
 import { defineCommand } from "citty";
 import { existsSync } from "node:fs";
 import { evaluate, type EvaluatedMethod, type EvaluationReport } from "../../src/evaluate.ts";
-import { FM_DEFAULTS } from "../../src/fm/index.ts";
+import { FM_DEFAULTS, fmParameters } from "../../src/fm/index.ts";
 import { DEFAULT_WEIGHTS, formatWeights, parseWeights } from "../../src/similarity/index.ts";
 import type { Dataset } from "../../src/types.ts";
 import { CliError, dbArgs, jsonArg, log, positiveInt, positiveNumber, printJson, progress, resolveDb } from "../common.ts";
@@ -96,7 +96,10 @@ export default defineCommand({
       },
     });
     bar.done();
-    if (args.json) printJson({ ...report, params: { weights, fm: opts.fm } });
+    const params: Record<string, unknown> = {};
+    if (methods.includes("similarity")) params.weights = weights;
+    if (methods.includes("factorization")) params.factorization = fmParameters(opts.fm);
+    if (args.json) printJson({ ...report, params });
     else process.stdout.write(formatReport(report) + "\n");
   },
 });

@@ -8,9 +8,10 @@
  *                       (low < 100 ≤ mid < 200 ≤ high; x = 1);
  *   item features     — the item's own id (x = 1) and its side features: a course's tags
  *                       (x = 1/#tags each, so a course's tags weigh as much as one feature) and its
- *                       level (x = 1); with `shareTags`, an interest tag or assessment tag also
- *                       carries the topic feature of the same name, so "python" the interest,
- *                       "python" the assessment and courses tagged "python" share one latent vector.
+ *                       level (x = 1); with `shareTags` (off by default: it over-smooths), an
+ *                       interest tag or assessment tag also carries the topic feature of the same
+ *                       name, so "python" the interest, the assessment and courses tagged
+ *                       "python" share one latent vector.
  *
  * The score band is context, not an item property: a sampled negative item is scored with the same
  * context as its positive, so in the BPR difference the band's interactions with the user cancel and
@@ -37,7 +38,7 @@ export function scoreBand(score: number): number {
 export type Weighting = "none" | "log";
 
 export interface FeatureOptions {
-  /** Link interest/assessment tags to course tags of the same name (default true). */
+  /** Link interest/assessment tags to course tags of the same name (default false). */
   shareTags?: boolean;
   /**
    * `log`: a course example weighs (1 + ln(1 + minutes)) divided by that quantity's mean over all
@@ -93,7 +94,7 @@ function sortedDistinct(values: readonly string[]): string[] {
 
 /** Builds the FM's feature rows and positive examples from a dataset. */
 export function buildFeatures(dataset: Dataset, opts: FeatureOptions = {}): FMData {
-  const shareTags = opts.shareTags ?? true;
+  const shareTags = opts.shareTags ?? false;
   const weighting = opts.weighting ?? "log";
   const side = opts.sideWeight ?? 1;
   const ui = dataset.user_interests;
