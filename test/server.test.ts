@@ -10,6 +10,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { decodeChunked, HttpError, newChunkState, parseHead } from "../src/server/http1.ts";
 import { tableExists } from "../src/db/open.ts";
+import { MissingTableError, RankingsReader } from "../src/server/reader.ts";
+import { Database } from "bun:sqlite";
 import { connect } from "node:net";
 
 import { openDatabase } from "../src/db/open.ts";
@@ -464,7 +466,23 @@ describe("when the rankings table does not exist yet", () => {
         status = (await fetch(`${s.url}/api/similarity/110`)).status;
       }
       expect(status).toBe(200);
+      // Dropped outright (not swapped): back to 503 once noticed, and back again when rewritten.
+      const w = openDatabase(path);
+      w.exec("DROP TABLE user_ranking");
+      w.close();
+      for (let i = 0; i < 40 && status !== 503; i++) {
+        await Bun.sleep(50);
+        status = (await fetch(`${s.url}/api/similarity/110`)).status;
+      }
+      expect(status).toBe(503);
+      writeTable(path, "user_ranking", rankings);
+      for (let i = 0; i < 40 && status !== 200; i++) {
+        await Bun.sleep(50);
+        status = (await fetch(`${s.url}/api/similarity/110`)).status;
+      }
+      expect(status).toBe(200);
       expect(s.stderr()).not.toMatch(/ GET /); // --quiet
+      expect(s.stderr()).not.toContain("error");
     } finally {
       expect(await s.stop()).toBe(0);
     }
@@ -669,5 +687,25 @@ describe("the HTTP/1.1 parser", () => {
     expect(() => decodeChunked(enc("65\r\n"), 0, 100)).toThrow("larger than 100");
     expect(() => decodeChunked(enc("zz\r\n"), 0, 100)).toThrow("malformed chunk size");
     expect(() => decodeChunked(enc("2\r\nabc\r\n"), 0, 100)).toThrow("malformed chunk");
+  });
+});
+
+describe("RankingsReader", () => {
+  it("reads the new table through a statement prepared before the swap, and reports a dropped table as missing", () => {
+    const path = join(work, "reader.db");
+    writeTable(path, "user_ranking", cyclicRankings(["1", "2", "3"], 2, () => 0.5));
+    const conn = new Database(path, { readonly: true, strict: true });
+    // A long interval: only SQLite's own re-preparation and our retry can save these reads.
+    const reader = new RankingsReader(conn, "user_ranking", { checkEveryMs: 60_000 });
+    expect(reader.neighbors("1", 2)).toEqual([["2", 0.5], ["3", 0.5]]);
+    writeTable(path, "user_ranking", cyclicRankings(["1", "2", "3"], 2, () => 0.25));
+    expect(reader.neighbors("1", 2)).toEqual([["2", 0.25], ["3", 0.25]]);
+    const w = openDatabase(path);
+    w.exec("DROP TABLE user_ranking");
+    w.close();
+    expect(() => reader.neighbors("1", 2)).toThrow(MissingTableError);
+    expect(reader.exists).toBe(false);
+    reader.close();
+    conn.close();
   });
 });
