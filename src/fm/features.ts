@@ -72,8 +72,11 @@ export interface FMData {
   posItem: Int32Array;
   posContext: Int32Array;
   posWeight: Float64Array;
-  /** Positives of namespace s are `nsExamples[s]` (for popularity-proportional negatives). */
-  nsExamples: Int32Array[];
+  /**
+   * The items of namespace s's positives, one entry per positive (`nsItems[s]`): a uniform draw
+   * from it is a popularity-proportional draw of an item.
+   */
+  nsItems: Int32Array[];
   /** Each user's items, sorted (CSR over users), to reject observed items as negatives. */
   userOffsets: Int32Array;
   userItems: Int32Array;
@@ -272,11 +275,11 @@ export function buildFeatures(dataset: Dataset, opts: FeatureOptions = {}): FMDa
 
   const nsCount = [0, 0, 0];
   for (let p = 0; p < nPairs; p++) nsCount[namespaceOf(nsStart, posItem[p])]++;
-  const nsExamples = nsCount.map((n) => new Int32Array(n));
+  const nsItems = nsCount.map((n) => new Int32Array(n));
   const nsFill = [0, 0, 0];
   for (let p = 0; p < nPairs; p++) {
     const s = namespaceOf(nsStart, posItem[p]);
-    nsExamples[s][nsFill[s]++] = p;
+    nsItems[s][nsFill[s]++] = posItem[p];
   }
 
   return {
@@ -294,7 +297,7 @@ export function buildFeatures(dataset: Dataset, opts: FeatureOptions = {}): FMDa
     posItem,
     posContext,
     posWeight,
-    nsExamples,
+    nsItems,
     userOffsets,
     userItems,
   };

@@ -65,9 +65,9 @@ const AUC_SAMPLE = 2000;
 function sampleNegative(data: FMData, rng: Rng, u: number, ns: number, popular: number): number {
   const lo = data.nsStart[ns];
   const span = data.nsStart[ns + 1] - lo;
-  const examples = data.nsExamples[ns];
+  const items = data.nsItems[ns];
   for (let attempt = 0; attempt < 32; attempt++) {
-    const j = popular > 0 && rng.next() < popular ? data.posItem[examples[rng.int(examples.length)]] : lo + rng.int(span);
+    const j = popular > 0 && rng.next() < popular ? items[rng.int(items.length)] : lo + rng.int(span);
     if (!hasItem(data, u, j)) return j;
   }
   return -1;
