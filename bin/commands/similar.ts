@@ -49,7 +49,7 @@ async function fromDatabase(args: { db?: string; env?: string; "results-table"?:
   const path = resolveDb(args);
   const table = resolveTable(args);
   if (!existsSync(path)) throw new CliError(`database ${path} does not exist; create it with \`recsys pipeline --method similarity --db ${path}\``, 1);
-  // Only what this command needs: no server, no citty-free heavy modules.
+  // Loaded here, and only the reader (not the server): start-up is part of this command's budget.
   const [{ Database }, { RankingsReader, MissingTableError }] = await Promise.all([import("bun:sqlite"), import("../../src/server/reader.ts")]);
   const db = new Database(path, { readonly: true, strict: true });
   try {
