@@ -54,6 +54,14 @@ export { validateTableName } from "./names.ts";
 export { fingerprintDataset } from "./fingerprint.ts";
 export type { Fingerprint } from "./fingerprint.ts";
 
+// Serving
+export { createApp } from "./server/app.ts";
+export type { AppOptions } from "./server/app.ts";
+export { RankingsReader } from "./server/reader.ts";
+export { startServer } from "./server/serve.ts";
+export type { RunningServer, ServeOptions } from "./server/serve.ts";
+export { openApiDocument } from "./server/openapi.ts";
+
 // Data generation
 export { generate } from "./generate/index.ts";
 export type { GenerateOptions, GenerateSummary } from "./generate/index.ts";
