@@ -83,6 +83,7 @@ export default defineCommand({
       stages.load = lap();
     }
     const input = fingerprintDataset(dataset);
+    stages.fingerprint = lap();
 
     const result = await rankUsers(dataset, method, {
       ...options,
@@ -100,7 +101,11 @@ export default defineCommand({
     let run;
     try {
       run = db.transaction(() => {
-        if (read) writeTables(db, read.tables, { summary: read.summary });
+        if (read) {
+          t = performance.now();
+          writeTables(db, read.tables, { summary: read.summary });
+          stages.ingest = lap();
+        }
         return writeRankings(db, table, result.rankings, { method, params: result.params, input, startedAt, stages });
       }).immediate();
     } finally {
