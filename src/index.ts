@@ -40,8 +40,9 @@ export type { EpochStats, FactorizationOptions, FactorizationStats, FMModel, FMO
 // Either method, and evaluation
 export { METHODS, rankUsers } from "./pipeline.ts";
 export type { Method, RankOptions, RankResult } from "./pipeline.ts";
-export { evaluate, recommendFromNeighbors, recommendPopular, scoreRecommendations, splitHoldout } from "./evaluate.ts";
-export type { EvaluateOptions, EvaluationReport, HoldoutSplit } from "./evaluate.ts";
+export { evaluate, indexItems, recommendFromNeighbors, recommendPopular, scoreRecommendations, splitHoldout } from "./evaluate.ts";
+export type { EvaluateOptions, EvaluationReport, HoldoutSplit, ItemIndex, MethodResult, Recommendations, Scores } from "./evaluate.ts";
+export { factorTopN } from "./rank/factors.ts";
 
 // Storage
 export { ingest, INGESTS_TABLE, writeTables } from "./db/ingest.ts";
