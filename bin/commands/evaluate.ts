@@ -1,10 +1,8 @@
 import { defineCommand } from "citty";
-import { existsSync } from "node:fs";
 import { evaluate, type EvaluatedMethod, type EvaluationReport } from "../../src/evaluate.ts";
-import { FM_DEFAULTS, fmParameters } from "../../src/fm/index.ts";
-import { DEFAULT_WEIGHTS, formatWeights, parseWeights } from "../../src/similarity/index.ts";
-import type { Dataset } from "../../src/types.ts";
-import { CliError, dbArgs, jsonArg, log, positiveInt, positiveNumber, printJson, progress, resolveDb } from "../common.ts";
+import { fmParameters } from "../../src/fm/index.ts";
+import { CliError, dbArgs, jsonArg, log, positiveInt, positiveNumber, printJson, progress } from "../common.ts";
+import { dataDirArg, inputSource, loadInput, methodArgs, parseMethodArgs } from "../method-args.ts";
 
 const METHOD_CHOICES = ["similarity", "factorization", "all"] as const;
 
@@ -16,71 +14,37 @@ export default defineCommand({
   },
   args: {
     method: { type: "string", valueHint: METHOD_CHOICES.join("|"), description: "Method(s) to evaluate", default: "all" },
-    "data-dir": { type: "string", valueHint: "DIR", description: "Read the four CSVs from DIR (alias --data_path); else use the tables in the database" },
+    ...dataDirArg,
     ...dbArgs,
     "top-n": { type: "string", valueHint: "N", description: "Neighbours per user that vote (alias --top_users)", default: "20" },
     cutoff: { type: "string", valueHint: "K", description: "Recommendations scored per user (recall@K, NDCG@K)", default: "10" },
     fraction: { type: "string", valueHint: "F", description: "Share of each user's distinct interests + courses to hide", default: "0.2" },
-    weights: { type: "string", valueHint: "SPEC", description: "similarity: block weights, normalized to sum 1", default: formatWeights(DEFAULT_WEIGHTS) },
-    factors: { type: "string", valueHint: "K", description: "factorization: latent factors", default: String(FM_DEFAULTS.factors) },
-    epochs: { type: "string", valueHint: "N", description: "factorization: training epochs", default: String(FM_DEFAULTS.epochs) },
-    "learning-rate": { type: "string", valueHint: "RATE", description: "factorization: initial SGD step (decays linearly to a tenth)", default: String(FM_DEFAULTS.learningRate) },
-    regularization: { type: "string", valueHint: "L2", description: "factorization: L2 penalty", default: String(FM_DEFAULTS.regularization) },
-    negatives: { type: "string", valueHint: "N", description: "factorization: sampled negatives per positive", default: String(FM_DEFAULTS.negatives) },
-    seed: { type: "string", valueHint: "S", description: "Seed of the hold-out split and of the factorization machine", default: String(FM_DEFAULTS.seed) },
-    threads: { type: "string", valueHint: "N", description: "Worker threads (default: all cores for more than 2,000 users, else 1)" },
+    ...methodArgs,
+    seed: { ...methodArgs.seed, description: "Seed of the hold-out split and of the factorization machine" },
     ...jsonArg,
   },
   async run({ args }) {
     const choice = args.method as (typeof METHOD_CHOICES)[number];
     if (!METHOD_CHOICES.includes(choice)) throw new CliError(`--method must be one of ${METHOD_CHOICES.join(", ")}, got ${JSON.stringify(args.method)}`);
     const methods: EvaluatedMethod[] = choice === "all" ? ["similarity", "factorization"] : [choice];
-    let weights;
-    try {
-      weights = parseWeights(args.weights);
-    } catch (e) {
-      throw new CliError(`--weights: ${(e as Error).message}`);
-    }
+    const settings = parseMethodArgs(args);
     const fraction = positiveNumber(args.fraction, "fraction", 0.2);
     if (!(fraction < 1)) throw new CliError(`--fraction must lie strictly between 0 and 1, got ${JSON.stringify(args.fraction)}`);
-    const seed = positiveInt(args.seed, "seed", FM_DEFAULTS.seed, 0);
     const opts = {
       methods,
       fraction,
-      seed,
+      seed: settings.fm.seed,
       neighbors: positiveInt(args["top-n"], "top-n", 20),
       k: positiveInt(args.cutoff, "cutoff", 10),
-      weights,
-      fm: {
-        factors: positiveInt(args.factors, "factors", FM_DEFAULTS.factors),
-        epochs: positiveInt(args.epochs, "epochs", FM_DEFAULTS.epochs, 0),
-        learningRate: positiveNumber(args["learning-rate"], "learning-rate", FM_DEFAULTS.learningRate),
-        regularization: positiveNumber(args.regularization, "regularization", FM_DEFAULTS.regularization, true),
-        negatives: positiveInt(args.negatives, "negatives", FM_DEFAULTS.negatives),
-        seed,
-      },
-      threads: args.threads === undefined ? undefined : positiveInt(args.threads, "threads", 1),
+      weights: settings.weights,
+      fm: settings.fm,
+      threads: settings.threads,
     };
+    const weights = settings.weights;
 
     const bar = progress(!args.json);
-    let dataset: Dataset;
-    const dataDir = args["data-dir"];
-    if (dataDir) {
-      const { readTables } = await import("../../src/read/index.ts");
-      dataset = (await readTables(dataDir, { onProgress: bar.report })).tables;
-      bar.done();
-    } else {
-      const dbPath = resolveDb(args);
-      if (!existsSync(dbPath)) throw new CliError(`no database at ${dbPath}: load the data first with \`recsys ingest --data-dir DIR\`, or pass --data-dir to this command`);
-      const { openDatabase } = await import("../../src/db/open.ts");
-      const { loadDataset } = await import("../../src/db/load.ts");
-      const db = openDatabase(dbPath, { readonly: true });
-      try {
-        dataset = loadDataset(db);
-      } finally {
-        db.close();
-      }
-    }
+    const { dataset } = await loadInput(inputSource(args), { onProgress: bar.report, quiet: args.json });
+    bar.done();
 
     const report = await evaluate(dataset, {
       ...opts,
