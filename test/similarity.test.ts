@@ -7,7 +7,6 @@ import { compareHandles } from "../src/handles.ts";
 import { BLOCK_NAMES, buildInteractions, type BlockName } from "../src/matrix/interactions.ts";
 import { runRows, sharedArray } from "../src/parallel.ts";
 import { buildUserItemMatrix, rankBySimilarity, similarityRun, similarityTopN, type Weights } from "../src/similarity/index.ts";
-import { mergeRowHeaps, offer, rowHeaps } from "../src/similarity/topn.ts";
 import { TopN } from "../src/rank/topn.ts";
 import type { Dataset, Rankings } from "../src/types.ts";
 import { rng, syntheticDataset } from "./fixtures/synthetic-dataset.ts";
@@ -412,120 +411,5 @@ describe("similarity: threads", () => {
     const none = await rankBySimilarity(dataset({}));
     expect(none.users).toEqual([]);
     expect([...none.offsets]).toEqual([0]);
-  });
-});
-
-describe("per-row selections", () => {
-  it("keep what TopN keeps, in any offer order, split across parts or not", () => {
-    const random = rng(3);
-    for (let trial = 0; trial < 200; trial++) {
-      const rows = 1 + Math.floor(random() * 4);
-      const n = 1 + Math.floor(random() * 5);
-      const whole = rowHeaps(rows, n);
-      const parts = [rowHeaps(rows, n), rowHeaps(rows, n, true)];
-      const reference = Array.from({ length: rows }, () => new TopN(n));
-      for (let k = Math.floor(random() * 60); k > 0; k--) {
-        const r = Math.floor(random() * rows);
-        const id = Math.floor(random() * 30);
-        const score = (1 + Math.floor(random() * 4)) / 4; // coarse: many exact ties
-        offer(whole, r, id, score);
-        offer(parts[Math.floor(random() * 2)], r, id, score);
-        reference[r].offer(id, score);
-      }
-      const a = mergeRowHeaps([whole], rows, n);
-      const b = mergeRowHeaps(parts, rows, n);
-      for (let r = 0; r < rows; r++) {
-        const ids = new Int32Array(n);
-        const scores = new Float64Array(n);
-        const count = reference[r].drain(ids, scores, 0);
-        for (const out of [a, b]) {
-          expect(out.counts[r]).toBe(count);
-          expect([...out.ids.subarray(r * n, r * n + count)]).toEqual([...ids.subarray(0, count)]);
-          expect([...out.scores.subarray(r * n, r * n + count)]).toEqual([...scores.subarray(0, count)]);
-        }
-      }
-    }
-  });
-});
-
-describe("runRows (worker pool)", () => {
-  const worker = new URL("./fixtures/rows-worker.ts", import.meta.url);
-  const payload = (mode: RowsPayload["mode"], rows: number): RowsPayload => ({ mode, marks: sharedArray(Int32Array, rows) });
-
-  it("hands every row to exactly one worker and reports progress to the total", async () => {
-    const p = payload("mark", 1001);
-    const progress: number[] = [];
-    await runRows({ worker, rows: 1001, payload: p, threads: 3, chunk: 17, onProgress: (done, total) => progress.push(done / total) });
-    expect([...p.marks].every((m) => m === 1)).toBe(true);
-    expect(progress.at(-1)).toBe(1);
-  });
-
-  it("propagates an error thrown by the kernel", async () => {
-    await expect(runRows({ worker, rows: 100, payload: payload("throw", 100), threads: 2, chunk: 10 })).rejects.toThrow(/kernel failed on rows \d+\.\.\d+/);
-  });
-
-  it("propagates an error thrown while setting up", async () => {
-    await expect(runRows({ worker, rows: 10, payload: payload("setup-throws", 10), threads: 2 })).rejects.toThrow(/setup refused the payload/);
-  });
-
-  it("fails when a worker exits before finishing", async () => {
-    await expect(runRows({ worker, rows: 10, payload: payload("exit", 10), threads: 1 })).rejects.toThrow(/exited before finishing/);
-  });
-
-  it("fails when the worker module cannot be loaded", async () => {
-    const missing = new URL("./fixtures/no-such-worker.ts", import.meta.url);
-    await expect(runRows({ worker: missing, rows: 10, payload: payload("mark", 10), threads: 2 })).rejects.toThrow(/no-such-worker/);
-  });
-});
-
-describe("similarity workers outside this test run", () => {
-  const script = (importPath: string) => `
-    import { similarityTopN, buildUserItemMatrix } from ${JSON.stringify(importPath)};
-    const rows = { user_handle: [], interest_tag: [] };
-    for (let u = 0; u < 300; u++) for (let t = 0; t < 3; t++) { rows.user_handle.push(String(u)); rows.interest_tag.push("t" + ((u * 7 + t * 13) % 40)); }
-    const ds = {
-      user_interests: rows,
-      user_assessment_scores: { user_handle: [], assessment_tag: [], user_assessment_score: new Float64Array(0) },
-      user_course_views: { user_handle: [], course_id: [], level: [], view_time_seconds: new Float64Array(0) },
-      course_tags: { course_id: [], course_tags: [] },
-    };
-    const m = buildUserItemMatrix(ds);
-    const a = await similarityTopN(m, { threads: 1 });
-    const b = await similarityTopN(m, { threads: 2 });
-    const same = a.neighbors.length > 0 && a.neighbors.every((v, i) => v === b.neighbors[i]) && a.scores.every((v, i) => v === b.scores[i]);
-    console.log(same ? "identical" : "different");
-  `;
-
-  it("start from a library imported from another working directory", () => {
-    const dir = mkdtempSync(join(tmpdir(), "recsys-lib-"));
-    try {
-      writeFileSync(join(dir, "use.ts"), script(join(ROOT, "src/similarity/index.ts")));
-      const run = spawnSync(BUN, ["use.ts"], { cwd: dir, encoding: "utf8", timeout: 30_000 });
-      expect(run.stderr).toBe("");
-      expect(run.stdout.trim()).toBe("identical");
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
-
-  it("start inside a compiled single-file executable built with the worker as an extra entrypoint", () => {
-    // Mirror the project layout (bin/ + src/) so the embedded names match the real build's.
-    const dir = mkdtempSync(join(tmpdir(), "recsys-compile-"));
-    try {
-      cpSync(join(ROOT, "src"), join(dir, "src"), { recursive: true });
-      mkdirSync(join(dir, "bin"));
-      writeFileSync(join(dir, "bin/app.ts"), script("../src/similarity/index.ts"));
-      const build = spawnSync(BUN, ["build", "--compile", "--minify", "bin/app.ts", "src/similarity/worker.ts", "--outfile", "app"], { cwd: dir, encoding: "utf8", timeout: 60_000 });
-      expect(build.status).toBe(0);
-      // Run from an empty directory, with the sources gone: the worker must come from the binary.
-      rmSync(join(dir, "src"), { recursive: true });
-      const empty = mkdtempSync(join(tmpdir(), "recsys-empty-"));
-      const run = spawnSync(join(dir, "app"), [], { cwd: empty, encoding: "utf8", timeout: 30_000 });
-      rmSync(empty, { recursive: true, force: true });
-      expect(run.stderr).toBe("");
-      expect(run.stdout.trim()).toBe("identical");
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
   });
 });

@@ -12,7 +12,8 @@ import { hstack, nnz, normalizeRows, scale, transpose, type CSR } from "../matri
 import { BLOCK_NAMES, buildInteractions, type BlockName, type Interactions } from "../matrix/interactions.ts";
 import { defaultThreads, plannedThreads, runRows, toShared, workerEntry } from "../parallel.ts";
 import type { Dataset, ProgressFn, Rankings } from "../types.ts";
-import { accumulateRows, mergeRowHeaps, rowHeaps, topNScratch, type RowHeaps, type TopNOutput } from "./topn.ts";
+import { finishSelections, rowSelections, type RowSelections } from "../rank/selections.ts";
+import { accumulateRows, topNScratch } from "./topn.ts";
 import { DEFAULT_WEIGHTS, normalizeWeights, type Weights } from "./weights.ts";
 
 export { DEFAULT_WEIGHTS, formatWeights, normalizeWeights, parseWeights, type Weights } from "./weights.ts";
@@ -84,7 +85,7 @@ export interface TopNPayload {
   x: CSR;
   xt: CSR;
   /** One set of per-row selections per worker. */
-  heaps: RowHeaps[];
+  heaps: RowSelections[];
 }
 
 function sharedCSR(m: CSR): CSR {
@@ -119,9 +120,9 @@ export async function similarityTopN(m: UserItemMatrix, opts: TopNOptions = {}):
     return { users: m.users, offsets: new Int32Array(rows + 1), neighbors: new Int32Array(0), scores: new Float64Array(0) };
   }
   const xt = transpose(m.matrix);
-  let parts: RowHeaps[];
+  let parts: RowSelections[];
   if (threads === 1) {
-    parts = [rowHeaps(rows, n)];
+    parts = [rowSelections(rows, n)];
     const scratch = topNScratch(rows);
     const step = Math.max(1, Math.min(1024, Math.ceil(rows / 100)));
     for (let start = 0; start < rows; start += step) {
@@ -134,27 +135,12 @@ export async function similarityTopN(m: UserItemMatrix, opts: TopNOptions = {}):
     const payload: TopNPayload = {
       x: sharedCSR(m.matrix),
       xt: sharedCSR(xt),
-      heaps: Array.from({ length: planned.threads }, () => rowHeaps(rows, n, true)),
+      heaps: Array.from({ length: planned.threads }, () => rowSelections(rows, n, true)),
     };
     await runRows({ worker: WORKER, rows, payload, threads: planned.threads, chunk: planned.chunk, onProgress: report && ((done, total) => report("top-n", done, total)) });
     parts = payload.heaps;
   }
-  const out = mergeRowHeaps(parts, rows, n);
-  return compact(m.users, out);
-}
-
-function compact(users: string[], out: TopNOutput): Rankings {
-  const rows = users.length;
-  const offsets = new Int32Array(rows + 1);
-  for (let u = 0; u < rows; u++) offsets[u + 1] = offsets[u] + out.counts[u];
-  const neighbors = new Int32Array(offsets[rows]);
-  const scores = new Float64Array(offsets[rows]);
-  for (let u = 0; u < rows; u++) {
-    const from = u * out.n;
-    neighbors.set(out.ids.subarray(from, from + out.counts[u]), offsets[u]);
-    scores.set(out.scores.subarray(from, from + out.counts[u]), offsets[u]);
-  }
-  return { users, offsets, neighbors, scores };
+  return { users: m.users, ...finishSelections(parts, rows) };
 }
 
 /** Options of {@link rankBySimilarity} and {@link similarityRun}. */
