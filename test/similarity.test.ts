@@ -7,7 +7,6 @@ import { compareHandles } from "../src/handles.ts";
 import { BLOCK_NAMES, buildInteractions, type BlockName } from "../src/matrix/interactions.ts";
 import { runRows, sharedArray } from "../src/parallel.ts";
 import { buildUserItemMatrix, rankBySimilarity, similarityRun, similarityTopN, type Weights } from "../src/similarity/index.ts";
-import { TopN } from "../src/rank/topn.ts";
 import type { Dataset, Rankings } from "../src/types.ts";
 import { rng, syntheticDataset } from "./fixtures/synthetic-dataset.ts";
 import type { RowsPayload } from "./fixtures/rows-worker.ts";
