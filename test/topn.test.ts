@@ -1,4 +1,5 @@
 import { describe, expect, it } from "bun:test";
+import { finishSelections, offerRow, rowSelections } from "../src/rank/selections.ts";
 import { TopN } from "../src/rank/topn.ts";
 
 /** A tiny seeded PRNG so failures are reproducible. */
@@ -38,5 +39,38 @@ describe("TopN", () => {
 
   it("rejects a non-positive capacity", () => {
     expect(() => new TopN(0)).toThrow(/positive integer/);
+  });
+});
+
+describe("per-row selections (shared by both methods' top-n)", () => {
+  it("keep what TopN keeps, in any offer order, split across parts or not", () => {
+    const random = rng(3);
+    for (let trial = 0; trial < 200; trial++) {
+      const rows = 1 + Math.floor(random() * 4);
+      const n = 1 + Math.floor(random() * 5);
+      const whole = rowSelections(rows, n);
+      const parts = [rowSelections(rows, n), rowSelections(rows, n, true)];
+      const reference = Array.from({ length: rows }, () => new TopN(n));
+      for (let k = Math.floor(random() * 60); k > 0; k--) {
+        const r = Math.floor(random() * rows);
+        const id = Math.floor(random() * 30);
+        const score = (Math.floor(random() * 5) - 1) / 4; // coarse, some negative: many exact ties
+        offerRow(whole, r, id, score);
+        offerRow(parts[Math.floor(random() * 2)], r, id, score);
+        reference[r].offer(id, score);
+      }
+      const a = finishSelections([whole], rows);
+      const b = finishSelections(parts, rows);
+      for (let r = 0; r < rows; r++) {
+        const ids = new Int32Array(n);
+        const scores = new Float64Array(n);
+        const count = reference[r].drain(ids, scores, 0);
+        for (const out of [a, b]) {
+          expect(out.offsets[r + 1] - out.offsets[r]).toBe(count);
+          expect([...out.neighbors.subarray(out.offsets[r], out.offsets[r + 1])]).toEqual([...ids.subarray(0, count)]);
+          expect([...out.scores.subarray(out.offsets[r], out.offsets[r + 1])]).toEqual([...scores.subarray(0, count)]);
+        }
+      }
+    }
   });
 });
