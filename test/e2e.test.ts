@@ -55,7 +55,9 @@ describe("the compiled binary", () => {
   });
 
   it("generates, ingests and ranks with both methods, printing JSON that parses", () => {
-    expect(run(["generate", "--users", "2500", "--out", data, "--seed", "3"]).code).toBe(0);
+    const gen = run(["generate", "--users", "2500", "--out", data, "--seed", "3", "--json"]);
+    expect(gen.code).toBe(0);
+    expect(JSON.parse(gen.out)).toBeObject();
     const ingest = run(["ingest", "--data-dir", data, "--db", db, "--json"]);
     expect(ingest.code).toBe(0);
     expect(() => JSON.parse(ingest.out)).not.toThrow();
@@ -67,6 +69,14 @@ describe("the compiled binary", () => {
     const fm = run(["pipeline", "--method", "factorization", "--db", db, "--results-table", "fm_ranking", "--epochs", "3", "--threads", "2", "--json"]);
     expect(fm.code).toBe(0);
     expect(JSON.parse(fm.out).users).toBeGreaterThan(2000);
+  }, 120_000);
+
+  it("evaluates both methods against the baseline, as JSON", () => {
+    const r = run(["evaluate", "--db", db, "--method", "all", "--epochs", "2", "--json"]);
+    expect(r.code).toBe(0);
+    const report = JSON.parse(r.out) as { results: { method: string; recall: number }[] };
+    expect(report.results.map((x) => x.method).sort()).toEqual(["factorization", "most-popular", "similarity"]);
+    for (const x of report.results) expect(x.recall).toBeGreaterThan(0);
   }, 120_000);
 
   it("answers `similar` from the database as a table and as the API's JSON", () => {
