@@ -6,7 +6,7 @@ import { existsSync } from "node:fs";
 import { loadDataset, MissingTablesError } from "../src/db/load.ts";
 import { openDatabase } from "../src/db/open.ts";
 import { FM_DEFAULTS } from "../src/fm/index.ts";
-import { formatSummary, readTables, type ReadResult } from "../src/read/index.ts";
+import { formatSummary, InputError, readTables, type ReadResult } from "../src/read/index.ts";
 import { DEFAULT_WEIGHTS, formatWeights, parseWeights, type Weights } from "../src/similarity/index.ts";
 import type { Dataset, ProgressFn } from "../src/types.ts";
 import { CliError, positiveInt, positiveNumber, resolveDb } from "./common.ts";
@@ -40,7 +40,7 @@ export function parseMethodArgs(args: MethodArgValues): MethodSettings {
   try {
     weights = parseWeights(args.weights ?? formatWeights(DEFAULT_WEIGHTS));
   } catch (e) {
-    throw new CliError(`--weights: ${(e as Error).message}`);
+    throw new CliError(`--${(e as Error).message}`);
   }
   return {
     weights,
@@ -66,7 +66,14 @@ export type InputSource = { dataDir: string } | { dbPath: string };
  */
 export async function loadInput(source: InputSource, opts: { onProgress?: ProgressFn; quiet?: boolean } = {}): Promise<{ dataset: Dataset; read?: ReadResult }> {
   if ("dataDir" in source) {
-    const read = await readTables(source.dataDir, { onProgress: opts.onProgress });
+    let read: ReadResult;
+    try {
+      read = await readTables(source.dataDir, { onProgress: opts.onProgress });
+    } catch (e) {
+      // Bad input is the user's to fix, like a bad flag: the message names file, line and column.
+      if (e instanceof InputError) throw new CliError(e.message);
+      throw e;
+    }
     if (!opts.quiet) process.stderr.write(formatSummary(read.summary) + "\n");
     return { dataset: read.tables, read };
   }

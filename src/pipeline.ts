@@ -28,7 +28,7 @@ export async function rankUsers(dataset: Dataset, method: Method, options: RankO
       method,
       rankings,
       stats,
-      stages: { matrix: stats.seconds.matrix, topN: stats.seconds.topN },
+      stages: { matrix: ms(stats.seconds.matrix), topN: ms(stats.seconds.topN) },
       params: { topN, weights: stats.weights, threads: stats.threads },
     };
   }
@@ -38,7 +38,12 @@ export async function rankUsers(dataset: Dataset, method: Method, options: RankO
     method,
     rankings,
     stats,
-    stages: { features: stats.seconds.features, train: stats.seconds.train, topN: stats.seconds.topN },
+    stages: { features: ms(stats.seconds.features), train: ms(stats.seconds.train), topN: ms(stats.seconds.topN) },
     params: { topN, ...p, threads: stats.threads },
   };
+}
+
+/** Seconds to the millisecond, as every stage time is reported. */
+function ms(seconds: number): number {
+  return Math.round(seconds * 1000) / 1000;
 }

@@ -50,10 +50,9 @@ async function fromDatabase(args: { db?: string; env?: string; "results-table"?:
   const table = resolveTable(args);
   if (!existsSync(path)) throw new CliError(`database ${path} does not exist; create it with \`recsys pipeline --method similarity --db ${path}\``, 1);
   // Loaded here, and only the reader (not the server): start-up is part of this command's budget.
-  const [{ Database }, { RankingsReader, MissingTableError }] = await Promise.all([import("bun:sqlite"), import("../../src/server/reader.ts")]);
-  const db = new Database(path, { readonly: true, strict: true });
+  const [{ openDatabase }, { RankingsReader, MissingTableError }] = await Promise.all([import("../../src/db/open.ts"), import("../../src/server/reader.ts")]);
+  const db = openDatabase(path, { readonly: true });
   try {
-    db.exec("PRAGMA busy_timeout = 5000");
     const reader = new RankingsReader(db, table);
     try {
       const handle = user.trim();

@@ -13,15 +13,34 @@ export interface OpenOptions {
  */
 export function openDatabase(path: string, options: OpenOptions = {}): Database {
   const readonly = options.readonly ?? false;
-  const db = readonly
-    ? new Database(path, { readonly: true, strict: true })
-    : new Database(path, { create: options.create ?? true, readwrite: true, strict: true });
-  db.exec("PRAGMA busy_timeout = 5000");
-  if (!readonly) {
-    db.exec("PRAGMA journal_mode = WAL");
-    db.exec("PRAGMA synchronous = NORMAL");
+  let db: Database | undefined;
+  try {
+    db = readonly
+      ? new Database(path, { readonly: true, strict: true })
+      : new Database(path, { create: options.create ?? true, readwrite: true, strict: true });
+    db.exec("PRAGMA busy_timeout = 5000");
+    // Reading the schema is what notices a file that is not a database.
+    db.query("SELECT count(*) FROM sqlite_master").get();
+    if (!readonly) {
+      db.exec("PRAGMA journal_mode = WAL");
+      db.exec("PRAGMA synchronous = NORMAL");
+    }
+    return db;
+  } catch (e) {
+    db?.close();
+    throw new DatabaseOpenError(path, (e as Error).message);
   }
-  return db;
+}
+
+/** The database file could not be opened or is not a SQLite database; names the file. */
+export class DatabaseOpenError extends Error {
+  override name = "DatabaseOpenError";
+  constructor(
+    readonly path: string,
+    reason: string,
+  ) {
+    super(`cannot open database ${path}: ${reason}`);
+  }
 }
 
 /** True if a table (or view) of that name exists. */

@@ -2,7 +2,8 @@
  * Wires the API together: database → reader → app → HTTP listener, with the access log and a
  * graceful close. `recsys serve`, the tests and the benchmark all start servers through here.
  */
-import { Database } from "bun:sqlite";
+import type { Database } from "bun:sqlite";
+import { openDatabase } from "../db/open.ts";
 import { existsSync } from "node:fs";
 import { createApp } from "./app.ts";
 import { listen, type HttpServer } from "./http.ts";
@@ -81,8 +82,12 @@ export function startServer(options: ServeOptions): RunningServer {
     );
   }
   const readonly = options.readonly ?? true;
-  const db = readonly ? new Database(options.dbPath, { readonly: true, strict: true }) : new Database(options.dbPath, { readwrite: true, create: false, strict: true });
-  db.exec("PRAGMA busy_timeout = 5000");
+  let db: Database;
+  try {
+    db = openDatabase(options.dbPath, { readonly, create: false });
+  } catch (e) {
+    throw new StartupError((e as Error).message);
+  }
   let reader: RankingsReader;
   try {
     reader = new RankingsReader(db, options.table, { checkEveryMs: options.checkEveryMs ?? 100 });
