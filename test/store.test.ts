@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { openDatabase, tableExists } from "../src/db/open.ts";
@@ -97,7 +97,13 @@ describe("writeRankings", () => {
     const reader = child.stdout.getReader();
     const first = new TextDecoder().decode((await reader.read()).value);
     expect(first).toContain("writing");
-    await Bun.sleep(400);
+    // Kill only once the transaction has spilled pages into the WAL: then it is surely mid-write.
+    const wal = `${path}-wal`;
+    const walSize = () => (existsSync(wal) ? statSync(wal).size : 0);
+    const before = walSize();
+    for (let i = 0; i < 400 && walSize() < before + (4 << 20); i++) await Bun.sleep(25);
+    expect(walSize()).toBeGreaterThan(before + (4 << 20));
+    expect(child.exitCode).toBeNull();
     child.kill("SIGKILL");
     expect(await child.exited).not.toBe(0);
     const after = openDatabase(path);
