@@ -326,7 +326,7 @@ describe("errors are JSON with a human message", () => {
     ["an unknown query parameter", "/api/similarity/?user=110", undefined, 400, /unknown query parameter/],
     ["conflicting handles", "/api/similarity/110?user_handle=111", undefined, 400, /given twice/],
     ["bad percent-encoding", "/api/similarity/%E0%A4%A", undefined, 400, /percent-encoding/],
-    ["an unknown user", "/api/similarity/999999", undefined, 404, /unknown user "999999"/],
+    ["an unknown user", "/api/similarity/999999", undefined, 404, /no rankings for user "999999".*unknown user/],
     ["an unknown route", "/api/similar", undefined, 404, /no route/],
     ["the site root", "/", undefined, 404, /no route/],
     ["a nested path", "/api/similarity/110/extra", undefined, 404, /no route/],

@@ -204,7 +204,7 @@ export function createApp(reader: RankingsReader, options: AppOptions = {}): (re
     let body = cache.get(n, handle);
     if (body === undefined) {
       const rows = reader.neighbors(handle, n);
-      if (rows.length === 0) throw new ClientError(404, `unknown user ${JSON.stringify(handle)}: no rankings in table ${reader.table}`);
+      if (rows.length === 0) throw new ClientError(404, `no rankings for user ${JSON.stringify(handle)} in table ${reader.table}: unknown user, or a user without any similar user`);
       body = renderNeighbors(rows);
       cache.set(n, handle, body);
     }

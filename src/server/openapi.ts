@@ -22,9 +22,11 @@ const neighbours = {
 const similarityErrors = {
   "400": error("Malformed JSON, missing or invalid user_handle, n out of range, unknown field, or conflicting values."),
   "401": error("Production only: missing or invalid bearer token (see WWW-Authenticate)."),
-  "404": error("Unknown user (no rankings for that handle)."),
+  "404": error("No rankings for that handle: an unknown user, or one without any similar user."),
   "405": error("Method not allowed (see the Allow header)."),
+  "408": error("The connection sent nothing (or not a whole request) for 30 s."),
   "413": error("Request body larger than 16 KiB."),
+  "431": error("Request line and headers larger than 16 KiB."),
   "503": error("The rankings table does not exist yet: run `recsys pipeline --method similarity`."),
 };
 
