@@ -122,7 +122,7 @@ describe("recsys similar --url", () => {
       const unknown = run(["nobody", "--url", url]);
       expect(unknown.code).not.toBe(0);
       expect(unknown.err).toContain("404");
-      expect(unknown.err).toContain('unknown user "nobody"');
+      expect(unknown.err).toContain('no rankings for user "nobody"');
     } finally {
       proc.kill("SIGTERM");
       expect(await proc.exited).toBe(0);
