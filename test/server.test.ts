@@ -14,59 +14,13 @@ import { MissingTableError, RankingsReader } from "../src/server/reader.ts";
 import { Database } from "bun:sqlite";
 import { connect } from "node:net";
 
+import { serve, type Served } from "./fixtures/serve.ts";
 import { openDatabase } from "../src/db/open.ts";
 import { writeRankings } from "../src/db/rankings.ts";
 import type { Rankings } from "../src/types.ts";
 
 export const root = join(import.meta.dir, "..");
 export const cli = join(root, "bin/recsys.ts");
-
-export interface Served {
-  url: string;
-  port: number;
-  proc: Bun.Subprocess<"ignore", "pipe", "pipe">;
-  /** Everything written to stderr so far. */
-  stderr(): string;
-  stop(signal?: NodeJS.Signals): Promise<number>;
-}
-
-/** Starts `recsys serve --port 0 …` and waits for its "listening on" line. */
-export async function serve(args: string[], env: Record<string, string | undefined> = {}): Promise<Served> {
-  const proc = Bun.spawn(["bun", cli, "serve", "--port", "0", ...args], {
-    cwd: root,
-    env: { ...process.env, DATABASE_ENV: undefined, RESULTS_TABLE: undefined, RECSYS_DB: undefined, HOST: undefined, PORT: undefined, RECSYS_API_TOKEN: undefined, ...env },
-    stdin: "ignore",
-    stdout: "pipe",
-    stderr: "pipe",
-  });
-  let err = "";
-  const decoder = new TextDecoder();
-  const reader = proc.stderr.getReader();
-  let resolveUrl!: (u: string) => void;
-  let rejectUrl!: (e: Error) => void;
-  const urlPromise = new Promise<string>((res, rej) => ((resolveUrl = res), (rejectUrl = rej)));
-  (async () => {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      err += decoder.decode(value, { stream: true });
-      const m = /listening on (http:\/\/\S+?:\d+)/.exec(err);
-      if (m) resolveUrl(m[1]);
-    }
-    rejectUrl(new Error(`server exited before listening: ${err}`));
-  })();
-  const url = await Promise.race([urlPromise, Bun.sleep(15_000).then(() => Promise.reject(new Error(`server did not start: ${err}`)))]);
-  return {
-    url,
-    port: Number(/:(\d+)$/.exec(url)![1]),
-    proc,
-    stderr: () => err,
-    async stop(signal = "SIGTERM") {
-      proc.kill(signal);
-      return await proc.exited;
-    },
-  };
-}
 
 /** Runs the CLI to completion. */
 export function run(args: string[], env: Record<string, string | undefined> = {}) {

@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { openDatabase } from "../src/db/open.ts";
 import { writeRankings } from "../src/db/rankings.ts";
 import type { Rankings } from "../src/types.ts";
+import { serve } from "./fixtures/serve.ts";
 
 const root = join(import.meta.dir, "..");
 const cli = join(root, "bin/recsys.ts");
@@ -95,21 +96,8 @@ describe("recsys similar from the database", () => {
 });
 
 describe("recsys similar --url", () => {
-  async function serve(env: Record<string, string | undefined>) {
-    const proc = Bun.spawn(["bun", cli, "serve", "--db", db, "--port", "0", "--quiet"], { cwd: root, env: { ...process.env, ...clean, ...env }, stdout: "ignore", stderr: "pipe" });
-    let err = "";
-    const reader = proc.stderr.getReader();
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) throw new Error(`server exited: ${err}`);
-      err += new TextDecoder().decode(value);
-      const m = /listening on (http:\/\/\S+?:\d+)/.exec(err);
-      if (m) return { url: m[1], proc };
-    }
-  }
-
   it("asks a live server and prints the same answer as the database gives", async () => {
-    const { url, proc } = await serve({});
+    const { url, proc } = await serve(["--db", db, "--quiet"]);
     try {
       const viaUrl = run(["110", "--url", url, "--json", "--n", "3"]);
       expect(viaUrl.code).toBe(0);
@@ -131,7 +119,7 @@ describe("recsys similar --url", () => {
 
   it("sends RECSYS_API_TOKEN to a prod server, and reports a refusal without it", async () => {
     const token = "similar-test-token-42";
-    const { url, proc } = await serve({ DATABASE_ENV: "prod", RECSYS_API_TOKEN: token });
+    const { url, proc } = await serve(["--db", db, "--quiet"], { DATABASE_ENV: "prod", RECSYS_API_TOKEN: token });
     try {
       const ok = run(["110", "--url", url, "--json"], { RECSYS_API_TOKEN: token });
       expect(ok.code).toBe(0);
