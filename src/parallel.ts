@@ -18,6 +18,20 @@ export function defaultThreads(): number {
   return Math.max(1, availableParallelism());
 }
 
+/** Rows (users) above which the row-parallel kernels start workers by default. */
+export const PARALLEL_THRESHOLD = 2000;
+
+/**
+ * The thread count a row-parallel kernel uses: `threads` if given (a positive integer), else
+ * every core for more than {@link PARALLEL_THRESHOLD} rows and 1 below, where starting workers
+ * costs more than it saves.
+ */
+export function autoThreads(rows: number, threads?: number): number {
+  const t = threads ?? (rows > PARALLEL_THRESHOLD ? defaultThreads() : 1);
+  if (!Number.isInteger(t) || t < 1) throw new RangeError(`threads must be a positive integer, got ${t}`);
+  return t;
+}
+
 /** A copy of `a` backed by a SharedArrayBuffer, so workers can read it without copying. */
 export function toShared<T extends TypedArray>(a: T): T {
   if (a.buffer instanceof SharedArrayBuffer) return a;

@@ -11,7 +11,7 @@
  * user's taste direction, and two users are alike when their v_u point the same way.
  */
 import { factorTopN } from "../rank/factors.ts";
-import { defaultThreads } from "../parallel.ts";
+import { autoThreads } from "../parallel.ts";
 import type { Dataset, ProgressFn, Rankings } from "../types.ts";
 import { buildFeatures, NAMESPACES, type FMData, type Weighting } from "./features.ts";
 import type { FMParams } from "./model.ts";
@@ -212,7 +212,7 @@ export async function factorizationRun(dataset: Dataset, opts: FactorizationOpti
   const { params, epochs } = trainFMParams(data, { ...p, onEpoch: opts.onEpoch, onProgress: opts.onProgress });
   const model: FMModel = { users: data.users, k: p.factors, params, data, epochs };
   const t2 = performance.now();
-  const threads = opts.threads ?? (data.nUsers > 2000 ? defaultThreads() : 1);
+  const threads = autoThreads(data.nUsers, opts.threads);
   const rankings = await rankByFactors(data.users, userFactors(model), p.factors, { topN: opts.topN ?? FM_DEFAULTS.topN, threads, onProgress: opts.onProgress });
   const t3 = performance.now();
   let usersWithNeighbors = 0;

@@ -11,7 +11,7 @@
  * cosine is bit-identical to the naive loop Σ_f a_f·b_f: ties stay ties, and the result does not
  * depend on tiling or on how rows are split between threads.
  */
-import { defaultThreads, plannedThreads, runRows, toShared, workerEntry } from "../parallel.ts";
+import { autoThreads, plannedThreads, runRows, toShared, workerEntry } from "../parallel.ts";
 import type { ProgressFn } from "../types.ts";
 import { finishSelections, offerRow as offer, rowSelections, type RowSelections } from "./selections.ts";
 
@@ -172,14 +172,11 @@ export function factorPairsRows(unit: Float64Array, nonzero: Uint8Array, rows: n
   }
 }
 
-/** Above this many rows, {@link factorTopN} uses worker threads by default. */
-export const PARALLEL_THRESHOLD = 2000;
-
 /** Options of {@link factorTopN}. */
 export interface FactorTopNOptions {
   /** Neighbours per row (default 10). */
   topN?: number;
-  /** Worker threads (default: all cores above {@link PARALLEL_THRESHOLD} rows, else 1). */
+  /** Worker threads (default: see `autoThreads`). */
   threads?: number;
   onProgress?: ProgressFn;
 }
@@ -211,8 +208,7 @@ export async function factorTopN(
   const topN = opts.topN ?? 10;
   if (!Number.isInteger(topN) || topN < 1) throw new RangeError(`topN must be a positive integer, got ${topN}`);
   if (factors.length !== rows * k) throw new RangeError(`factor matrix has ${factors.length} entries, expected ${rows} × ${k}`);
-  const threads = opts.threads ?? (rows > PARALLEL_THRESHOLD ? defaultThreads() : 1);
-  if (!Number.isInteger(threads) || threads < 1) throw new RangeError(`threads must be a positive integer, got ${threads}`);
+  const threads = autoThreads(rows, opts.threads);
   const n = Math.min(topN, Math.max(rows - 1, 0));
   const report = opts.onProgress;
   if (n === 0) {

@@ -10,7 +10,7 @@
  */
 import { hstack, nnz, normalizeRows, scale, transpose, type CSR } from "../matrix/csr.ts";
 import { BLOCK_NAMES, buildInteractions, type BlockName, type Interactions } from "../matrix/interactions.ts";
-import { defaultThreads, plannedThreads, runRows, toShared, workerEntry } from "../parallel.ts";
+import { autoThreads, plannedThreads, runRows, toShared, workerEntry } from "../parallel.ts";
 import type { Dataset, ProgressFn, Rankings } from "../types.ts";
 import { finishSelections, rowSelections, type RowSelections } from "../rank/selections.ts";
 import { accumulateRows, topNScratch } from "./topn.ts";
@@ -70,15 +70,12 @@ export interface TopNOptions {
   /** Neighbours per user (default 10). */
   topN?: number;
   /**
-   * Threads: 1 computes inline; more starts that many workers. Default: every core when there are
-   * more than {@link PARALLEL_THRESHOLD} users, else 1. Results are identical either way.
+   * Threads: 1 computes inline; more starts that many workers. Default: `autoThreads` (every core
+   * above 2,000 users, else 1). Results are identical either way.
    */
   threads?: number;
   onProgress?: ProgressFn;
 }
-
-/** Users above which the work is split across workers by default. */
-export const PARALLEL_THRESHOLD = 2000;
 
 /** What a similarity worker receives (all typed arrays SharedArrayBuffer-backed). */
 export interface TopNPayload {
@@ -99,9 +96,6 @@ function positiveInteger(name: string, value: number): number {
   return value;
 }
 
-function resolveThreads(rows: number, threads: number | undefined): number {
-  return positiveInteger("threads", threads ?? (rows > PARALLEL_THRESHOLD ? defaultThreads() : 1));
-}
 
 /**
  * Every user's top-n most similar other users with a score > 0, best first, ties by lower user
@@ -111,7 +105,7 @@ function resolveThreads(rows: number, threads: number | undefined): number {
 export async function similarityTopN(m: UserItemMatrix, opts: TopNOptions = {}): Promise<Rankings> {
   const topN = positiveInteger("topN", opts.topN ?? 10);
   const rows = m.matrix.rows;
-  const threads = resolveThreads(rows, opts.threads);
+  const threads = autoThreads(rows, opts.threads);
   // No row can have more neighbours than there are other rows; this bounds the output buffers.
   const n = Math.min(topN, Math.max(rows - 1, 0));
   const report = opts.onProgress;
@@ -173,7 +167,7 @@ export async function similarityRun(dataset: Dataset, opts: SimilarityOptions = 
   const m = buildUserItemMatrix(dataset, opts.weights ?? DEFAULT_WEIGHTS);
   opts.onProgress?.("matrix", 1, 1);
   const t1 = performance.now();
-  const threads = resolveThreads(m.users.length, opts.threads);
+  const threads = autoThreads(m.users.length, opts.threads);
   const rankings = await similarityTopN(m, { ...opts, threads });
   const t2 = performance.now();
   let usersWithNeighbors = 0;
