@@ -12,6 +12,7 @@
  */
 import { factorTopN } from "../rank/factors.ts";
 import { autoThreads } from "../parallel.ts";
+import { usersWithNeighbors } from "../rank/selections.ts";
 import type { Dataset, ProgressFn, Rankings } from "../types.ts";
 import { buildFeatures, NAMESPACES, type FMData, type Weighting } from "./features.ts";
 import type { FMParams } from "./model.ts";
@@ -146,12 +147,20 @@ export function fmParameters(opts: FMOptions = {}) {
 
 /** Trains a factorization machine on a dataset (deterministic for a seed). */
 export function trainFM(dataset: Dataset, opts: FMOptions = {}): FMModel {
+  return fit(dataset, opts).model;
+}
+
+/** {@link trainFM} with seconds spent building features and training. */
+function fit(dataset: Dataset, opts: FMOptions): { model: FMModel; seconds: { features: number; train: number } } {
   const p = fmParameters(opts);
+  const t0 = performance.now();
   opts.onProgress?.("features", 0, 1);
   const data = buildFeatures(dataset, { shareTags: p.shareTags, weighting: p.weighting, sideWeight: p.sideWeight });
   opts.onProgress?.("features", 1, 1);
+  const t1 = performance.now();
   const { params, epochs } = trainFMParams(data, { ...p, onEpoch: opts.onEpoch, onProgress: opts.onProgress });
-  return { users: data.users, k: p.factors, params, data, epochs };
+  const t2 = performance.now();
+  return { model: { users: data.users, k: p.factors, params, data, epochs }, seconds: { features: (t1 - t0) / 1000, train: (t2 - t1) / 1000 } };
 }
 
 /**
@@ -203,33 +212,25 @@ export interface FactorizationStats {
 
 /** {@link rankByFactorization} with the run's figures and the model. */
 export async function factorizationRun(dataset: Dataset, opts: FactorizationOptions = {}): Promise<{ rankings: Rankings; stats: FactorizationStats; model: FMModel }> {
-  const p = fmParameters(opts);
-  const t0 = performance.now();
-  opts.onProgress?.("features", 0, 1);
-  const data = buildFeatures(dataset, { shareTags: p.shareTags, weighting: p.weighting, sideWeight: p.sideWeight });
-  opts.onProgress?.("features", 1, 1);
-  const t1 = performance.now();
-  const { params, epochs } = trainFMParams(data, { ...p, onEpoch: opts.onEpoch, onProgress: opts.onProgress });
-  const model: FMModel = { users: data.users, k: p.factors, params, data, epochs };
+  const { model, seconds } = fit(dataset, opts);
+  const { data, epochs } = model;
   const t2 = performance.now();
   const threads = autoThreads(data.nUsers, opts.threads);
-  const rankings = await rankByFactors(data.users, userFactors(model), p.factors, { topN: opts.topN ?? FM_DEFAULTS.topN, threads, onProgress: opts.onProgress });
+  const rankings = await rankByFactors(data.users, userFactors(model), model.k, { topN: opts.topN ?? FM_DEFAULTS.topN, threads, onProgress: opts.onProgress });
   const t3 = performance.now();
-  let usersWithNeighbors = 0;
-  for (let u = 0; u < rankings.users.length; u++) if (rankings.offsets[u + 1] > rankings.offsets[u]) usersWithNeighbors++;
   const ns = data.nsStart;
   return {
     rankings,
     model,
     stats: {
       users: data.nUsers,
-      usersWithNeighbors,
+      usersWithNeighbors: usersWithNeighbors(rankings),
       items: { interest: ns[1] - ns[0], course: ns[2] - ns[1], assessment: ns[3] - ns[2] },
       features: data.nFeatures,
       positives: data.posUser.length,
       epochs,
       threads,
-      seconds: { features: (t1 - t0) / 1000, train: (t2 - t1) / 1000, topN: (t3 - t2) / 1000 },
+      seconds: { ...seconds, topN: (t3 - t2) / 1000 },
     },
   };
 }

@@ -89,3 +89,10 @@ export function finishSelections(parts: readonly RowSelections[], rows: number):
   }
   return { offsets, neighbors: ids.slice(0, offsets[rows]), scores: scores.slice(0, offsets[rows]) };
 }
+
+/** How many rows of a CSR top-n result have at least one neighbour. */
+export function usersWithNeighbors(r: { offsets: Int32Array }): number {
+  let count = 0;
+  for (let u = 0; u + 1 < r.offsets.length; u++) if (r.offsets[u + 1] > r.offsets[u]) count++;
+  return count;
+}

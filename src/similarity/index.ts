@@ -12,7 +12,7 @@ import { hstack, nnz, normalizeRows, scale, transpose, type CSR } from "../matri
 import { BLOCK_NAMES, buildInteractions, type BlockName, type Interactions } from "../matrix/interactions.ts";
 import { autoThreads, plannedThreads, runRows, toShared, workerEntry } from "../parallel.ts";
 import type { Dataset, ProgressFn, Rankings } from "../types.ts";
-import { finishSelections, rowSelections, type RowSelections } from "../rank/selections.ts";
+import { finishSelections, rowSelections, usersWithNeighbors, type RowSelections } from "../rank/selections.ts";
 import { accumulateRows, topNScratch } from "./topn.ts";
 import { DEFAULT_WEIGHTS, normalizeWeights, type Weights } from "./weights.ts";
 
@@ -170,13 +170,11 @@ export async function similarityRun(dataset: Dataset, opts: SimilarityOptions = 
   const threads = autoThreads(m.users.length, opts.threads);
   const rankings = await similarityTopN(m, { ...opts, threads });
   const t2 = performance.now();
-  let usersWithNeighbors = 0;
-  for (let u = 0; u < rankings.users.length; u++) if (rankings.offsets[u + 1] > rankings.offsets[u]) usersWithNeighbors++;
   return {
     rankings,
     stats: {
       users: m.users.length,
-      usersWithNeighbors,
+      usersWithNeighbors: usersWithNeighbors(rankings),
       weights: m.weights,
       blocks: m.blocks,
       nnz: nnz(m.matrix),
