@@ -54,7 +54,7 @@ function count(dbPath: string, table: string): number {
 }
 
 describe("ingest", () => {
-  it("stores the four tables with typed columns, indexes and an ingest record", async () => {
+  it("stores the four tables with typed columns, no secondary indexes and an ingest record", async () => {
     const dbPath = fresh("db") + ".db";
     const result = await ingest(writeDir(), dbPath);
     expect(result.summary.tables.map((t) => [t.table, t.rowsKept])).toEqual([
@@ -76,7 +76,8 @@ describe("ingest", () => {
         { name: "view_time_seconds", type: "REAL" },
       ]);
       const indexed = db.query("SELECT tbl_name AS t FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL ORDER BY t").values().flat();
-      expect(indexed).toEqual(["course_tags", "user_assessment_scores", "user_course_views", "user_interests"]);
+      // The methods read whole tables in one scan; an index nobody queries is only write time.
+      expect(indexed).toEqual([]);
       expect(db.query("SELECT interest_tag FROM user_interests ORDER BY rowid").values().flat()).toEqual(["python", "cloud-computing", "c#"]);
       const meta = db.query(`SELECT source_dir, rows FROM ${INGESTS_TABLE}`).all() as { source_dir: string; rows: string }[];
       expect(meta).toHaveLength(1);

@@ -23,14 +23,6 @@ const INGESTS_DDL = `CREATE TABLE IF NOT EXISTS ${INGESTS_TABLE} (
   summary TEXT NOT NULL
 )`;
 
-/** Indexes for per-user and per-course lookups; built after the rows are in (cheaper than during). */
-const INDEXES: readonly { table: TableName; column: string }[] = [
-  { table: "user_interests", column: "user_handle" },
-  { table: "user_assessment_scores", column: "user_handle" },
-  { table: "user_course_views", column: "user_handle" },
-  { table: "course_tags", column: "course_id" },
-];
-
 /** Rows per INSERT statement: fewer round trips into SQLite, well under its 32,766-parameter limit. */
 const BATCH = 32;
 
@@ -59,8 +51,10 @@ export interface WriteOptions {
 
 /**
  * Replaces the four input tables in `db` with `tables`, in one write transaction: the tables
- * are dropped, created and filled, their indexes built and an ingest row recorded, or (on any
- * error) nothing changes. Rows keep their file order (rowid order).
+ * are dropped, created and filled and an ingest row recorded, or (on any error) nothing changes.
+ * Rows keep their file order (rowid order). There are no secondary indexes: the methods read
+ * whole tables in one scan, and building indexes nobody queries would cost a fifth of the write
+ * (add your own for ad-hoc lookups; a re-ingest drops them with the tables).
  */
 export function writeTables(db: Database, tables: Tables, options: WriteOptions = {}): void {
   const total = TABLE_NAMES.reduce((n, name) => n + rowCount(tables, name), 0);
@@ -97,7 +91,6 @@ export function writeTables(db: Database, tables: Tables, options: WriteOptions 
         done += n;
         options.onProgress?.("write", done, total);
       }
-      for (const { table, column } of INDEXES) db.exec(`CREATE INDEX ${table}_by_${column} ON ${table} (${column})`);
       db.exec(INGESTS_DDL);
       const rows = Object.fromEntries(TABLE_NAMES.map((name) => [name, rowCount(tables, name)]));
       db.query(`INSERT INTO ${INGESTS_TABLE} (ingested_at, source_dir, rows, summary) VALUES (?, ?, ?, ?)`).run(
