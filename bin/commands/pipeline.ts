@@ -35,10 +35,11 @@ export default defineCommand({
     const { dataset, read } = await loadInput(source, { onProgress: bar.report, quiet: args.json });
     bar.done();
     stages[read ? "read" : "load"] = lap();
-    const input = fingerprintDataset(dataset);
-    stages.fingerprint = lap();
-
-    const result = await rankUsers(dataset, method, {
+    // The ranking runs on workers once its matrix is built; meanwhile this thread fingerprints
+    // the input and writes the input tables (with --data-dir) into the open transaction, and the
+    // rankings follow into the same transaction: a failure anywhere before the commit leaves the
+    // database exactly as it was.
+    const ranking = rankUsers(dataset, method, {
       topN,
       weights: settings.weights,
       ...settings.fm,
@@ -51,22 +52,34 @@ export default defineCommand({
             log.info(`epoch ${e.epoch}/${e.epochs}  loss ${e.loss.toFixed(4)}  sampled AUC ${e.auc.toFixed(4)}  lr ${e.learningRate.toPrecision(3)}  ${e.seconds.toFixed(2)} s`);
           },
     });
-    bar.done();
-    Object.assign(stages, result.stages);
+    // Awaited below; this only keeps a rejection from counting as unhandled while the write runs.
+    ranking.catch(() => {});
+    t = performance.now();
+    const input = fingerprintDataset(dataset);
+    stages.fingerprint = lap();
 
-    // Input tables (with --data-dir) and rankings land in one transaction: a failure anywhere
-    // before the commit leaves the database exactly as it was.
     const db = openDatabase(dbPath);
+    let result: RankResult;
     let run;
     try {
-      run = db.transaction(() => {
+      db.exec("BEGIN IMMEDIATE");
+      try {
+        let ingest: number | undefined;
         if (read) {
           t = performance.now();
           writeTables(db, read.tables, { summary: read.summary });
-          stages.ingest = lap();
+          ingest = lap();
         }
-        return writeRankings(db, table, result.rankings, { method, params: result.params, input, startedAt, stages });
-      }).immediate();
+        result = await ranking;
+        bar.done();
+        // In flow order; the method's top-n ran while the input tables were written.
+        Object.assign(stages, result.stages, ingest === undefined ? {} : { ingest });
+        run = writeRankings(db, table, result.rankings, { method, params: result.params, input, startedAt, stages });
+        db.exec("COMMIT");
+      } catch (e) {
+        if (db.inTransaction) db.exec("ROLLBACK");
+        throw e;
+      }
     } finally {
       db.close();
     }
