@@ -8,12 +8,15 @@
  *   - csv-parse alone over the four files (same options, records counted and dropped): the floor
  *     for any reader built on csv-parse;
  *   - `sqlite3 .import` of the four files into a fresh database (no validation, no indexes), when
- *     the sqlite3 shell is installed.
+ *     the sqlite3 shell is installed;
+ *   - a minimal RFC 4180 scanner written for this benchmark only (quoted fields, "" escapes,
+ *     LF/CRLF; every field decoded to a string, records counted, nothing checked): what reading
+ *     the same bytes costs without csv-parse, to show how much of the budget the parser takes.
  */
 import { existsSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { fmtS, generatedData, median, OUT, ROOT, timed } from "./lib.ts";
+import { csvParseBaseline, INPUT_FILES, fmtS, generatedData, median, OUT, ROOT, scannerBaseline, timed } from "./lib.ts";
 
 /** Wall and CPU (user + system) seconds of a command: CPU time is what a busy machine inflates least. */
 function cpuTimed(cmd: string[]): { seconds: number; cpu: number; out: string; err: string; code: number } {
@@ -30,29 +33,17 @@ const users = Number(values.users);
 const runs = Number(values.runs);
 const dir = await generatedData(users);
 const db = join(OUT, `ingest-${users}.db`);
-const FILES = ["user_interests", "user_assessment_scores", "user_course_views", "course_tags"];
 
 function clean(path: string): void {
   for (const s of ["", "-wal", "-shm"]) rmSync(path + s, { force: true });
 }
 
-const csvParseOnly = `
-import { Parser } from "csv-parse";
-class Counting extends Parser { n = 0; push(r) { if (r === null) return super.push(null); this.n++; return true; } }
-let rows = 0;
-for (const f of ${JSON.stringify(FILES)}) {
-  const p = new Counting({ bom: true, relax_column_count: true, skip_empty_lines: true, cast: false });
-  const done = new Promise((res, rej) => { p.on("finish", res); p.on("error", rej); });
-  for await (const c of Bun.file(${JSON.stringify(dir)} + "/" + f + ".csv").stream()) p.write(Buffer.from(c.buffer, c.byteOffset, c.byteLength));
-  p.end(); await done; rows += p.n;
-}
-console.log(rows);`;
-const parseScript = join(OUT, "ingest-baseline-csv-parse.ts");
-await Bun.write(parseScript, csvParseOnly);
+const parseScript = await csvParseBaseline(dir);
+const scanScript = await scannerBaseline(dir);
 
 const haveSqlite3 = Bun.spawnSync(["sh", "-c", "command -v sqlite3"]).exitCode === 0;
 const importDb = join(OUT, `ingest-${users}-sqlite3.db`);
-const importScript = [".mode csv", ...FILES.map((f) => `.import ${join(dir, f + ".csv")} ${f}`)].join("\n");
+const importScript = [".mode csv", ...INPUT_FILES.map((f) => `.import ${join(dir, f + ".csv")} ${f}`)].join("\n");
 
 const walls: number[] = [];
 const reads: number[] = [];
@@ -62,6 +53,7 @@ const startup: number[] = [];
 const parseOnly: number[] = [];
 const sqliteImport: number[] = [];
 const parseOnlyCpu: number[] = [];
+const scanOnly: number[] = [];
 const ingestCpu: number[] = [];
 let rows = 0;
 // Interleaved, so that a burst of load elsewhere hits the baselines and the ingest alike.
@@ -71,6 +63,9 @@ for (let i = 0; i < runs; i++) {
   if (p.code !== 0) throw new Error(`csv-parse baseline failed: ${p.err}`);
   parseOnly.push(p.seconds);
   parseOnlyCpu.push(p.cpu);
+  const sc = timed(["bun", scanScript]);
+  if (sc.code !== 0) throw new Error(`scanner baseline failed: ${sc.err}`);
+  scanOnly.push(sc.seconds);
   if (haveSqlite3) {
     clean(importDb);
     const s = Bun.spawnSync(["sqlite3", importDb], { stdin: Buffer.from(importScript), stdout: "pipe", stderr: "pipe" });
@@ -101,7 +96,7 @@ console.log(`data: ${users.toLocaleString("en-US")} generated users, ${rows.toLo
 console.log(
   `baselines (median of ${runs}): bun start-up ${fmtS(median(startup))}; csv-parse alone ${fmtS(median(parseOnly))}` +
     (haveSqlite3 ? `; sqlite3 .import ${fmtS(median(sqliteImport))}` : "; sqlite3 shell not installed") +
-    `; CPU time of csv-parse alone ${fmtS(median(parseOnlyCpu))}`,
+    `; CPU time of csv-parse alone ${fmtS(median(parseOnlyCpu))}; a minimal RFC 4180 scanner (bench-only) ${fmtS(median(scanOnly))}`,
 );
 console.log(
   `recsys ingest: median ${fmtS(median(walls))} wall over ${runs} run(s) (min ${fmtS(Math.min(...walls))}, max ${fmtS(Math.max(...walls))}); ` +

@@ -36,3 +36,67 @@ export function timed(cmd: string[], opts: { cwd?: string; rss?: boolean } = {})
 export function fmtS(s: number): string {
   return `${s.toFixed(3)} s`;
 }
+
+/** The four input files' base names, in the order the reader takes them. */
+export const INPUT_FILES = ["user_interests", "user_assessment_scores", "user_course_views", "course_tags"];
+
+/**
+ * Writes (into bench/out) and returns a script that runs csv-parse alone over the four CSVs in
+ * `dir`, with the reader's options, counting records and keeping nothing: the floor for any
+ * reader built on csv-parse.
+ */
+export async function csvParseBaseline(dir: string): Promise<string> {
+  const script = `
+import { Parser } from "csv-parse";
+class Counting extends Parser { n = 0; push(r) { if (r === null) return super.push(null); this.n++; return true; } }
+let rows = 0;
+for (const f of ${JSON.stringify(INPUT_FILES)}) {
+  const p = new Counting({ bom: true, relax_column_count: true, skip_empty_lines: true, cast: false });
+  const done = new Promise((res, rej) => { p.on("finish", res); p.on("error", rej); });
+  for await (const c of Bun.file(${JSON.stringify(dir)} + "/" + f + ".csv").stream()) p.write(Buffer.from(c.buffer, c.byteOffset, c.byteLength));
+  p.end(); await done; rows += p.n;
+}
+console.log(rows);`;
+  const path = join(OUT, "baseline-csv-parse.ts");
+  await Bun.write(path, script);
+  return path;
+}
+
+/**
+ * Writes and returns a script with a minimal RFC 4180 scanner written for the benchmarks only
+ * (quoted fields, "" escapes, LF/CRLF; every field decoded to a string, records counted, nothing
+ * checked): what reading the same bytes costs without csv-parse.
+ */
+export async function scannerBaseline(dir: string): Promise<string> {
+  const script = `
+const td = new TextDecoder();
+let rows = 0;
+for (const f of ${JSON.stringify(INPUT_FILES)}) {
+  const b = await Bun.file(${JSON.stringify(dir)} + "/" + f + ".csv").bytes();
+  const n = b.length;
+  let i = 0;
+  while (i < n) {
+    let s;
+    if (b[i] === 34) {
+      let j = i + 1, start = j, parts = "";
+      for (;;) {
+        const q = b.indexOf(34, j);
+        if (q < 0) throw new Error("unclosed quote in " + f);
+        if (b[q + 1] === 34) { parts += td.decode(b.subarray(start, q + 1)); j = q + 2; start = j; continue; }
+        s = parts + td.decode(b.subarray(start, q)); i = q + 1; break;
+      }
+    } else {
+      let j = i;
+      while (j < n && b[j] !== 44 && b[j] !== 10 && b[j] !== 13) j++;
+      s = td.decode(b.subarray(i, j)); i = j;
+    }
+    if (b[i] === 44) { i++; continue; }
+    if (b[i] === 13) i++;
+    if (b[i] === 10 || i >= n) { i++; rows++; }
+  }
+}
+console.log(rows);`;
+  const path = join(OUT, "baseline-scanner.ts");
+  await Bun.write(path, script);
+  return path;
+}

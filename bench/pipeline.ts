@@ -2,13 +2,14 @@
  * Whole `recsys pipeline` (CSV ingest + rank + store) on generated data.
  *   bun bench/pipeline.ts                # 10k users, 5 runs per method, medians
  *   bun bench/pipeline.ts --users 100000 --runs 1   # the scale check: time and peak RSS
- * Baseline in the same run: `bun -e 0` (process start-up) and reading the four CSV files'
- * bytes, so a noisy machine shows up in the figures.
+ * Baselines in the same run: `bun -e 0` (process start-up), reading the four CSV files' bytes,
+ * and csv-parse alone over them (the floor for the read stage), so a noisy machine shows up in
+ * the figures.
  */
 import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { fmtS, generatedData, median, OUT, timed } from "./lib.ts";
+import { csvParseBaseline, fmtS, generatedData, median, OUT, timed } from "./lib.ts";
 
 const { values } = parseArgs({ options: { users: { type: "string", default: "10000" }, runs: { type: "string", default: "5" }, methods: { type: "string", default: "similarity,factorization" } } });
 const users = Number(values.users);
@@ -20,8 +21,10 @@ const startup = median(Array.from({ length: 5 }, () => timed(["bun", "-e", "0"])
 const readBytes = median(
   Array.from({ length: 3 }, () => timed(["bun", "-e", `for (const f of ["user_interests","user_course_views","user_assessment_scores","course_tags"]) await Bun.file("${dir}/"+f+".csv").text()`]).seconds),
 );
+const parseScript = await csvParseBaseline(dir);
+const parseOnly = median(Array.from({ length: 3 }, () => timed(["bun", parseScript]).seconds));
 console.log(`data: ${users.toLocaleString("en-US")} generated users in ${dir}`);
-console.log(`baseline: bun start-up ${fmtS(startup)}; reading the four CSVs' text ${fmtS(readBytes)}`);
+console.log(`baseline (median of 3-5): bun start-up ${fmtS(startup)}; reading the four CSVs' text ${fmtS(readBytes)}; csv-parse alone over them ${fmtS(parseOnly)}`);
 
 for (const method of values.methods.split(",")) {
   const walls: number[] = [];
