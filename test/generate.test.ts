@@ -4,6 +4,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ASSESSMENT_TAGS, INTEREST_TAGS } from "../src/generate/data.ts";
+import * as data from "../src/generate/data.ts";
+import { DERIVED_CONSTANTS, deriveGeneratorData, nearestQuantiles, type GeneratorData } from "../src/generate/derive.ts";
 import { generate, HEADERS, type GenerateSummary } from "../src/generate/index.ts";
 import { measure, type GeneratedStats } from "../src/generate/stats.ts";
 import { SYNONYM_BUNDLES } from "../src/generate/vocabulary.ts";
@@ -450,4 +452,29 @@ describe("recsys generate (CLI)", () => {
     const text = r.stdout.toString() + r.stderr.toString();
     for (const flag of ["--users", "--out", "--seed", "--course-tags"]) expect(text).toContain(flag);
   });
+});
+
+describe("generate: data.ts constants recomputed from the real files (derive.ts)", () => {
+  const haveShared = existsSync(join(REAL, "evidence"));
+  if (!haveShared) console.warn(`SKIPPED: checking data.ts against the real files (no ${REAL})`);
+  let derived: GeneratorData;
+  beforeAll(() => {
+    if (haveShared) derived = deriveGeneratorData(REAL);
+  });
+
+  it("covers every constant data.ts exports (each is a statistic of the real files)", () => {
+    const names: string[] = [...DERIVED_CONSTANTS];
+    expect(names.sort()).toEqual(Object.keys(data).sort());
+  });
+
+  it("takes quantiles as numpy's method=\"nearest\": index (n-1)k/K rounded, ties to even", () => {
+    // n = 5, K = 8: indices 0, 0.5, 1, 1.5, 2, 2.5, 3, 3.5, 4.
+    expect(nearestQuantiles([10, 20, 30, 40, 50], 8)).toEqual([10, 10, 20, 30, 30, 30, 40, 50, 50]);
+  });
+
+  for (const name of DERIVED_CONSTANTS) {
+    it.skipIf(!haveShared)(`${name} equals its recomputation from ../shared/data/pluralsight`, () => {
+      expect(derived[name]).toEqual(data[name]);
+    });
+  }
 });
