@@ -59,50 +59,44 @@ export interface WriteOptions {
 export function writeTables(db: Database, tables: Tables, options: WriteOptions = {}): void {
   const total = TABLE_NAMES.reduce((n, name) => n + rowCount(tables, name), 0);
   let done = 0;
-  // A big page cache keeps the new pages in memory until the commit writes them once; the
-  // previous setting comes back afterwards.
-  const cacheSize = (db.query("PRAGMA cache_size").get() as { cache_size: number }).cache_size;
-  db.exec("PRAGMA cache_size = -262144");
-  try {
-    db.transaction(() => {
-      for (const name of TABLE_NAMES) {
-        db.exec(`DROP TABLE IF EXISTS ${name}`);
-        db.exec(tableDDL(name));
-        const columns = SCHEMA[name].columns.map((c) => (tables[name] as unknown as Record<string, ArrayLike<string | number>>)[c.name]);
-        const n = rowCount(tables, name);
-        const width = columns.length;
-        const many = db.prepare(insertSQL(name, BATCH));
-        const one = db.prepare(insertSQL(name, 1));
-        const args: (string | number)[] = new Array(BATCH * width);
-        let i = 0;
-        for (; i + BATCH <= n; i += BATCH) {
-          let k = 0;
-          for (let r = i; r < i + BATCH; r++) for (let j = 0; j < width; j++) args[k++] = columns[j][r];
-          many.run(...args);
-          if ((i & 0x3fff) === 0) options.onProgress?.("write", done + i, total);
-        }
-        const last: (string | number)[] = new Array(width);
-        for (; i < n; i++) {
-          for (let j = 0; j < width; j++) last[j] = columns[j][i];
-          one.run(...last);
-        }
-        many.finalize();
-        one.finalize();
-        done += n;
-        options.onProgress?.("write", done, total);
+  // SQLite's default page cache serves these appends as well as a large one: pages it spills
+  // go to the WAL during the transaction instead of all at once in the commit.
+  db.transaction(() => {
+    for (const name of TABLE_NAMES) {
+      db.exec(`DROP TABLE IF EXISTS ${name}`);
+      db.exec(tableDDL(name));
+      const columns = SCHEMA[name].columns.map((c) => (tables[name] as unknown as Record<string, ArrayLike<string | number>>)[c.name]);
+      const n = rowCount(tables, name);
+      const width = columns.length;
+      const many = db.prepare(insertSQL(name, BATCH));
+      const one = db.prepare(insertSQL(name, 1));
+      const args: (string | number)[] = new Array(BATCH * width);
+      let i = 0;
+      for (; i + BATCH <= n; i += BATCH) {
+        let k = 0;
+        for (let r = i; r < i + BATCH; r++) for (let j = 0; j < width; j++) args[k++] = columns[j][r];
+        many.run(...args);
+        if ((i & 0x3fff) === 0) options.onProgress?.("write", done + i, total);
       }
-      db.exec(INGESTS_DDL);
-      const rows = Object.fromEntries(TABLE_NAMES.map((name) => [name, rowCount(tables, name)]));
-      db.query(`INSERT INTO ${INGESTS_TABLE} (ingested_at, source_dir, rows, summary) VALUES (?, ?, ?, ?)`).run(
-        new Date().toISOString(),
-        options.summary?.dir ?? null,
-        JSON.stringify(rows),
-        JSON.stringify(options.summary?.tables ?? null),
-      );
-    }).immediate();
-  } finally {
-    db.exec(`PRAGMA cache_size = ${Number(cacheSize)}`);
-  }
+      const last: (string | number)[] = new Array(width);
+      for (; i < n; i++) {
+        for (let j = 0; j < width; j++) last[j] = columns[j][i];
+        one.run(...last);
+      }
+      many.finalize();
+      one.finalize();
+      done += n;
+      options.onProgress?.("write", done, total);
+    }
+    db.exec(INGESTS_DDL);
+    const rows = Object.fromEntries(TABLE_NAMES.map((name) => [name, rowCount(tables, name)]));
+    db.query(`INSERT INTO ${INGESTS_TABLE} (ingested_at, source_dir, rows, summary) VALUES (?, ?, ?, ?)`).run(
+      new Date().toISOString(),
+      options.summary?.dir ?? null,
+      JSON.stringify(rows),
+      JSON.stringify(options.summary?.tables ?? null),
+    );
+  }).immediate();
 }
 
 export interface IngestOptions {
