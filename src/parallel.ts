@@ -89,7 +89,16 @@ interface StartMessage<P> {
   chunk: number;
 }
 
-type WorkerMessage = { kind: "progress"; rows: number } | { kind: "done" } | { kind: "error"; message: string; stack?: string };
+type WorkerMessage = { kind: "ready" } | { kind: "progress"; rows: number } | { kind: "done" } | { kind: "error"; message: string; stack?: string };
+
+/**
+ * The worker module could not be started or loaded (e.g. this library bundled into someone
+ * else's `bun build --compile` executable, which does not embed the worker modules). Nothing was
+ * computed; callers run the same kernel on their own thread instead.
+ */
+export class WorkersUnavailableError extends Error {
+  override name = "WorkersUnavailableError";
+}
 
 /**
  * The chunk size and the number of workers {@link runRows} will use: workers beyond the number of
@@ -102,8 +111,9 @@ export function plannedThreads(rows: number, threads: number, chunk?: number): {
 
 /**
  * Runs the worker module over rows [0, task.rows) with `task.threads` workers and resolves when
- * every row is done. Rejects with the first error a worker reports (including a failure to load
- * the module, and a worker that exits before finishing); all workers are terminated either way.
+ * every row is done. Rejects with the first error a worker reports, or a worker that exits before
+ * finishing; with a {@link WorkersUnavailableError} when the module could not be started or
+ * loaded at all. All workers are terminated either way.
  */
 export async function runRows<P>(task: RowTask<P>): Promise<void> {
   const { rows } = task;
@@ -127,14 +137,17 @@ export async function runRows<P>(task: RowTask<P>): Promise<void> {
         try {
           worker = new Worker(task.worker);
         } catch (e) {
-          fail(new Error(`cannot start worker ${String(task.worker)}: ${(e as Error).message}`));
+          fail(new WorkersUnavailableError(`cannot start worker ${String(task.worker)}: ${(e as Error).message}`));
           return;
         }
         workers.push(worker);
         let workerDone = false;
+        // Until a worker says it is ready, a failure means its module never ran.
+        let ready = false;
         worker.onmessage = (event: MessageEvent<WorkerMessage>) => {
           const m = event.data;
-          if (m.kind === "progress") {
+          if (m.kind === "ready") ready = true;
+          else if (m.kind === "progress") {
             done += m.rows;
             if (task.onProgress && !failed) {
               try {
@@ -157,10 +170,13 @@ export async function runRows<P>(task: RowTask<P>): Promise<void> {
             isCompiledExecutable() && /ModuleNotFound/.test(event.message)
               ? " (this executable was built without it: pass the worker module to `bun build --compile` as an extra entrypoint)"
               : "";
-          fail(new Error(`worker ${String(task.worker)} failed: ${event.message}${hint}`));
+          const message = `worker ${String(task.worker)} failed: ${event.message}${hint}`;
+          fail(ready ? new Error(message) : new WorkersUnavailableError(message));
         };
         worker.addEventListener("close", () => {
-          if (!workerDone) fail(new Error(`worker ${String(task.worker)} exited before finishing its rows`));
+          if (workerDone) return;
+          const message = `worker ${String(task.worker)} exited before finishing its rows`;
+          fail(ready ? new Error(message) : new WorkersUnavailableError(message));
         });
         const start: StartMessage<P> = { payload: task.payload, index: i, counter, rows, chunk };
         worker.postMessage(start);
@@ -184,6 +200,7 @@ export function serveRows<P>(setup: (payload: P, index: number) => (start: numbe
   };
   scope.onmessage = (event) => {
     const { payload, index, counter, rows, chunk } = event.data;
+    scope.postMessage({ kind: "ready" });
     try {
       const kernel = setup(payload, index);
       for (;;) {

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { compareHandles } from "../src/handles.ts";
 import { BLOCK_NAMES, buildInteractions, type BlockName } from "../src/matrix/interactions.ts";
-import { runRows, sharedArray } from "../src/parallel.ts";
+import { runRows, sharedArray, WorkersUnavailableError } from "../src/parallel.ts";
 import { buildUserItemMatrix, rankBySimilarity, similarityRun, similarityTopN, type Weights } from "../src/similarity/index.ts";
 import type { Dataset, Rankings } from "../src/types.ts";
 import { rng, syntheticDataset } from "./fixtures/synthetic-dataset.ts";
@@ -410,5 +410,103 @@ describe("similarity: threads", () => {
     const none = await rankBySimilarity(dataset({}));
     expect(none.users).toEqual([]);
     expect([...none.offsets]).toEqual([0]);
+  });
+});
+
+describe("runRows (worker pool)", () => {
+  const worker = new URL("./fixtures/rows-worker.ts", import.meta.url);
+  const payload = (mode: RowsPayload["mode"], rows: number): RowsPayload => ({ mode, marks: sharedArray(Int32Array, rows) });
+
+  it("hands every row to exactly one worker and reports progress to the total", async () => {
+    const p = payload("mark", 1001);
+    const progress: number[] = [];
+    await runRows({ worker, rows: 1001, payload: p, threads: 3, chunk: 17, onProgress: (done, total) => progress.push(done / total) });
+    expect([...p.marks].every((m) => m === 1)).toBe(true);
+    expect(progress.at(-1)).toBe(1);
+  });
+
+  it("propagates an error thrown by the kernel, as a plain failure (the workers did run)", async () => {
+    const error = await runRows({ worker, rows: 100, payload: payload("throw", 100), threads: 2, chunk: 10 }).catch((e) => e);
+    expect(error.message).toMatch(/kernel failed on rows \d+\.\.\d+/);
+    expect(error).not.toBeInstanceOf(WorkersUnavailableError);
+  });
+
+  it("propagates an error thrown while setting up", async () => {
+    const error = await runRows({ worker, rows: 10, payload: payload("setup-throws", 10), threads: 2 }).catch((e) => e);
+    expect(error.message).toMatch(/setup refused the payload/);
+    expect(error).not.toBeInstanceOf(WorkersUnavailableError);
+  });
+
+  it("fails when a worker exits before finishing", async () => {
+    await expect(runRows({ worker, rows: 10, payload: payload("exit", 10), threads: 1 })).rejects.toThrow(/exited before finishing/);
+  });
+
+  it("says the workers are unavailable when the module cannot be loaded, so callers can run the rows themselves", async () => {
+    const missing = new URL("./fixtures/no-such-worker.ts", import.meta.url);
+    const error = await runRows({ worker: missing, rows: 10, payload: payload("mark", 10), threads: 2 }).catch((e) => e);
+    expect(error).toBeInstanceOf(WorkersUnavailableError);
+    expect(error.message).toMatch(/no-such-worker/);
+  });
+});
+
+describe("similarity workers outside this test run", () => {
+  const script = (importPath: string) => `
+    import { similarityTopN, buildUserItemMatrix } from ${JSON.stringify(importPath)};
+    const rows = { user_handle: [], interest_tag: [] };
+    for (let u = 0; u < 300; u++) for (let t = 0; t < 3; t++) { rows.user_handle.push(String(u)); rows.interest_tag.push("t" + ((u * 7 + t * 13) % 40)); }
+    const ds = {
+      user_interests: rows,
+      user_assessment_scores: { user_handle: [], assessment_tag: [], user_assessment_score: new Float64Array(0) },
+      user_course_views: { user_handle: [], course_id: [], level: [], view_time_seconds: new Float64Array(0) },
+      course_tags: { course_id: [], course_tags: [] },
+    };
+    const m = buildUserItemMatrix(ds);
+    const a = await similarityTopN(m, { threads: 1 });
+    const b = await similarityTopN(m, { threads: 2 });
+    const same = a.neighbors.length > 0 && a.neighbors.every((v, i) => v === b.neighbors[i]) && a.scores.every((v, i) => v === b.scores[i]);
+    console.log(same ? "identical" : "different");
+  `;
+
+  /** Builds bin/app.ts (the script) into a single-file executable with `extra` entrypoints, then runs it from an empty directory with the sources gone. */
+  function compileAndRun(extra: string[]): { stdout: string; stderr: string } {
+    // Mirror the project layout (bin/ + src/) so the embedded names match the real build's.
+    const dir = mkdtempSync(join(tmpdir(), "recsys-compile-"));
+    const empty = mkdtempSync(join(tmpdir(), "recsys-empty-"));
+    try {
+      cpSync(join(ROOT, "src"), join(dir, "src"), { recursive: true });
+      mkdirSync(join(dir, "bin"));
+      writeFileSync(join(dir, "bin/app.ts"), script("../src/similarity/index.ts"));
+      const build = spawnSync(BUN, ["build", "--compile", "--minify", "bin/app.ts", ...extra, "--outfile", "app"], { cwd: dir, encoding: "utf8", timeout: 60_000 });
+      expect(build.status).toBe(0);
+      rmSync(join(dir, "src"), { recursive: true });
+      const run = spawnSync(join(dir, "app"), [], { cwd: empty, encoding: "utf8", timeout: 30_000 });
+      return { stdout: run.stdout, stderr: run.stderr };
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+      rmSync(empty, { recursive: true, force: true });
+    }
+  }
+
+  it("start from a library imported from another working directory", () => {
+    const dir = mkdtempSync(join(tmpdir(), "recsys-lib-"));
+    try {
+      writeFileSync(join(dir, "use.ts"), script(join(ROOT, "src/similarity/index.ts")));
+      const run = spawnSync(BUN, ["use.ts"], { cwd: dir, encoding: "utf8", timeout: 30_000 });
+      expect(run.stderr).toBe("");
+      expect(run.stdout.trim()).toBe("identical");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("start inside a compiled single-file executable built with the worker as an extra entrypoint", () => {
+    const run = compileAndRun(["src/similarity/worker.ts"]);
+    expect(run.stderr).toBe("");
+    expect(run.stdout.trim()).toBe("identical");
+  });
+
+  it("are replaced by this thread, with the same result, in an executable built without them (someone else's app)", () => {
+    const run = compileAndRun([]);
+    expect(run.stdout.trim()).toBe("identical");
   });
 });

@@ -11,7 +11,7 @@
  * cosine is bit-identical to the naive loop Σ_f a_f·b_f: ties stay ties, and the result does not
  * depend on tiling or on how rows are split between threads.
  */
-import { autoThreads, plannedThreads, runRows, toShared, workerEntry } from "../parallel.ts";
+import { autoThreads, plannedThreads, runRows, toShared, workerEntry, WorkersUnavailableError } from "../parallel.ts";
 import type { ProgressFn } from "../types.ts";
 import { finishSelections, offerRow as offer, rowSelections, type RowSelections } from "./selections.ts";
 
@@ -217,27 +217,32 @@ export async function factorTopN(
   }
   const unit = normalizeRows(factors, rows, k);
   const nonzero = nonzeroRows(unit, rows, k);
-  if (threads === 1) {
-    const sel = rowSelections(rows, n);
-    const step = QUERY_BLOCK * 8;
-    for (let start = 0; start < rows; start += step) {
-      const end = Math.min(rows, start + step);
-      factorPairsRows(unit, nonzero, rows, k, start, end, sel);
-      report?.("top-n", end, rows);
+  if (threads > 1) {
+    // Early rows pair with more candidates (all later rows) than late ones; small chunks claimed
+    // from an atomic counter keep both cores busy to the end.
+    const chunk = Math.max(QUERY_BLOCK, Math.ceil(rows / (threads * 32) / QUERY_BLOCK) * QUERY_BLOCK);
+    const planned = plannedThreads(rows, threads, chunk);
+    const payload: FactorTopNPayload = {
+      unit: toShared(unit),
+      nonzero: toShared(nonzero),
+      rows,
+      k,
+      selections: Array.from({ length: planned.threads }, () => rowSelections(rows, n, true)),
+    };
+    try {
+      await runRows({ worker: WORKER, rows, payload, threads: planned.threads, chunk, onProgress: report && ((done, total) => report("top-n", done, total)) });
+      return finishSelections(payload.selections, rows);
+    } catch (e) {
+      // No worker could run (an executable that does not embed it): same rows, this thread.
+      if (!(e instanceof WorkersUnavailableError)) throw e;
     }
-    return finishSelections([sel], rows);
   }
-  // Early rows pair with more candidates (all later rows) than late ones; small chunks claimed
-  // from an atomic counter keep both cores busy to the end.
-  const chunk = Math.max(QUERY_BLOCK, Math.ceil(rows / (threads * 32) / QUERY_BLOCK) * QUERY_BLOCK);
-  const planned = plannedThreads(rows, threads, chunk);
-  const payload: FactorTopNPayload = {
-    unit: toShared(unit),
-    nonzero: toShared(nonzero),
-    rows,
-    k,
-    selections: Array.from({ length: planned.threads }, () => rowSelections(rows, n, true)),
-  };
-  await runRows({ worker: WORKER, rows, payload, threads: planned.threads, chunk, onProgress: report && ((done, total) => report("top-n", done, total)) });
-  return finishSelections(payload.selections, rows);
+  const sel = rowSelections(rows, n);
+  const step = QUERY_BLOCK * 8;
+  for (let start = 0; start < rows; start += step) {
+    const end = Math.min(rows, start + step);
+    factorPairsRows(unit, nonzero, rows, k, start, end, sel);
+    report?.("top-n", end, rows);
+  }
+  return finishSelections([sel], rows);
 }

@@ -10,7 +10,7 @@
  */
 import { hstack, nnz, normalizeRows, scale, transpose, type CSR } from "../matrix/csr.ts";
 import { BLOCK_NAMES, buildInteractions, type BlockName, type Interactions } from "../matrix/interactions.ts";
-import { autoThreads, plannedThreads, runRows, toShared, workerEntry } from "../parallel.ts";
+import { autoThreads, plannedThreads, runRows, toShared, workerEntry, WorkersUnavailableError } from "../parallel.ts";
 import type { Dataset, ProgressFn, Rankings } from "../types.ts";
 import { finishSelections, rowSelections, usersWithNeighbors, type RowSelections } from "../rank/selections.ts";
 import { accumulateRows, topNScratch } from "./topn.ts";
@@ -114,8 +114,23 @@ export async function similarityTopN(m: UserItemMatrix, opts: TopNOptions = {}):
     return { users: m.users, offsets: new Int32Array(rows + 1), neighbors: new Int32Array(0), scores: new Float64Array(0) };
   }
   const xt = transpose(m.matrix);
-  let parts: RowSelections[];
-  if (threads === 1) {
+  let parts: RowSelections[] | undefined;
+  if (threads > 1) {
+    const planned = plannedThreads(rows, threads);
+    const payload: TopNPayload = {
+      x: sharedCSR(m.matrix),
+      xt: sharedCSR(xt),
+      heaps: Array.from({ length: planned.threads }, () => rowSelections(rows, n, true)),
+    };
+    try {
+      await runRows({ worker: WORKER, rows, payload, threads: planned.threads, chunk: planned.chunk, onProgress: report && ((done, total) => report("top-n", done, total)) });
+      parts = payload.heaps;
+    } catch (e) {
+      // No worker could run (an executable that does not embed it): same rows, this thread.
+      if (!(e instanceof WorkersUnavailableError)) throw e;
+    }
+  }
+  if (!parts) {
     parts = [rowSelections(rows, n)];
     const scratch = topNScratch(rows);
     const step = Math.max(1, Math.min(1024, Math.ceil(rows / 100)));
@@ -124,15 +139,6 @@ export async function similarityTopN(m: UserItemMatrix, opts: TopNOptions = {}):
       accumulateRows(m.matrix, xt, start, end, parts[0], scratch);
       report?.("top-n", end, rows);
     }
-  } else {
-    const planned = plannedThreads(rows, threads);
-    const payload: TopNPayload = {
-      x: sharedCSR(m.matrix),
-      xt: sharedCSR(xt),
-      heaps: Array.from({ length: planned.threads }, () => rowSelections(rows, n, true)),
-    };
-    await runRows({ worker: WORKER, rows, payload, threads: planned.threads, chunk: planned.chunk, onProgress: report && ((done, total) => report("top-n", done, total)) });
-    parts = payload.heaps;
   }
   return { users: m.users, ...finishSelections(parts, rows) };
 }
