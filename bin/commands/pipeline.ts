@@ -67,7 +67,8 @@ export default defineCommand({
         let ingest: number | undefined;
         if (read) {
           t = performance.now();
-          writeTables(db, read.tables, { summary: read.summary });
+          // This thread is busy until the write ends, so the bar shows the write, not the top-n.
+          writeTables(db, read.tables, { summary: read.summary, onProgress: bar.report });
           ingest = lap();
         }
         result = await ranking;
