@@ -8,7 +8,9 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { request as httpRequest } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { decodeChunked, HttpError, newChunkState, parseHead } from "../src/server/http1.ts";
+import { decodeChunked, findHeadEnd, HttpError, newChunkState, parseHead } from "../src/server/http1.ts";
+import { listen } from "../src/server/http.ts";
+import { startServer } from "../src/server/serve.ts";
 import { tableExists } from "../src/db/open.ts";
 import { MissingTableError, RankingsReader } from "../src/server/reader.ts";
 import { Database } from "bun:sqlite";
@@ -662,4 +664,286 @@ describe("RankingsReader", () => {
     reader.close();
     conn.close();
   });
+});
+
+/** A connection held open across requests, as a keep-alive client holds it. */
+interface HeldConnection {
+  /** Sends `text` and resolves with the responses that arrive for it. */
+  ask(text: string, expect?: number): Promise<RawResponse[]>;
+  /** Everything received so far. */
+  text(): string;
+  /** Resolves when the connection is closed (by either side). */
+  closed: Promise<void>;
+  /** Closes our side politely (FIN). */
+  end(): void;
+  /** Drops the connection (RST). */
+  reset(): void;
+}
+
+function hold(port: number): Promise<HeldConnection> {
+  return new Promise((resolve, reject) => {
+    const sock = connect(port, "127.0.0.1");
+    let text = "";
+    let seen = 0;
+    let waiter: (() => void) | null = null;
+    const closed = new Promise<void>((r) => sock.on("close", () => (r(), waiter?.())));
+    sock.on("data", (d) => {
+      text += d.toString("latin1");
+      waiter?.();
+    });
+    sock.on("error", () => {});
+    sock.on("connect", () =>
+      resolve({
+        ask(request, expect = 1) {
+          sock.write(request);
+          return new Promise((res) => {
+            waiter = () => {
+              const all = parseResponses(text);
+              if (all.length >= seen + expect || sock.destroyed) {
+                waiter = null;
+                res(all.slice(seen));
+                seen = all.length;
+              }
+            };
+          });
+        },
+        text: () => text,
+        closed,
+        end: () => sock.end(),
+        reset: () => sock.resetAndDestroy(),
+      }),
+    );
+    sock.once("error", reject);
+  });
+}
+
+/** Polls `ok` every 10 ms for up to `ms`. */
+async function until(ok: () => boolean, ms = 2000): Promise<boolean> {
+  for (const t0 = Date.now(); !ok() && Date.now() - t0 < ms; ) await Bun.sleep(10);
+  return ok();
+}
+
+describe("line endings (RFC 9112 §2.2: a bare LF ends a line, a bare CR is refused)", () => {
+  it("answers a request whose lines all end in a bare LF, like printf … | nc sends, with the usual body and CRLF in the response", async () => {
+    const health = await raw(dev.port, "GET /healthz HTTP/1.1\nHost: x\n\n");
+    expect(health.responses[0].status).toBe(200);
+    expect(JSON.parse(health.responses[0].body)).toEqual((await get("/healthz")).body);
+    expect(health.text.slice(0, health.text.indexOf("\r\n\r\n"))).not.toMatch(/[^\r]\n/);
+    const seed = await raw(dev.port, 'GET /api/similarity/ HTTP/1.1\nHost: x\nContent-Type: application/json\nContent-Length: 21\n\n{"user_handle":"110"}');
+    expect(seed.responses[0].status).toBe(200);
+    expect(JSON.parse(seed.responses[0].body)).toEqual(expected(10));
+  });
+
+  it("answers a head mixing CRLF and LF, also when it arrives cut between the two kinds", async () => {
+    const text = 'POST /api/similarity/ HTTP/1.1\r\nHost: x\nContent-Length: 21\r\n\n{"user_handle":"111"}';
+    const whole = await raw(dev.port, text);
+    expect(JSON.parse(whole.responses[0].body)).toEqual(expected(11));
+    const he = text.indexOf("\r\n\n");
+    const pieces = await raw(dev.port, [text.slice(0, he + 1), text.slice(he + 1, he + 2), text.slice(he + 2)]);
+    expect(JSON.parse(pieces.responses[0].body)).toEqual(expected(11));
+    // The empty line may be CRLF after an LF-terminated line too.
+    const crlfEnd = await raw(dev.port, "GET /api/similarity/112 HTTP/1.1\nHost: x\n\r\n");
+    expect(JSON.parse(crlfEnd.responses[0].body)).toEqual(expected(12));
+  });
+
+  it("ends a head at its first empty line, so an LF request pipelined before a CRLF one is answered first", async () => {
+    const two = "GET /api/similarity/113 HTTP/1.1\nHost: x\n\n\n" + requestText("GET", "/api/similarity/114");
+    const r = await raw(dev.port, two, 2);
+    expect(r.responses.map((x) => JSON.parse(x.body))).toEqual([expected(13), expected(14)]);
+  });
+
+  it("refuses a bare CR in the request line, a header field or the empty line with 400 and closes, without waiting for the rest of the head", async () => {
+    for (const text of [
+      "GET /api/similarity/110 HTTP/1.1\rHost: x\r\n\r\n",
+      "GET /api/similarity/110 HTTP/1.1\r\nHost: x\rX-Smuggled: 1\r\n\r\n",
+      "GET /api/similarity/110 HTTP/1.1\nHost: x\r\r\n\r\n",
+      "GET /api/similarity/110 HTTP/1.1\r\nHost: x\r\n\r\rGET /api/similarity/111 HTTP/1.1\r\n",
+      "GET /api/similarity/110 HTTP/1.1\r\nHost: x\rn", // incomplete head: refused at once, not after the idle timeout
+    ]) {
+      const t0 = performance.now();
+      const r = await raw(dev.port, text, 2);
+      expect(r.closed).toBe(true);
+      expect(r.responses).toHaveLength(1);
+      expect(r.responses[0].status).toBe(400);
+      expect(JSON.parse(r.responses[0].body).error).toContain("bare CR");
+      expect(performance.now() - t0).toBeLessThan(2000);
+    }
+  });
+
+  it("reads a chunked body whose size lines, data and trailers end in bare LFs", async () => {
+    const head = "POST /api/similarity/ HTTP/1.1\nHost: x\nTransfer-Encoding: chunked\n\n";
+    const lf = await raw(dev.port, [head + '5\n{"use\n', '10;ext=1\nr_handle":"115"}\n0\nTrailer: t\n\n']);
+    expect(JSON.parse(lf.responses[0].body)).toEqual(expected(15));
+    const mixed = await raw(dev.port, [head + '5\r\n{"use\n10\nr_handle":"116"}\r\n0\n\r\n']);
+    expect(JSON.parse(mixed.responses[0].body)).toEqual(expected(16));
+    const bareCr = await raw(dev.port, head + '5\r{"use\r\n0\r\n\r\n');
+    expect(bareCr.responses[0].status).toBe(400);
+  });
+});
+
+describe("the HTTP/1.1 parser, line endings", () => {
+  const enc = (s: string) => new TextEncoder().encode(s);
+
+  it("finds the end of a head after a CRLF or LF empty line, the same when resumed two bytes before the last end", () => {
+    for (const [text, end] of [
+      ["GET / HTTP/1.1\r\nHost: x\r\n\r\nBODY", 24],
+      ["GET / HTTP/1.1\nHost: x\n\nBODY", 22],
+      ["GET / HTTP/1.1\r\nHost: x\n\r\nBODY", 23],
+      ["GET / HTTP/1.0\n\n", 14],
+    ] as const) {
+      expect(findHeadEnd(enc(text), 0)).toBe(end);
+      for (let cut = 1; cut < end + 2; cut++) {
+        expect(findHeadEnd(enc(text.slice(0, cut)), 0)).toBe(-1);
+        expect(findHeadEnd(enc(text), Math.max(0, cut - 2))).toBe(end);
+      }
+    }
+  });
+
+  it("parses a head with LF or mixed line ends like its CRLF form", () => {
+    const crlf = parseHead("POST /a HTTP/1.1\r\nHost: x\r\nAccept: a\r\nAccept: b\r\nContent-Length: 3");
+    for (const head of ["POST /a HTTP/1.1\nHost: x\nAccept: a\nAccept: b\nContent-Length: 3", "POST /a HTTP/1.1\nHost: x\r\nAccept: a\nAccept: b\r\nContent-Length: 3"]) {
+      const h = parseHead(head);
+      expect(h).toEqual(crlf);
+      expect(h.headers.get("accept")).toBe("a, b");
+      expect(h.headers.get("host")).toBe("x");
+    }
+  });
+
+  it("rejects a bare CR in a head with 400 naming it, and keeps the field syntax strict with LF line ends", () => {
+    for (const text of ["GET / HTTP/1.1\rHost: x\n\n", "GET / HTTP/1.1\nHost: x\rY: 1\n\n", "GET / HTTP/1.1\nHost: x\n\r\r\n"]) {
+      expect(() => findHeadEnd(enc(text), 0)).toThrow("bare CR");
+    }
+    for (const head of ["GET / HTTP/1.1\r", "GET / HTTP/1.1\nHost: x\rY: 1", "GET / HTTP/1.1\nHost: x\nX: a\r\r"]) {
+      const e = (() => {
+        try {
+          parseHead(head);
+        } catch (e) {
+          return e;
+        }
+      })();
+      expect(e).toBeInstanceOf(HttpError);
+      expect((e as HttpError).status).toBe(400);
+      expect((e as HttpError).message).toContain("bare CR");
+    }
+    for (const head of ["GET / HTTP/1.1\nHost: x\n folded: header", "GET / HTTP/1.1\nHost : x", "GET / HTTP/1.1\nHost: x\nHost: y", "GET / HTTP/1.1\nHost: x\n\nX: y"]) {
+      expect(() => parseHead(head)).toThrow(HttpError);
+    }
+  });
+
+  it("decodes chunked bodies with LF or mixed line ends, incrementally, and refuses a bare CR", () => {
+    const whole = "4\nwiki\n5;x=y\r\npedia\r\n0\nTrailer: t\n\nNEXT";
+    const r = decodeChunked(enc(whole), 0, 100);
+    expect(r.done && new TextDecoder().decode(r.body)).toBe("wikipedia");
+    expect(r.done && r.end).toBe(whole.indexOf("NEXT"));
+    const state = newChunkState();
+    const end = whole.indexOf("NEXT");
+    for (let cut = 1; cut < end; cut++) expect(decodeChunked(enc(whole.slice(0, cut)), 0, 100, state).done).toBe(false);
+    const resumed = decodeChunked(enc(whole), 0, 100, state);
+    expect(resumed.done && new TextDecoder().decode(resumed.body)).toBe("wikipedia");
+    expect(() => decodeChunked(enc("4\rwiki\r\n"), 0, 100)).toThrow("bare CR");
+    expect(() => decodeChunked(enc("4\nwiki\rX"), 0, 100)).toThrow("malformed chunk");
+    expect(() => decodeChunked(enc("0\nX: a\rb\n\n"), 0, 100)).toThrow("bare CR");
+  });
+});
+
+describe("the connection limit", () => {
+  const GET = (u: number) => requestText("GET", `/api/similarity/${u}`);
+
+  it("holds --max-connections keep-alive connections, answers one more with 503, Retry-After and a JSON error and closes it, and serves a newcomer once one leaves", async () => {
+    const s = await serve(["--db", db, "--quiet", "--max-connections", "3"]);
+    try {
+      const held = await Promise.all([0, 1, 2].map(() => hold(s.port)));
+      for (const [i, c] of held.entries()) expect(JSON.parse((await c.ask(GET(110 + i)))[0].body)).toEqual(expected(10 + i));
+      const extra = await raw(s.port, [], 2);
+      expect(extra.closed).toBe(true);
+      expect(extra.responses).toHaveLength(1);
+      const busy = extra.responses[0];
+      expect(busy.status).toBe(503);
+      expect(busy.headers["retry-after"]).toBe("1");
+      expect(busy.headers.connection).toBe("close");
+      expect(busy.headers["content-type"]).toStartWith("application/json");
+      expect(Object.keys(JSON.parse(busy.body))).toEqual(["error"]);
+      expect(JSON.parse(busy.body).error).toContain("too many connections");
+      // Those already open are unaffected.
+      for (const [i, c] of held.entries()) expect(JSON.parse((await c.ask(GET(113 + i)))[0].body)).toEqual(expected(13 + i));
+      held[1].end();
+      await held[1].closed;
+      const newcomer = await hold(s.port);
+      expect(JSON.parse((await newcomer.ask(GET(116)))[0].body)).toEqual(expected(16));
+      expect((await raw(s.port, GET(117))).responses[0].status).toBe(503);
+      for (const c of [held[0], held[2], newcomer]) c.end();
+    } finally {
+      expect(await s.stop()).toBe(0);
+    }
+  });
+
+  it("refuses a --max-connections that is not a positive integer", () => {
+    for (const bad of ["0", "-1", "2.5", "many"]) {
+      const r = run(["serve", "--db", db, "--port", "0", "--max-connections", bad]);
+      expect(r.code).toBe(2);
+      expect(r.err).toContain("--max-connections must be an integer");
+    }
+  });
+
+  it("counts exactly: after 50 connections closed every way (FIN, RST, Connection: close, 400, refused at the limit) it still holds the limit", async () => {
+    const server = startServer({ dbPath: db, table: "user_ranking", hostname: "127.0.0.1", port: 0, accessLog: false, maxConnections: 3 });
+    const port = server.http.port;
+    try {
+      for (let i = 0; i < 50; i++) {
+        const c = await hold(port);
+        switch (i % 5) {
+          case 0:
+            expect((await c.ask(GET(110)))[0].status).toBe(200);
+            c.end();
+            break;
+          case 1:
+            expect((await c.ask(GET(110)))[0].status).toBe(200);
+            c.reset();
+            break;
+          case 2:
+            expect((await c.ask(requestText("GET", "/api/similarity/110", "", { Connection: "close" })))[0].status).toBe(200);
+            break;
+          case 3:
+            expect((await c.ask("GET / HTTP/1.1\rHost: x\r\n\r\n"))[0].status).toBe(400);
+            break;
+          case 4: {
+            // At the limit: two more held, a fourth refused, then all leave.
+            const more = [await hold(port), await hold(port)];
+            expect((await raw(port, [], 2)).responses[0].status).toBe(503);
+            for (const m of more) m.end();
+            c.end();
+            await Promise.all(more.map((m) => m.closed));
+          }
+        }
+        await c.closed;
+      }
+      expect(await until(() => server.http.connections === 0)).toBe(true);
+      const held = await Promise.all([0, 1, 2].map(() => hold(port)));
+      for (const c of held) expect((await c.ask(GET(111)))[0].status).toBe(200);
+      expect(server.http.connections).toBe(3);
+      expect((await raw(port, GET(111))).responses[0].status).toBe(503);
+      for (const c of held) c.end();
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("closes an idle keep-alive connection quietly and a half-sent request with 408 after the idle timeout, freeing their slots", async () => {
+    // Bun checks socket timeouts every few seconds: a 1 s timeout fires within about 4 s.
+    const server = listen(() => ({ status: 200, body: "[]" }), { hostname: "127.0.0.1", port: 0, idleTimeout: 1, maxConnections: 2 });
+    try {
+      const idle = await hold(server.port);
+      expect((await idle.ask(GET(110)))[0].status).toBe(200);
+      const slow = await hold(server.port);
+      const late = slow.ask("GET /api/similarity/110 HTTP/1.1\r\nHo");
+      expect((await raw(server.port, [], 2)).responses[0].status).toBe(503);
+      await Promise.all([idle.closed, slow.closed]);
+      expect(parseResponses(idle.text())).toHaveLength(1);
+      expect((await late).map((r) => r.status)).toEqual([408]);
+      expect(server.connections).toBe(0);
+      expect((await raw(server.port, GET(110))).responses[0].status).toBe(200);
+    } finally {
+      await server.stop(0);
+    }
+  }, 15_000);
 });

@@ -1,5 +1,5 @@
 import { defineCommand } from "citty";
-import { CliError, dbArgs, log, resolveDb, resolveEnv, resolveTable, tableArg } from "../common.ts";
+import { CliError, dbArgs, log, positiveInt, resolveDb, resolveEnv, resolveTable, tableArg } from "../common.ts";
 
 export default defineCommand({
   meta: {
@@ -11,6 +11,11 @@ export default defineCommand({
     port: { type: "string", valueHint: "PORT", description: "Port (default: $PORT, else 5000; 0 picks a free one)" },
     ...dbArgs,
     ...tableArg,
+    "max-connections": {
+      type: "string",
+      valueHint: "N",
+      description: "Most connections open at once (default 1024); one more is answered 503 with Retry-After: 1 and closed",
+    },
     quiet: { type: "boolean", description: "No access log", default: false },
   },
   async run({ args }) {
@@ -25,6 +30,7 @@ export default defineCommand({
     const portText = args.port || process.env.PORT || "5000";
     const port = Number(portText);
     if (!/^\d{1,5}$/.test(portText) || port > 65535) throw new CliError(`--port must be an integer 0..65535, got ${JSON.stringify(portText)}`);
+    const maxConnections = positiveInt(args["max-connections"], "max-connections", 1024);
     let token: string | undefined;
     if (env === "prod") {
       token = process.env.RECSYS_API_TOKEN;
@@ -35,7 +41,7 @@ export default defineCommand({
     const { startServer, StartupError } = await import("../../src/server/serve.ts");
     let server;
     try {
-      server = startServer({ dbPath, table, hostname, port, readonly: true, token, accessLog: !args.quiet });
+      server = startServer({ dbPath, table, hostname, port, readonly: true, token, accessLog: !args.quiet, maxConnections });
     } catch (e) {
       if (e instanceof StartupError) throw new CliError(e.message, 1);
       throw e;

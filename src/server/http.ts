@@ -5,7 +5,7 @@
  * are), which keeps pipelining and ordering trivial.
  */
 import type { Socket, TCPSocketListener } from "bun";
-import { decodeChunked, HttpError, newChunkState, parseHead, serializeResponse, type ChunkState, type HeaderList, type RequestHead } from "./http1.ts";
+import { decodeChunked, findHeadEnd, HttpError, newChunkState, parseHead, serializeResponse, type ChunkState, type HeaderList, type RequestHead } from "./http1.ts";
 
 export { HeaderList } from "./http1.ts";
 
@@ -38,6 +38,11 @@ export interface ListenOptions {
   maxHead?: number;
   /** Idle keep-alive / slow-client timeout, seconds (default 30). */
   idleTimeout?: number;
+  /**
+   * Most connections open at once (default 1024). One more is answered 503 with `Retry-After: 1`
+   * and closed; those already open are unaffected.
+   */
+  maxConnections?: number;
   /** Called once per response with method, path, status and handler milliseconds. */
   onResponse?: (method: string, path: string, status: number, ms: number) => void;
   /** Called for unexpected handler failures (the client gets a generic 500). */
@@ -47,7 +52,7 @@ export interface ListenOptions {
 export interface HttpServer {
   readonly hostname: string;
   readonly port: number;
-  /** Open connections (for tests and shutdown). */
+  /** Open connections, the ones refused at the limit not included (for tests and shutdown). */
   readonly connections: number;
   /**
    * Stops accepting, lets in-flight requests finish (idle keep-alive connections are closed at
@@ -73,8 +78,9 @@ interface Conn {
   dead: boolean;
 }
 
-const CRLFCRLF = Buffer.from("\r\n\r\n");
 const MAX_PENDING = 1 << 20;
+/** Default of {@link ListenOptions.maxConnections}. */
+export const DEFAULT_MAX_CONNECTIONS = 1024;
 
 function headerLines(headers: Record<string, string> | undefined): string {
   if (!headers) return "";
@@ -88,6 +94,7 @@ export function listen(handler: Handler, options: ListenOptions): HttpServer {
   const maxBody = options.maxBody ?? 16 * 1024;
   const maxHead = options.maxHead ?? 16 * 1024;
   const idle = options.idleTimeout ?? 30;
+  const maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
   const onResponse = options.onResponse;
   const onError = options.onError ?? ((e) => console.error(e));
   const conns = new Set<Socket<Conn>>();
@@ -170,22 +177,30 @@ export function listen(handler: Handler, options: ListenOptions): HttpServer {
         let bodyStart = c.headEnd;
         failed = head;
         if (!head) {
-          // Tolerate stray CRLFs between pipelined requests (RFC 9112 §2.2).
-          while (off + 1 < buf.length && buf[off] === 13 && buf[off + 1] === 10) off += 2;
+          // Tolerate stray empty lines (CRLF or LF) between pipelined requests (RFC 9112 §2.2).
+          for (;;) {
+            if (buf[off] === 10) off++;
+            else if (buf[off] === 13 && buf[off + 1] === 10) off += 2;
+            else break;
+          }
+          if (off >= buf.length) break;
           // Resume the search where the last one stopped: a head trickled in byte by byte must
           // not be rescanned from its start on every arrival.
-          const he = (buf as Buffer).indexOf(CRLFCRLF, off + c.headScan);
+          const he = findHeadEnd(buf, off + c.headScan);
           if (he < 0) {
             if (buf.length - off > maxHead) throw new HttpError(431, `request head larger than ${maxHead} bytes`);
-            c.headScan = Math.max(0, buf.length - off - 3);
+            c.headScan = Math.max(0, buf.length - off - 2);
             break;
           }
           c.headScan = 0;
           if (he - off > maxHead) throw new HttpError(431, `request head larger than ${maxHead} bytes`);
-          head = parseHead(Buffer.from(buf.buffer, buf.byteOffset + off, he - off).toString("latin1"));
+          // The head's text stops before its last line's CRLF (or LF); the body starts after the
+          // empty line, itself CRLF or LF.
+          const textEnd = buf[he - 1] === 13 ? he - 1 : he;
+          head = parseHead(Buffer.from(buf.buffer, buf.byteOffset + off, textEnd - off).toString("latin1"));
           failed = head;
           if (head.contentLength > maxBody) throw new HttpError(413, `request body larger than ${maxBody} bytes`);
-          bodyStart = he + 4;
+          bodyStart = buf[he + 1] === 10 ? he + 2 : he + 3;
           // Some clients (node:http's request() on GET) send a body with no framing at all. By
           // the protocol those bytes are the next request; a JSON-looking "next request" is that
           // mistake, so name it instead of answering "missing user_handle" then "malformed".
@@ -254,6 +269,16 @@ export function listen(handler: Handler, options: ListenOptions): HttpServer {
     socket: {
       open(s) {
         s.data = { buf: null, pending: null, closeAfterFlush: false, head: null, headEnd: 0, headScan: 0, chunks: null, continued: false, dead: false };
+        if (conns.size >= maxConnections) {
+          // Answered before its request arrives, and never counted: `conns` holds exactly the
+          // sockets opened and not yet closed, so the count cannot drift.
+          s.data.dead = true;
+          s.timeout(idle); // in case end() leaves it open: the timeout handler terminates it
+          s.write(busy(date));
+          s.end();
+          onResponse?.("-", "-", 503, 0);
+          return;
+        }
         conns.add(s);
         s.timeout(idle);
       },
@@ -270,6 +295,7 @@ export function listen(handler: Handler, options: ListenOptions): HttpServer {
         if (!c.pending || c.dead) return;
         const n = s.write(c.pending);
         if (n < 0) return kill(s);
+        if (n > 0) s.timeout(idle); // a slow reader that is reading is not idle
         c.pending = n < c.pending.length ? c.pending.slice(n) : null;
         if (!c.pending && c.closeAfterFlush) {
           c.dead = true;
@@ -278,8 +304,15 @@ export function listen(handler: Handler, options: ListenOptions): HttpServer {
       },
       timeout(s) {
         const c = s.data;
+        // Bun calls this once and leaves the socket open: closing is ours to do, or an idle
+        // client would hold its slot under maxConnections for ever.
+        if (c.dead) s.terminate();
         // A request half-sent for the whole idle period is a slow client: say so before closing.
-        if (c.buf && !c.dead && !c.pending) refuse(s, 408, "request not completed in time");
+        else if (c.buf && !c.pending) refuse(s, 408, "request not completed in time");
+        // Nothing read from us for the whole period: a stalled reader.
+        else if (c.pending) kill(s);
+        // An idle keep-alive connection: closed quietly (RFC 9112 §9.5).
+        else finish(s);
       },
       close(s) {
         s.data.dead = true;
@@ -289,6 +322,7 @@ export function listen(handler: Handler, options: ListenOptions): HttpServer {
       error(s, e) {
         s.data.dead = true;
         onError(e);
+        s.terminate(); // `close` follows and uncounts it
       },
     },
   });
@@ -322,6 +356,11 @@ export function listen(handler: Handler, options: ListenOptions): HttpServer {
       });
     },
   };
+}
+
+/** The answer to a connection over the limit (one string: one write). */
+function busy(date: string): string {
+  return serializeResponse(503, JSON.stringify({ error: "too many connections; retry shortly" }), "Retry-After: 1\r\n", date, false)[0];
 }
 
 function concat(a: Uint8Array, b: Uint8Array): Uint8Array {

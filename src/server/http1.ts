@@ -53,38 +53,80 @@ export class HttpError extends Error {
 
 const REQUEST_LINE = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+) ([\x21-\x7e]+) HTTP\/1\.([01])$/;
 // Every field line at once: a token name, a colon, a value of visible ASCII, obs-text, space or
-// tab. Rejects obsolete line folding, whitespace before the colon and control characters.
-const FIELDS = /^(?:[!#$%&'*+.^_`|~0-9A-Za-z-]+:[\t\x20-\x7e\x80-\xff]*\r\n)*$/;
+// tab, then CRLF or a bare LF. Rejects obsolete line folding, whitespace before the colon and
+// control characters, a bare CR among them.
+const FIELDS = /^(?:[!#$%&'*+.^_`|~0-9A-Za-z-]+:[\t\x20-\x7e\x80-\xff]*\r?\n)*$/;
 /** Headers that must not repeat: a second copy is a smuggling or confusion attempt. */
 const SINGLE = new Set(["host", "content-length", "authorization", "content-type", "transfer-encoding"]);
 /** More header fields than any real client sends. */
 const MAX_FIELDS = 100;
 
+const CR = 13;
+const LF = 10;
+
+/** A CR not followed by LF: refused, since recipients that disagree on it can be smuggled past. */
+function bareCR(): HttpError {
+  return new HttpError(400, "bare CR (a CR not followed by LF) in the request");
+}
+
 /**
- * Parses a request head (the text before the blank line, CRLF-separated, decoded as latin1).
- * Throws {@link HttpError} (400) for anything malformed, ambiguous or unsupported.
+ * Finds the empty line that ends a request head, scanning `buf` from `from`: returns the offset
+ * of the LF that ends the head's last line (the empty line follows it), or -1 while the head is
+ * incomplete. Lines end in CRLF or, as RFC 9112 §2.2 allows, a bare LF; a CR anywhere else is
+ * refused with 400 as soon as the byte after it has arrived. Resuming a scan at two bytes before
+ * the previous end of the buffer finds the same answer as scanning everything again.
+ */
+export function findHeadEnd(buf: Uint8Array, from: number): number {
+  const n = buf.length;
+  for (let i = from; i < n; i++) {
+    const b = buf[i];
+    if (b === LF) {
+      if (i + 1 >= n) return -1;
+      const next = buf[i + 1];
+      if (next === LF) return i;
+      if (next === CR) {
+        if (i + 2 >= n) return -1;
+        if (buf[i + 2] === LF) return i;
+        throw bareCR();
+      }
+    } else if (b === CR) {
+      if (i + 1 >= n) return -1;
+      if (buf[i + 1] !== LF) throw bareCR();
+    }
+  }
+  return -1;
+}
+
+/**
+ * Parses a request head (the text before the empty line, decoded as latin1; lines end in CRLF or
+ * a bare LF, the last one's end excluded). Throws {@link HttpError} (400) for anything malformed,
+ * ambiguous or unsupported.
  */
 export function parseHead(head: string): RequestHead {
-  let eol = head.indexOf("\r\n");
+  let eol = head.indexOf("\n");
   if (eol < 0) eol = head.length;
-  const m = REQUEST_LINE.exec(head.slice(0, eol));
+  // A CR is part of a line end only before an LF.
+  const line = eol < head.length && head.charCodeAt(eol - 1) === CR ? head.slice(0, eol - 1) : head.slice(0, eol);
+  const m = REQUEST_LINE.exec(line);
   if (!m) {
-    if (/^\S+ \S+ HTTP\/\d/.test(head.slice(0, eol))) throw new HttpError(400, "only HTTP/1.0 and HTTP/1.1 are supported");
+    if (line.includes("\r")) throw bareCR();
+    if (/^\S+ \S+ HTTP\/\d/.test(line)) throw new HttpError(400, "only HTTP/1.0 and HTTP/1.1 are supported");
     throw new HttpError(400, "malformed request line");
   }
   const fields: string[] = [];
   if (eol < head.length) {
-    const block = head.slice(eol + 2) + "\r\n";
-    if (!FIELDS.test(block)) throw new HttpError(400, "malformed header field");
+    const block = head.slice(eol + 1) + "\n";
+    if (!FIELDS.test(block)) throw /\r(?!\n)/.test(block) ? bareCR() : new HttpError(400, "malformed header field");
     // One lower-casing pass for all names (latin1 keeps its length when lower-cased, so offsets
-    // in `lower` are offsets in `block`; values are taken from `block`, case intact).
+    // in `lower` are offsets in `block`; values are taken from `block`, case intact). trim()
+    // drops the CR of a CRLF along with the optional whitespace around the value.
     const lower = block.toLowerCase();
     for (let start = 0; start < block.length; ) {
-      const end = block.indexOf("\r\n", start);
+      const end = block.indexOf("\n", start);
       const colon = block.indexOf(":", start);
       const name = lower.slice(start, colon);
       const value = block.slice(colon + 1, end).trim();
-      start = end + 2;
+      start = end + 1;
       let i = 0;
       while (i < fields.length && fields[i] !== name) i += 2;
       if (i === fields.length) {
@@ -148,23 +190,35 @@ export function newChunkState(): ChunkState {
   return { pos: 0, total: 0, spans: [], trailers: false };
 }
 
-const CR = 13;
-const LF = 10;
 /** Longest chunk-size line (with extensions) and trailer section accepted. */
 const MAX_CHUNK_LINE = 1024;
 const MAX_TRAILERS = 8192;
 
+/**
+ * Offset of the LF ending the line that starts at `from` (CRLF or bare LF), or -1 if it has not
+ * all arrived. Throws 400 on a bare CR or a line longer than `max`.
+ */
 function lineEnd(buf: Uint8Array, from: number, max: number): number {
-  const stop = Math.min(buf.length - 1, from + max);
-  for (let i = from; i < stop; i++) if (buf[i] === CR && buf[i + 1] === LF) return i;
+  const stop = Math.min(buf.length, from + max + 1);
+  for (let i = from; i < stop; i++) {
+    const b = buf[i];
+    if (b === LF) return i;
+    if (b === CR && i + 1 < buf.length && buf[i + 1] !== LF) throw bareCR();
+  }
   if (buf.length - from > max) throw new HttpError(400, "chunk line or trailer section too long");
   return -1;
 }
 
+/** Where the text of a line from `from` to its LF at `lf` ends: before the CR of a CRLF. */
+function textEnd(buf: Uint8Array, from: number, lf: number): number {
+  return lf > from && buf[lf - 1] === CR ? lf - 1 : lf;
+}
+
 /**
  * Decodes a chunked body starting at `start`, resuming from `state`. Returns `{done:false}` if
- * more bytes are needed, else the body and the offset just past the trailer section. Throws
- * 413 past `limit` body bytes and 400 on a malformed chunk.
+ * more bytes are needed, else the body and the offset just past the trailer section. Chunk-size
+ * lines, chunk data and trailer lines may end in CRLF or a bare LF. Throws 413 past `limit` body
+ * bytes and 400 on a malformed chunk.
  */
 export function decodeChunked(buf: Uint8Array, start: number, limit: number, state: ChunkState = newChunkState()): ChunkedResult {
   for (;;) {
@@ -173,34 +227,41 @@ export function decodeChunked(buf: Uint8Array, start: number, limit: number, sta
       // Trailer fields (ignored) up to the empty line.
       const t = lineEnd(buf, p, MAX_TRAILERS);
       if (t < 0) return { done: false };
-      state.pos = t + 2 - start;
-      if (t > p) continue;
+      state.pos = t + 1 - start;
+      if (textEnd(buf, p, t) > p) continue;
       const body = new Uint8Array(state.total);
       let o = 0;
       for (let i = 0; i < state.spans.length; i += 2) {
         body.set(buf.subarray(start + state.spans[i], start + state.spans[i] + state.spans[i + 1]), o);
         o += state.spans[i + 1];
       }
-      return { done: true, body, end: t + 2 };
+      return { done: true, body, end: t + 1 };
     }
     const e = lineEnd(buf, p, MAX_CHUNK_LINE);
     if (e < 0) return { done: false };
-    const line = Buffer.from(buf.buffer, buf.byteOffset + p, e - p).toString("latin1");
+    const line = Buffer.from(buf.buffer, buf.byteOffset + p, textEnd(buf, p, e) - p).toString("latin1");
     const m = /^([0-9A-Fa-f]{1,8})[ \t]*(;.*)?$/.exec(line);
     if (!m) throw new HttpError(400, "malformed chunk size");
     const size = parseInt(m[1], 16);
-    const data = e + 2;
+    const data = e + 1;
     if (size === 0) {
       state.trailers = true;
       state.pos = data - start;
       continue;
     }
     if (state.total + size > limit) throw new HttpError(413, `request body larger than ${limit} bytes`);
-    if (buf.length < data + size + 2) return { done: false };
-    if (buf[data + size] !== CR || buf[data + size + 1] !== LF) throw new HttpError(400, "malformed chunk");
+    // The data's own line end: LF, or CRLF (whose LF may not have arrived yet).
+    const after = data + size;
+    if (buf.length <= after) return { done: false };
+    let next: number;
+    if (buf[after] === LF) next = after + 1;
+    else if (buf[after] !== CR) throw new HttpError(400, "malformed chunk");
+    else if (buf.length <= after + 1) return { done: false };
+    else if (buf[after + 1] === LF) next = after + 2;
+    else throw new HttpError(400, "malformed chunk");
     state.spans.push(data - start, size);
     state.total += size;
-    state.pos = data + size + 2 - start;
+    state.pos = next - start;
   }
 }
 

@@ -24,10 +24,12 @@ const similarityErrors = {
   "401": error("Production only: missing or invalid bearer token (see WWW-Authenticate)."),
   "404": error("No rankings for that handle: an unknown user, or one without any similar user."),
   "405": error("Method not allowed (see the Allow header)."),
-  "408": error("The connection sent nothing (or not a whole request) for 30 s."),
+  "408": error("A request not completed within 30 s (a connection that sends nothing for 30 s is closed without an answer)."),
   "413": error("Request body larger than 16 KiB."),
   "431": error("Request line and headers larger than 16 KiB."),
-  "503": error("The rankings table does not exist yet: run `recsys pipeline --method similarity`."),
+  "503": error(
+    "The rankings table does not exist yet: run `recsys pipeline --method similarity`. Or the server already holds its connection limit (`--max-connections`): then sent as the connection opens, with Retry-After: 1.",
+  ),
 };
 
 const nQuery = {

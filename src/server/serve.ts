@@ -31,6 +31,11 @@ export interface ServeOptions {
   checkEveryMs?: number;
   /** Cached answers per table generation (default 20,000; 0 disables). */
   cacheSize?: number;
+  /**
+   * Most connections open at once (default 1024); one more is answered 503 with
+   * `Retry-After: 1` and closed.
+   */
+  maxConnections?: number;
 }
 
 export interface RunningServer {
@@ -106,6 +111,7 @@ export function startServer(options: ServeOptions): RunningServer {
     http = listen(handler, {
       hostname: options.hostname,
       port: options.port,
+      maxConnections: options.maxConnections,
       onError,
       onResponse:
         options.accessLog === false
