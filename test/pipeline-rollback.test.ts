@@ -1,0 +1,73 @@
+/**
+ * `recsys pipeline --data-dir` writes the input tables while the ranking is still running on
+ * workers; a ranking that fails after that write must still leave the database exactly as it
+ * was. The ranking is replaced here by one that fails once the write has had its turn (a module
+ * mock, so this file runs the command in-process).
+ */
+import { afterAll, describe, expect, it, mock } from "bun:test";
+import { Database } from "bun:sqlite";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { runCommand } from "citty";
+import * as real from "../src/pipeline.ts";
+
+const work = mkdtempSync(join(tmpdir(), "recsys-rollback-"));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+function writeData(dir: string, users: number) {
+  mkdirSync(dir, { recursive: true });
+  const interests = ["user_handle,interest_tag,date_followed"];
+  for (let u = 1; u <= users; u++) interests.push(`${u},tag${u % 3},2017-06-01 10:00:00`);
+  writeFileSync(join(dir, "user_interests.csv"), interests.join("\n") + "\n");
+  writeFileSync(join(dir, "user_course_views.csv"), "user_handle,view_date,course_id,author_handle,level,view_time_seconds\n1,2017-06-03,py-101,7,Beginner,600\n");
+  writeFileSync(join(dir, "user_assessment_scores.csv"), "user_handle,assessment_tag,user_assessment_date,user_assessment_score\n1,python,2017-07-01 09:00:00,150\n");
+  writeFileSync(join(dir, "course_tags.csv"), "course_id,course_tags\npy-101,python\n");
+}
+
+const sha = (path: string) => new Bun.CryptoHasher("sha256").update(readFileSync(path)).digest("hex");
+
+// Fails only when told to, and only after yielding: by then the command has written the
+// input tables into its open transaction.
+// The namespace is live and the mock replaces it: keep the real functions first.
+const original = { ...real };
+let failNext = false;
+let wroteBeforeFailing = false;
+mock.module("../src/pipeline.ts", () => ({
+  ...original,
+  rankUsers: async (...args: Parameters<typeof original.rankUsers>) => {
+    if (!failNext) return original.rankUsers(...args);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    wroteBeforeFailing = true;
+    throw new Error("ranking failed after the input tables were written");
+  },
+}));
+const { default: pipeline } = await import("../bin/commands/pipeline.ts");
+
+describe("recsys pipeline --data-dir, when the ranking fails after the input tables are written", () => {
+  it("rolls back the input tables with the rankings: the database file is byte-for-byte as it was", async () => {
+    const db = join(work, "r.db");
+    const before = join(work, "before");
+    const after = join(work, "after");
+    writeData(before, 4);
+    writeData(after, 9);
+    await runCommand(pipeline, { rawArgs: ["--data-dir", before, "--db", db, "--json"] });
+    const original = sha(db);
+
+    failNext = true;
+    const error = await runCommand(pipeline, { rawArgs: ["--data-dir", after, "--db", db, "--json"] }).catch((e) => e);
+    expect(error).toBeInstanceOf(Error);
+    expect(error.message).toContain("ranking failed after the input tables were written");
+    expect(wroteBeforeFailing).toBe(true);
+
+    expect(sha(db)).toBe(original);
+    const d = new Database(db, { readonly: true });
+    try {
+      expect(d.query("SELECT COUNT(*) FROM user_interests").values()).toEqual([[4]]);
+      expect(d.query("SELECT COUNT(*) FROM recsys_runs").values()).toEqual([[1]]);
+      expect(d.query("SELECT name FROM sqlite_master WHERE name LIKE '%recsys_next%'").values()).toEqual([]);
+    } finally {
+      d.close();
+    }
+  });
+});
