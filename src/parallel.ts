@@ -92,13 +92,16 @@ interface StartMessage<P> {
 type WorkerMessage = { kind: "ready" } | { kind: "progress"; rows: number } | { kind: "done" } | { kind: "error"; message: string; stack?: string };
 
 /**
- * The worker module could not be started or loaded (e.g. this library bundled into someone
- * else's `bun build --compile` executable, which does not embed the worker modules). Nothing was
- * computed; callers run the same kernel on their own thread instead.
+ * The worker module is not there (e.g. this library bundled into someone else's
+ * `bun build --compile` executable, which does not embed the worker modules) or no Worker could
+ * be created. Nothing was computed; callers run the same kernel on their own thread instead.
  */
 export class WorkersUnavailableError extends Error {
   override name = "WorkersUnavailableError";
 }
+
+/** How Bun reports a worker whose entry module does not exist (in a checkout or an executable). */
+const ENTRY_NOT_FOUND = /ModuleNotFound resolving .*\(entry point\)/;
 
 /**
  * The chunk size and the number of workers {@link runRows} will use: workers beyond the number of
@@ -111,9 +114,10 @@ export function plannedThreads(rows: number, threads: number, chunk?: number): {
 
 /**
  * Runs the worker module over rows [0, task.rows) with `task.threads` workers and resolves when
- * every row is done. Rejects with the first error a worker reports, or a worker that exits before
- * finishing; with a {@link WorkersUnavailableError} when the module could not be started or
- * loaded at all. All workers are terminated either way.
+ * every row is done. Rejects with the first error a worker reports (including a module that
+ * throws while loading), or a worker that exits before finishing; with a
+ * {@link WorkersUnavailableError} when the worker module does not exist. All workers are
+ * terminated either way.
  */
 export async function runRows<P>(task: RowTask<P>): Promise<void> {
   const { rows } = task;
@@ -142,7 +146,6 @@ export async function runRows<P>(task: RowTask<P>): Promise<void> {
         }
         workers.push(worker);
         let workerDone = false;
-        // Until a worker says it is ready, a failure means its module never ran.
         let ready = false;
         worker.onmessage = (event: MessageEvent<WorkerMessage>) => {
           const m = event.data;
@@ -171,12 +174,12 @@ export async function runRows<P>(task: RowTask<P>): Promise<void> {
               ? " (this executable was built without it: pass the worker module to `bun build --compile` as an extra entrypoint)"
               : "";
           const message = `worker ${String(task.worker)} failed: ${event.message}${hint}`;
-          fail(ready ? new Error(message) : new WorkersUnavailableError(message));
+          // Only a worker entry that is not there at all is "unavailable"; a module that is there
+          // but throws or has a broken import is a bug, and must not be papered over.
+          fail(!ready && ENTRY_NOT_FOUND.test(event.message) ? new WorkersUnavailableError(message) : new Error(message));
         };
         worker.addEventListener("close", () => {
-          if (workerDone) return;
-          const message = `worker ${String(task.worker)} exited before finishing its rows`;
-          fail(ready ? new Error(message) : new WorkersUnavailableError(message));
+          if (!workerDone) fail(new Error(`worker ${String(task.worker)} exited before finishing its rows`));
         });
         const start: StartMessage<P> = { payload: task.payload, index: i, counter, rows, chunk };
         worker.postMessage(start);

@@ -441,7 +441,14 @@ describe("runRows (worker pool)", () => {
     await expect(runRows({ worker, rows: 10, payload: payload("exit", 10), threads: 1 })).rejects.toThrow(/exited before finishing/);
   });
 
-  it("says the workers are unavailable when the module cannot be loaded, so callers can run the rows themselves", async () => {
+  it("reports a worker module that is there but throws while loading as a failure, not as unavailable", async () => {
+    const broken = new URL("./fixtures/throwing-worker.ts", import.meta.url);
+    const error = await runRows({ worker: broken, rows: 10, payload: payload("mark", 10), threads: 2 }).catch((e) => e);
+    expect(error.message).toMatch(/worker module failed to load/);
+    expect(error).not.toBeInstanceOf(WorkersUnavailableError);
+  });
+
+  it("says the workers are unavailable when the module does not exist, so callers can run the rows themselves", async () => {
     const missing = new URL("./fixtures/no-such-worker.ts", import.meta.url);
     const error = await runRows({ worker: missing, rows: 10, payload: payload("mark", 10), threads: 2 }).catch((e) => e);
     expect(error).toBeInstanceOf(WorkersUnavailableError);
@@ -449,9 +456,12 @@ describe("runRows (worker pool)", () => {
   });
 });
 
-describe("similarity workers outside this test run", () => {
-  const script = (importPath: string) => `
-    import { similarityTopN, buildUserItemMatrix } from ${JSON.stringify(importPath)};
+describe("top-n workers outside this test run", () => {
+  // Both methods' top-n with 1 and 2 threads; prints whether the results agree and how many
+  // threads actually computed the rows.
+  const script = (src: string) => `
+    import { similarityTopN, buildUserItemMatrix } from ${JSON.stringify(src + "/similarity/index.ts")};
+    import { factorTopN } from ${JSON.stringify(src + "/rank/factors.ts")};
     const rows = { user_handle: [], interest_tag: [] };
     for (let u = 0; u < 300; u++) for (let t = 0; t < 3; t++) { rows.user_handle.push(String(u)); rows.interest_tag.push("t" + ((u * 7 + t * 13) % 40)); }
     const ds = {
@@ -460,11 +470,16 @@ describe("similarity workers outside this test run", () => {
       user_course_views: { user_handle: [], course_id: [], level: [], view_time_seconds: new Float64Array(0) },
       course_tags: { course_id: [], course_tags: [] },
     };
+    const same = (a, b) => a.neighbors.length > 0 && a.neighbors.every((v, i) => v === b.neighbors[i]) && a.scores.every((v, i) => v === b.scores[i]);
     const m = buildUserItemMatrix(ds);
+    let used = 0;
     const a = await similarityTopN(m, { threads: 1 });
-    const b = await similarityTopN(m, { threads: 2 });
-    const same = a.neighbors.length > 0 && a.neighbors.every((v, i) => v === b.neighbors[i]) && a.scores.every((v, i) => v === b.scores[i]);
-    console.log(same ? "identical" : "different");
+    const b = await similarityTopN(m, { threads: 2, onThreads: (t) => (used = t) });
+    const factors = Float64Array.from({ length: 300 * 4 }, (_, i) => Math.sin(i * 1.7) + ((i * 7) % 5) / 5);
+    let usedF = 0;
+    const c = await factorTopN(factors, 300, 4, { threads: 1 });
+    const d = await factorTopN(factors, 300, 4, { threads: 2, onThreads: (t) => (usedF = t) });
+    console.log(\`similarity \${same(a, b) ? "identical" : "different"} on \${used}; factors \${same(c, d) ? "identical" : "different"} on \${usedF}\`);
   `;
 
   /** Builds bin/app.ts (the script) into a single-file executable with `extra` entrypoints, then runs it from an empty directory with the sources gone. */
@@ -475,7 +490,7 @@ describe("similarity workers outside this test run", () => {
     try {
       cpSync(join(ROOT, "src"), join(dir, "src"), { recursive: true });
       mkdirSync(join(dir, "bin"));
-      writeFileSync(join(dir, "bin/app.ts"), script("../src/similarity/index.ts"));
+      writeFileSync(join(dir, "bin/app.ts"), script("../src"));
       const build = spawnSync(BUN, ["build", "--compile", "--minify", "bin/app.ts", ...extra, "--outfile", "app"], { cwd: dir, encoding: "utf8", timeout: 60_000 });
       expect(build.status).toBe(0);
       rmSync(join(dir, "src"), { recursive: true });
@@ -490,23 +505,24 @@ describe("similarity workers outside this test run", () => {
   it("start from a library imported from another working directory", () => {
     const dir = mkdtempSync(join(tmpdir(), "recsys-lib-"));
     try {
-      writeFileSync(join(dir, "use.ts"), script(join(ROOT, "src/similarity/index.ts")));
+      writeFileSync(join(dir, "use.ts"), script(join(ROOT, "src")));
       const run = spawnSync(BUN, ["use.ts"], { cwd: dir, encoding: "utf8", timeout: 30_000 });
       expect(run.stderr).toBe("");
-      expect(run.stdout.trim()).toBe("identical");
+      expect(run.stdout.trim()).toBe("similarity identical on 2; factors identical on 2");
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
   });
 
-  it("start inside a compiled single-file executable built with the worker as an extra entrypoint", () => {
-    const run = compileAndRun(["src/similarity/worker.ts"]);
+  it("start inside a compiled single-file executable built with the workers as extra entrypoints", () => {
+    const run = compileAndRun(["src/similarity/worker.ts", "src/rank/factors-worker.ts"]);
     expect(run.stderr).toBe("");
-    expect(run.stdout.trim()).toBe("identical");
+    expect(run.stdout.trim()).toBe("similarity identical on 2; factors identical on 2");
   });
 
-  it("are replaced by this thread, with the same result, in an executable built without them (someone else's app)", () => {
+  it("are replaced by the calling thread, with the same result, in an executable built without them (someone else's app)", () => {
     const run = compileAndRun([]);
-    expect(run.stdout.trim()).toBe("identical");
+    expect(run.stderr).toBe("");
+    expect(run.stdout.trim()).toBe("similarity identical on 1; factors identical on 1");
   });
 });

@@ -10,7 +10,7 @@
  * shared context) cancels, so the user enters only through ⟨v_u, item side⟩: v_u is exactly the
  * user's taste direction, and two users are alike when their v_u point the same way.
  */
-import { factorTopN } from "../rank/factors.ts";
+import { factorTopN, type FactorTopNOptions } from "../rank/factors.ts";
 import { autoThreads } from "../parallel.ts";
 import { usersWithNeighbors } from "../rank/selections.ts";
 import type { Dataset, ProgressFn, Rankings } from "../types.ts";
@@ -184,7 +184,7 @@ export async function rankByFactors(
   users: string[],
   factors: Float64Array,
   k: number,
-  opts: { topN?: number; threads?: number; onProgress?: ProgressFn } = {},
+  opts: FactorTopNOptions = {},
 ): Promise<Rankings> {
   const { offsets, neighbors, scores } = await factorTopN(factors, users.length, k, opts);
   return { users, offsets, neighbors, scores };
@@ -215,8 +215,13 @@ export async function factorizationRun(dataset: Dataset, opts: FactorizationOpti
   const { model, seconds } = fit(dataset, opts);
   const { data, epochs } = model;
   const t2 = performance.now();
-  const threads = autoThreads(data.nUsers, opts.threads);
-  const rankings = await rankByFactors(data.users, userFactors(model), model.k, { topN: opts.topN ?? FM_DEFAULTS.topN, threads, onProgress: opts.onProgress });
+  let threads = autoThreads(data.nUsers, opts.threads);
+  const rankings = await rankByFactors(data.users, userFactors(model), model.k, {
+    topN: opts.topN ?? FM_DEFAULTS.topN,
+    threads,
+    onProgress: opts.onProgress,
+    onThreads: (used) => (threads = used),
+  });
   const t3 = performance.now();
   const ns = data.nsStart;
   return {

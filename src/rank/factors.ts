@@ -179,6 +179,8 @@ export interface FactorTopNOptions {
   /** Worker threads (default: see `autoThreads`). */
   threads?: number;
   onProgress?: ProgressFn;
+  /** Told how many threads computed the rows: 1 when the worker module is missing (see `WorkersUnavailableError`). */
+  onThreads?: (threads: number) => void;
 }
 
 /** What a factor top-n worker receives (arrays backed by SharedArrayBuffers). */
@@ -231,12 +233,14 @@ export async function factorTopN(
     };
     try {
       await runRows({ worker: WORKER, rows, payload, threads: planned.threads, chunk, onProgress: report && ((done, total) => report("top-n", done, total)) });
+      opts.onThreads?.(planned.threads);
       return finishSelections(payload.selections, rows);
     } catch (e) {
       // No worker could run (an executable that does not embed it): same rows, this thread.
       if (!(e instanceof WorkersUnavailableError)) throw e;
     }
   }
+  opts.onThreads?.(1);
   const sel = rowSelections(rows, n);
   const step = QUERY_BLOCK * 8;
   for (let start = 0; start < rows; start += step) {

@@ -75,6 +75,8 @@ export interface TopNOptions {
    */
   threads?: number;
   onProgress?: ProgressFn;
+  /** Told how many threads computed the rows: 1 when the worker module is missing (see `WorkersUnavailableError`). */
+  onThreads?: (threads: number) => void;
 }
 
 /** What a similarity worker receives (all typed arrays SharedArrayBuffer-backed). */
@@ -125,12 +127,14 @@ export async function similarityTopN(m: UserItemMatrix, opts: TopNOptions = {}):
     try {
       await runRows({ worker: WORKER, rows, payload, threads: planned.threads, chunk: planned.chunk, onProgress: report && ((done, total) => report("top-n", done, total)) });
       parts = payload.heaps;
+      opts.onThreads?.(planned.threads);
     } catch (e) {
       // No worker could run (an executable that does not embed it): same rows, this thread.
       if (!(e instanceof WorkersUnavailableError)) throw e;
     }
   }
   if (!parts) {
+    opts.onThreads?.(1);
     parts = [rowSelections(rows, n)];
     const scratch = topNScratch(rows);
     const step = Math.max(1, Math.min(1024, Math.ceil(rows / 100)));
@@ -173,8 +177,8 @@ export async function similarityRun(dataset: Dataset, opts: SimilarityOptions = 
   const m = buildUserItemMatrix(dataset, opts.weights ?? DEFAULT_WEIGHTS);
   opts.onProgress?.("matrix", 1, 1);
   const t1 = performance.now();
-  const threads = autoThreads(m.users.length, opts.threads);
-  const rankings = await similarityTopN(m, { ...opts, threads });
+  let threads = autoThreads(m.users.length, opts.threads);
+  const rankings = await similarityTopN(m, { ...opts, threads, onThreads: (used) => (threads = used) });
   const t2 = performance.now();
   return {
     rankings,
