@@ -27,21 +27,36 @@ function writeData(dir: string, users: number) {
 
 const sha = (path: string) => new Bun.CryptoHasher("sha256").update(readFileSync(path)).digest("hex");
 
-// Fails only when told to, and only after yielding: by then the command has written the
-// input tables into its open transaction.
 // The namespace is live and the mock replaces it: keep the real functions first.
 const original = { ...real };
-let failNext = false;
-let wroteBeforeFailing = false;
+/** The database the failing run writes to; the mock fails only for it. */
+let failFor: string | undefined;
+/** What the mock saw just before failing: was the command's write transaction open? */
+let heldWriteLock = false;
 mock.module("../src/pipeline.ts", () => ({
   ...original,
   rankUsers: async (...args: Parameters<typeof original.rankUsers>) => {
-    if (!failNext) return original.rankUsers(...args);
+    if (failFor === undefined) return original.rankUsers(...args);
+    // Yield, as the real ranking does while its workers run: the command writes the input
+    // tables meanwhile. Then check that it holds the write lock (its transaction is open).
     await new Promise((resolve) => setTimeout(resolve, 20));
-    wroteBeforeFailing = true;
+    const other = new Database(failFor);
+    try {
+      other.exec("PRAGMA busy_timeout = 0");
+      other.exec("BEGIN IMMEDIATE");
+      other.exec("ROLLBACK");
+    } catch (e) {
+      heldWriteLock = /locked|busy/i.test((e as Error).message);
+    } finally {
+      other.close();
+    }
     throw new Error("ranking failed after the input tables were written");
   },
 }));
+afterAll(() => {
+  failFor = undefined;
+  mock.restore();
+});
 const { default: pipeline } = await import("../bin/commands/pipeline.ts");
 
 describe("recsys pipeline --data-dir, when the ranking fails after the input tables are written", () => {
@@ -54,11 +69,11 @@ describe("recsys pipeline --data-dir, when the ranking fails after the input tab
     await runCommand(pipeline, { rawArgs: ["--data-dir", before, "--db", db, "--json"] });
     const original = sha(db);
 
-    failNext = true;
+    failFor = db;
     const error = await runCommand(pipeline, { rawArgs: ["--data-dir", after, "--db", db, "--json"] }).catch((e) => e);
     expect(error).toBeInstanceOf(Error);
     expect(error.message).toContain("ranking failed after the input tables were written");
-    expect(wroteBeforeFailing).toBe(true);
+    expect(heldWriteLock).toBe(true);
 
     expect(sha(db)).toBe(original);
     const d = new Database(db, { readonly: true });

@@ -58,8 +58,10 @@ export default defineCommand({
     const input = fingerprintDataset(dataset);
     stages.fingerprint = lap();
 
+    // Without input tables to write there is nothing to overlap: the write lock waits for the
+    // rankings, so other writers are not held up for the length of the top-n.
+    let result: RankResult | undefined = read ? undefined : await ranking;
     const db = openDatabase(dbPath);
-    let result: RankResult;
     let run;
     try {
       db.exec("BEGIN IMMEDIATE");
@@ -71,7 +73,7 @@ export default defineCommand({
           writeTables(db, read.tables, { summary: read.summary, onProgress: bar.report });
           ingest = lap();
         }
-        result = await ranking;
+        result ??= await ranking;
         bar.done();
         // In flow order; the method's top-n ran while the input tables were written.
         Object.assign(stages, result.stages, ingest === undefined ? {} : { ingest });
