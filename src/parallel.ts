@@ -103,6 +103,11 @@ export class WorkersUnavailableError extends Error {
 /** How Bun reports a worker whose entry module does not exist (in a checkout or an executable). */
 const ENTRY_NOT_FOUND = /ModuleNotFound resolving .*\(entry point\)/;
 
+/** True when a worker's error event says its entry module does not exist (not that it failed). */
+export function isMissingWorkerEntry(message: string): boolean {
+  return ENTRY_NOT_FOUND.test(message);
+}
+
 /**
  * The chunk size and the number of workers {@link runRows} will use: workers beyond the number of
  * chunks would get nothing to do, so they are not started. Use it to size per-worker outputs.
@@ -176,7 +181,7 @@ export async function runRows<P>(task: RowTask<P>): Promise<void> {
           const message = `worker ${String(task.worker)} failed: ${event.message}${hint}`;
           // Only a worker entry that is not there at all is "unavailable"; a module that is there
           // but throws or has a broken import is a bug, and must not be papered over.
-          fail(!ready && ENTRY_NOT_FOUND.test(event.message) ? new WorkersUnavailableError(message) : new Error(message));
+          fail(!ready && isMissingWorkerEntry(event.message) ? new WorkersUnavailableError(message) : new Error(message));
         };
         worker.addEventListener("close", () => {
           if (!workerDone) fail(new Error(`worker ${String(task.worker)} exited before finishing its rows`));

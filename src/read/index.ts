@@ -4,7 +4,7 @@
 import { statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { TABLE_NAMES, type ProgressFn, type TableName, type Tables } from "../types.ts";
-import { defaultThreads, workerEntry } from "../parallel.ts";
+import { defaultThreads, isMissingWorkerEntry, workerEntry } from "../parallel.ts";
 import { decodeTable, parseEncodedTable, parseTable, type CsvSource, type EncodedTable } from "./csv.ts";
 import type { ReadReply, ReadRequest } from "./worker.ts";
 import { InputError } from "./errors.ts";
@@ -173,6 +173,11 @@ function inWorker(
     };
     worker.onerror = (event: ErrorEvent) => {
       event.preventDefault();
+      // A missing worker entry (an executable built without it) leaves the tables to this
+      // thread; a worker that is there but fails is a bug, reported as such.
+      if (!isMissingWorkerEntry(event.message)) {
+        for (const name of names) if (!results.has(name)) results.set(name, new Error(`read worker failed: ${event.message}`));
+      }
       finish();
     };
     worker.addEventListener("close", () => resolvePromise(results));
