@@ -357,6 +357,20 @@ describe("errors are JSON with a human message", () => {
     expect(huge.responses[0].status).toBe(431);
   });
 
+  it("answers 400 to a Content-Length or Transfer-Encoding ending in a no-break space (0xA0), which other servers read differently", async () => {
+    const body = '5\r\n{"use\r\n10\r\nr_handle":"110"}\r\n0\r\n\r\n';
+    for (const [field, sent] of [
+      ["Transfer-Encoding: chunked\xa0", body],
+      ["Content-Length: 21\xa0", '{"user_handle":"110"}'],
+    ]) {
+      const bytes = Buffer.from(`POST /api/similarity/ HTTP/1.1\r\nHost: x\r\n${field}\r\n\r\n${sent}`, "latin1");
+      const r = await raw(dev.port, [bytes], 2, 1500);
+      expect(r.closed).toBe(true);
+      expect(r.responses.map((x) => x.status)).toEqual([400]);
+      expect(JSON.parse(r.responses[0].body).error).toMatch(/Transfer-Encoding|Content-Length/);
+    }
+  });
+
   it("treats SQL in user_handle as an unknown handle and leaves the table intact", async () => {
     for (const attack of ["1 OR 1=1", "110' OR '1'='1", "110\"; DROP TABLE user_ranking; --", "'; DROP TABLE user_ranking; --", "110 UNION SELECT name, 1 FROM sqlite_master"]) {
       const viaBody = await get("/api/similarity/", { method: "POST", body: JSON.stringify({ user_handle: attack }) });
@@ -625,6 +639,16 @@ describe("the HTTP/1.1 parser", () => {
     }
   });
 
+  it("strips only spaces and tabs around a field value, so a no-break space (0xA0) spoils Content-Length and Transfer-Encoding instead of vanishing", () => {
+    expect(parseHead("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: \t5 \t").contentLength).toBe(5);
+    expect(parseHead("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding:  chunked\t").contentLength).toBe(-1);
+    expect(parseHead("GET / HTTP/1.1\r\nHost: x\r\nX-A: \xa0a b\xa0").headers.get("x-a")).toBe("\xa0a b\xa0");
+    for (const field of ["Content-Length: 5\xa0", "Content-Length: \xa05", "Transfer-Encoding: chunked\xa0", "Transfer-Encoding: \xa0chunked"]) {
+      expect(() => parseHead(`POST / HTTP/1.1\r\nHost: x\r\n${field}`)).toThrow(HttpError);
+    }
+    expect(parseHead("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\xa0").keepAlive).toBe(true);
+  });
+
   it("decodes chunked bodies incrementally and enforces the size limit", () => {
     const enc = (s: string) => new TextEncoder().encode(s);
     expect(decodeChunked(enc("3\r\nabc\r\n"), 0, 100)).toEqual({ done: false });
@@ -723,7 +747,7 @@ async function until(ok: () => boolean, ms = 2000): Promise<boolean> {
   return ok();
 }
 
-describe("line endings (RFC 9112 §2.2: a bare LF ends a line, a bare CR is refused)", () => {
+describe("line endings (RFC 9112 §2.2: a bare LF ends a line of the head, chunked framing needs CRLF, a bare CR is refused)", () => {
   it("answers a request whose lines all end in a bare LF, like printf … | nc sends, with the usual body and CRLF in the response", async () => {
     const health = await raw(dev.port, "GET /healthz HTTP/1.1\nHost: x\n\n");
     expect(health.responses[0].status).toBe(200);
@@ -770,14 +794,37 @@ describe("line endings (RFC 9112 §2.2: a bare LF ends a line, a bare CR is refu
     }
   });
 
-  it("reads a chunked body whose size lines, data and trailers end in bare LFs", async () => {
+  it("reads a chunked body after an LF-terminated head, but refuses with 400 and closes one whose chunk lines, data or trailers end in a bare LF", async () => {
+    // A proxy that requires CRLF in chunked framing and this server would otherwise disagree on
+    // where the chunks end, and a second request could be smuggled inside the first one's body.
     const head = "POST /api/similarity/ HTTP/1.1\nHost: x\nTransfer-Encoding: chunked\n\n";
-    const lf = await raw(dev.port, [head + '5\n{"use\n', '10;ext=1\nr_handle":"115"}\n0\nTrailer: t\n\n']);
-    expect(JSON.parse(lf.responses[0].body)).toEqual(expected(15));
-    const mixed = await raw(dev.port, [head + '5\r\n{"use\n10\nr_handle":"116"}\r\n0\n\r\n']);
-    expect(JSON.parse(mixed.responses[0].body)).toEqual(expected(16));
-    const bareCr = await raw(dev.port, head + '5\r{"use\r\n0\r\n\r\n');
-    expect(bareCr.responses[0].status).toBe(400);
+    const crlf = await raw(dev.port, [head + '5\r\n{"use\r\n', '10;ext=1\r\nr_handle":"115"}\r\n0\r\nTrailer: t\r\n\r\n']);
+    expect(JSON.parse(crlf.responses[0].body)).toEqual(expected(15));
+    for (const body of [
+      '5\n{"use\r\n10\r\nr_handle":"116"}\r\n0\r\n\r\n',
+      '5\r\n{"use\n10\r\nr_handle":"116"}\r\n0\r\n\r\n',
+      '15;ext=1\nr_handle":"116"}\r\n0\r\n\r\n',
+      '15\r\n{"user_handle":"116"}\r\n0\nGET /api/similarity/117 HTTP/1.1\r\nHost: x\r\n\r\n',
+      '15\r\n{"user_handle":"116"}\r\n0\r\nTrailer: t\n\r\n',
+      '15\r\n{"user_handle":"116"}\r\n0\r\n\n',
+      '5\r{"use\r\n0\r\n\r\n',
+    ]) {
+      const r = await raw(dev.port, head + body, 2, 1500);
+      expect(r.closed).toBe(true);
+      expect(r.responses.map((x) => x.status)).toEqual([400]);
+      expect(JSON.parse(r.responses[0].body).error).toMatch(/bare (LF|CR)/);
+    }
+  });
+
+  it("refuses a chunk extension outside RFC 9112's grammar with 400 and closes", async () => {
+    const head = "POST /api/similarity/ HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
+    const ok = await raw(dev.port, head + '15 ; a = "b\\"; c" ;d\r\n{"user_handle":"117"}\r\n0;e=f\r\n\r\n');
+    expect(JSON.parse(ok.responses[0].body)).toEqual(expected(17));
+    for (const line of ["15;\r\n", "15;a=\r\n", '15;a="b\r\n', "15;a b\r\n", "15;a=b\nX\r\n"]) {
+      const r = await raw(dev.port, head + line + '{"user_handle":"117"}\r\n0\r\n\r\n', 2, 1500);
+      expect(r.closed).toBe(true);
+      expect(r.responses.map((x) => x.status)).toEqual([400]);
+    }
   });
 });
 
@@ -830,19 +877,65 @@ describe("the HTTP/1.1 parser, line endings", () => {
     }
   });
 
-  it("decodes chunked bodies with LF or mixed line ends, incrementally, and refuses a bare CR", () => {
-    const whole = "4\nwiki\n5;x=y\r\npedia\r\n0\nTrailer: t\n\nNEXT";
-    const r = decodeChunked(enc(whole), 0, 100);
-    expect(r.done && new TextDecoder().decode(r.body)).toBe("wikipedia");
-    expect(r.done && r.end).toBe(whole.indexOf("NEXT"));
-    const state = newChunkState();
-    const end = whole.indexOf("NEXT");
-    for (let cut = 1; cut < end; cut++) expect(decodeChunked(enc(whole.slice(0, cut)), 0, 100, state).done).toBe(false);
-    const resumed = decodeChunked(enc(whole), 0, 100, state);
-    expect(resumed.done && new TextDecoder().decode(resumed.body)).toBe("wikipedia");
-    expect(() => decodeChunked(enc("4\rwiki\r\n"), 0, 100)).toThrow("bare CR");
-    expect(() => decodeChunked(enc("4\nwiki\rX"), 0, 100)).toThrow("malformed chunk");
-    expect(() => decodeChunked(enc("0\nX: a\rb\n\n"), 0, 100)).toThrow("bare CR");
+  /** The HttpError `f` throws, or undefined. */
+  const thrown = (f: () => unknown): HttpError | undefined => {
+    try {
+      f();
+    } catch (e) {
+      if (e instanceof HttpError) return e;
+      throw e;
+    }
+    return undefined;
+  };
+
+  it("refuses a bare LF in chunked framing with 400 wherever it replaces a CRLF, also when the body arrives byte by byte", () => {
+    const whole = "4\r\nwiki\r\n5;x=y\r\npedia\r\n0\r\nTrailer: t\r\n\r\n";
+    const good = decodeChunked(enc(whole), 0, 100);
+    expect(good.done && new TextDecoder().decode(good.body)).toBe("wikipedia");
+    let cases = 0;
+    for (let at = whole.indexOf("\r\n"); at >= 0; at = whole.indexOf("\r\n", at + 1), cases++) {
+      const bad = whole.slice(0, at) + whole.slice(at + 1);
+      const e = thrown(() => decodeChunked(enc(bad), 0, 100));
+      expect(e?.status).toBe(400);
+      expect(e?.message).toContain("bare LF");
+      // Piecemeal: never a body, and the same refusal once the LF has arrived.
+      const state = newChunkState();
+      let refused: HttpError | undefined;
+      for (let cut = 1; cut <= bad.length && !refused; cut++) {
+        refused = thrown(() => expect(decodeChunked(enc(bad.slice(0, cut)), 0, 100, state).done).toBe(false));
+      }
+      expect(refused?.message).toContain("bare LF");
+    }
+    expect(cases).toBe(7);
+  });
+
+  it("refuses a bare CR in chunked framing with 400", () => {
+    for (const text of ["4\rwiki\r\n", "4\r\nwiki\rX", "0\r\nX: a\rb\r\n\r\n"]) {
+      const e = thrown(() => decodeChunked(enc(text), 0, 100));
+      expect(e?.status).toBe(400);
+      expect(e?.message).toContain("bare CR");
+    }
+  });
+
+  it("accepts chunk extensions of RFC 9112's grammar (token names, token or quoted-string values, whitespace around ; and =) and refuses anything else with 400", () => {
+    for (const ext of [";a", ";a=b", " ;a", "\t; a = b", ";a;b=c ;d", ';a="quoted; string"', ';a="esc\\"aped"', ";a=\"\"", ";x-y.z=1~2"]) {
+      const r = decodeChunked(enc(`3${ext}\r\nabc\r\n0${ext}\r\n\r\n`), 0, 100);
+      expect(r.done && new TextDecoder().decode(r.body)).toBe("abc");
+    }
+    for (const ext of [";", " ", "; ", ";=b", ";a=", ";a b", ";a=b c", ';a="unterminated', ';a="x"y', ";a=\"\x01\"", ";a=\x80", ";a\x00", ";a,b", "x", ";a=(b)"]) {
+      for (const text of [`3${ext}\r\nabc\r\n0\r\n\r\n`, `0${ext}\r\n\r\n`]) {
+        const e = thrown(() => decodeChunked(enc(text), 0, 100));
+        expect(e?.status).toBe(400);
+        expect(e?.message).toMatch(/malformed chunk (extension|size)/);
+      }
+    }
+  });
+
+  it("refuses a trailer line that is not a header field with 400", () => {
+    expect(decodeChunked(enc("0\r\nX-T: a b\r\n\r\n"), 0, 100).done).toBe(true);
+    for (const line of ["GET /admin HTTP/1.1", "X-T a", ": a", " X-T: a"]) {
+      expect(thrown(() => decodeChunked(enc(`0\r\n${line}\r\n\r\n`), 0, 100))?.status).toBe(400);
+    }
   });
 });
 
@@ -946,4 +1039,94 @@ describe("the connection limit", () => {
       await server.stop(0);
     }
   }, 15_000);
+
+  /** A raw connection: what came back so far, and when it closed. */
+  async function dial(port: number) {
+    const sock = connect(port, "127.0.0.1");
+    let text = "";
+    sock.on("data", (d) => (text += d.toString("latin1")));
+    sock.on("error", () => {});
+    const closedAt = new Promise<number>((r) => sock.on("close", () => r(performance.now())));
+    await new Promise((r) => sock.on("connect", r));
+    return { sock, text: () => text, closedAt };
+  }
+
+  it("answers 408 and closes a request still incomplete a timeout after its first byte, however steadily it trickles in, closes quietly a connection trickling only empty lines, and serves on a keep-alive client sending whole requests", async () => {
+    const server = listen(() => ({ status: 200, body: "[]" }), { hostname: "127.0.0.1", port: 0, idleTimeout: 1, maxConnections: 3 });
+    try {
+      const slow = await dial(server.port);
+      const blank = await dial(server.port);
+      const t0 = performance.now();
+      slow.sock.write("GET /api/similarity/110 HTTP/1.1\r\nHost: x\r\nX-Pad: ");
+      // A byte every 100 ms: never idle, never done. And a client sending only the empty lines
+      // allowed between requests.
+      const drip = setInterval(() => {
+        if (slow.sock.writable) slow.sock.write("p");
+        if (blank.sock.writable) blank.sock.write("\r\n");
+      }, 100);
+      // Meanwhile a client on one connection sends each request in three pieces, for longer than
+      // the timeout in all: the deadline is per request, not per connection.
+      const steady = await dial(server.port);
+      let sent = 0;
+      while (performance.now() - t0 < 2000) {
+        const text = GET(110);
+        for (const piece of [text.slice(0, 10), text.slice(10, 30), text.slice(30)]) {
+          steady.sock.write(piece);
+          await Bun.sleep(60);
+        }
+        sent++;
+        expect(await until(() => parseResponses(steady.text()).length === sent)).toBe(true);
+      }
+      const closed = await Promise.race([slow.closedAt, Bun.sleep(2000).then(() => -1)]);
+      const blankClosed = await Promise.race([blank.closedAt, Bun.sleep(500).then(() => -1)]);
+      clearInterval(drip);
+      expect(parseResponses(slow.text()).map((r) => r.status)).toEqual([408]);
+      expect(closed - t0).toBeGreaterThan(900);
+      expect(closed - t0).toBeLessThan(2500);
+      expect(blank.text()).toBe("");
+      expect(blankClosed - t0).toBeGreaterThan(900);
+      expect(blankClosed - t0).toBeLessThan(2500);
+      expect(sent).toBeGreaterThan(3);
+      expect(parseResponses(steady.text()).map((r) => r.status)).toEqual(Array(sent).fill(200));
+      expect(steady.sock.destroyed).toBe(false);
+      // The slow client's slot is free again.
+      expect(await until(() => server.connections === 1)).toBe(true);
+      expect((await raw(server.port, GET(111))).responses[0].status).toBe(200);
+      steady.sock.end();
+    } finally {
+      await server.stop(0);
+    }
+  }, 10_000);
+
+  it("logs connections refused at the limit as at most one line a second counting them, not a line each", async () => {
+    const lines: string[] = [];
+    const server = startServer({
+      dbPath: db,
+      table: "user_ranking",
+      hostname: "127.0.0.1",
+      port: 0,
+      maxConnections: 1,
+      logSink: (text) => lines.push(...text.split("\n").filter(Boolean)),
+    });
+    const port = server.http.port;
+    try {
+      const held = await hold(port);
+      const refused = await Promise.all(Array.from({ length: 50 }, () => raw(port, [], 2)));
+      expect(refused.map((r) => r.responses[0]?.status)).toEqual(Array(50).fill(503));
+      // Reported while refusing, not only at shutdown.
+      expect(await until(() => lines.length > 0, 2500)).toBe(true);
+      held.end();
+      await held.closed;
+    } finally {
+      await server.close();
+    }
+    expect(lines.length).toBeLessThanOrEqual(2);
+    let total = 0;
+    for (const line of lines) {
+      const m = /^\S+Z refused (\d+) connections? in the last second: --max-connections 1 reached$/.exec(line);
+      expect(m).not.toBeNull();
+      total += Number(m![1]);
+    }
+    expect(total).toBe(50);
+  });
 });

@@ -36,7 +36,11 @@ export interface ListenOptions {
   maxBody?: number;
   /** Largest accepted request head, bytes (default 16 KiB). */
   maxHead?: number;
-  /** Idle keep-alive / slow-client timeout, seconds (default 30). */
+  /**
+   * Seconds (default 30) a request may take from its first byte to its last, however steadily the
+   * bytes trickle in (then 408 and close), and a keep-alive connection may sit idle between
+   * requests (then closed quietly).
+   */
   idleTimeout?: number;
   /**
    * Most connections open at once (default 1024). One more is answered 503 with `Retry-After: 1`
@@ -45,6 +49,12 @@ export interface ListenOptions {
   maxConnections?: number;
   /** Called once per response with method, path, status and handler milliseconds. */
   onResponse?: (method: string, path: string, status: number, ms: number) => void;
+  /**
+   * Called at most once a second while connections are refused at `maxConnections`, with how many
+   * were refused since the last call (they do not reach `onResponse`: a flood of them would flood
+   * the log).
+   */
+  onRefused?: (count: number) => void;
   /** Called for unexpected handler failures (the client gets a generic 500). */
   onError?: (error: unknown) => void;
 }
@@ -74,6 +84,11 @@ interface Conn {
   headScan: number;
   /** Progress through a chunked body still arriving. */
   chunks: ChunkState | null;
+  /**
+   * performance.now() by which the request in progress must be complete, set at its first byte
+   * and not moved by later ones; 0 between requests.
+   */
+  deadline: number;
   continued: boolean;
   dead: boolean;
 }
@@ -96,6 +111,7 @@ export function listen(handler: Handler, options: ListenOptions): HttpServer {
   const idle = options.idleTimeout ?? 30;
   const maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
   const onResponse = options.onResponse;
+  const onRefused = options.onRefused;
   const onError = options.onError ?? ((e) => console.error(e));
   const conns = new Set<Socket<Conn>>();
   let stopping = false;
@@ -105,6 +121,17 @@ export function listen(handler: Handler, options: ListenOptions): HttpServer {
   let date = new Date().toUTCString();
   const clock = setInterval(() => (date = new Date().toUTCString()), 1000);
   clock.unref();
+
+  const idleMs = idle * 1000;
+  // Connections refused at the limit are counted and reported at most once a second.
+  let refused = 0;
+  let refusedTimer: ReturnType<typeof setTimeout> | null = null;
+  const reportRefused = () => {
+    if (refusedTimer) clearTimeout(refusedTimer);
+    refusedTimer = null;
+    if (refused > 0) onRefused?.(refused);
+    refused = 0;
+  };
 
   /** Writes `data` (`size` bytes once encoded) in order; what the kernel refuses waits for drain. */
   function send(s: Socket<Conn>, data: string, size: number): void {
@@ -165,11 +192,15 @@ export function listen(handler: Handler, options: ListenOptions): HttpServer {
     return keepAlive;
   }
 
-  /** Frames and answers every complete request in the buffer; keeps the incomplete rest. */
-  function process(s: Socket<Conn>): void {
+  /**
+   * Frames and answers every complete request in the buffer; keeps the incomplete rest. Returns
+   * how many requests it answered.
+   */
+  function process(s: Socket<Conn>): number {
     const c = s.data;
     let buf = c.buf!;
     let off = 0;
+    let answered = 0;
     let failed: RequestHead | null = null;
     try {
       while (off < buf.length && !c.dead && !c.closeAfterFlush) {
@@ -233,6 +264,7 @@ export function listen(handler: Handler, options: ListenOptions): HttpServer {
         c.chunks = null;
         c.continued = false;
         off = end;
+        answered++;
         if (!respond(s, head, body)) break;
       }
     } catch (e) {
@@ -243,14 +275,22 @@ export function listen(handler: Handler, options: ListenOptions): HttpServer {
         onError(e);
         refuse(s, 500, "internal server error");
       }
-      return;
+      return answered;
     }
     if (c.dead || c.closeAfterFlush) {
       c.buf = null;
-      return;
+      return answered;
     }
     // Keep only the unconsumed tail, copied: the chunk's memory may be reused after the callback.
     c.buf = off >= buf.length ? null : Buffer.from(buf.subarray(off));
+    return answered;
+  }
+
+  /** A request still incomplete at its deadline: 408, and the connection closes. */
+  function timedOut(s: Socket<Conn>): void {
+    const head = s.data.head;
+    const q = head ? head.target.indexOf("?") : -1;
+    refuse(s, 408, "request not completed in time", head?.method, head ? (q < 0 ? head.target : head.target.slice(0, q)) : undefined);
   }
 
   function waitForBody(s: Socket<Conn>, head: RequestHead, relHeadEnd: number): void {
@@ -268,7 +308,7 @@ export function listen(handler: Handler, options: ListenOptions): HttpServer {
     port: options.port,
     socket: {
       open(s) {
-        s.data = { buf: null, pending: null, closeAfterFlush: false, head: null, headEnd: 0, headScan: 0, chunks: null, continued: false, dead: false };
+        s.data = { buf: null, pending: null, closeAfterFlush: false, head: null, headEnd: 0, headScan: 0, chunks: null, deadline: 0, continued: false, dead: false };
         if (conns.size >= maxConnections) {
           // Answered before its request arrives, and never counted: `conns` holds exactly the
           // sockets opened and not yet closed, so the count cannot drift.
@@ -276,7 +316,10 @@ export function listen(handler: Handler, options: ListenOptions): HttpServer {
           s.timeout(idle); // in case end() leaves it open: the timeout handler terminates it
           s.write(busy(date));
           s.end();
-          onResponse?.("-", "-", 503, 0);
+          if (onRefused && refused++ === 0) {
+            refusedTimer = setTimeout(reportRefused, 1000);
+            refusedTimer.unref();
+          }
           return;
         }
         conns.add(s);
@@ -286,8 +329,17 @@ export function listen(handler: Handler, options: ListenOptions): HttpServer {
         const c = s.data;
         if (c.dead || c.closeAfterFlush) return;
         s.timeout(idle);
-        c.buf = c.buf ? concat(c.buf, chunk) : chunk;
-        process(s);
+        // A request's clock starts at its first byte. If this chunk completes requests and
+        // starts another, that one started now too (and a connection's first request likewise).
+        // Empty lines between requests start it as well, or a client sending nothing else,
+        // slowly, would hold its slot for ever.
+        const fresh = c.buf === null;
+        c.buf = fresh ? chunk : concat(c.buf!, chunk);
+        const answered = process(s);
+        if (c.buf !== null) {
+          if (fresh || answered > 0) c.deadline = performance.now() + idleMs;
+        } else if (answered > 0) c.deadline = 0;
+        else if (c.deadline === 0) c.deadline = performance.now() + idleMs;
         if (stopping && !c.buf && !c.pending && !c.dead) finish(s);
       },
       drain(s) {
@@ -307,8 +359,8 @@ export function listen(handler: Handler, options: ListenOptions): HttpServer {
         // Bun calls this once and leaves the socket open: closing is ours to do, or an idle
         // client would hold its slot under maxConnections for ever.
         if (c.dead) s.terminate();
-        // A request half-sent for the whole idle period is a slow client: say so before closing.
-        else if (c.buf && !c.pending) refuse(s, 408, "request not completed in time");
+        // A request half-sent for the whole idle period (the sweep normally answers it first).
+        else if (c.buf && !c.pending) timedOut(s);
         // Nothing read from us for the whole period: a stalled reader.
         else if (c.pending) kill(s);
         // An idle keep-alive connection: closed quietly (RFC 9112 §9.5).
@@ -327,6 +379,24 @@ export function listen(handler: Handler, options: ListenOptions): HttpServer {
     },
   });
 
+  // Request deadlines are enforced by a sweep, not by Bun's socket timeout: that one restarts on
+  // every arrival, so a client sending a byte a second would hold its slot for ever, and Bun only
+  // checks it every few seconds. A sweep costs nothing per request; its period bounds how late
+  // the 408 comes.
+  const sweep = setInterval(
+    () => {
+      const now = performance.now();
+      for (const s of conns) {
+        const c = s.data;
+        if (c.deadline === 0 || now < c.deadline || c.dead || c.closeAfterFlush) continue;
+        if (c.buf) timedOut(s);
+        else finish(s); // it only ever sent empty lines: no request to answer
+      }
+    },
+    Math.min(1000, Math.max(50, idleMs / 10)),
+  );
+  sweep.unref();
+
   return {
     hostname: listener.hostname,
     port: listener.port,
@@ -338,13 +408,16 @@ export function listen(handler: Handler, options: ListenOptions): HttpServer {
       stopping = true;
       listener.stop(false);
       clearInterval(clock);
+      reportRefused();
       return new Promise<void>((resolve) => {
         const timer = setTimeout(() => {
+          clearInterval(sweep);
           for (const s of conns) s.terminate();
           resolve();
         }, graceMs);
         onAllClosed = () => {
           clearTimeout(timer);
+          clearInterval(sweep);
           resolve();
         };
         // Idle keep-alive connections have nothing in flight: close them now.

@@ -98,6 +98,21 @@ export function findHeadEnd(buf: Uint8Array, from: number): number {
 }
 
 /**
+ * The value of the field line `text[from, to)` (after the colon, up to the LF): without the CR of
+ * a CRLF and without the optional whitespace around it, which is SP and HTAB only (RFC 9110
+ * §5.6.3). Not String.trim(): that also strips NBSP (0xA0, obs-text in latin1) and other Unicode
+ * spaces, so `Content-Length: 5\xA0` would read as 5 and `Transfer-Encoding: chunked\xA0` as
+ * chunked where a stricter recipient sees an invalid value: a smuggling gap.
+ */
+function fieldValue(text: string, from: number, to: number): string {
+  if (to > from && text.charCodeAt(to - 1) === CR) to--;
+  let c: number;
+  while (from < to && ((c = text.charCodeAt(from)) === 0x20 || c === 0x09)) from++;
+  while (to > from && ((c = text.charCodeAt(to - 1)) === 0x20 || c === 0x09)) to--;
+  return text.slice(from, to);
+}
+
+/**
  * Parses a request head (the text before the empty line, decoded as latin1; lines end in CRLF or
  * a bare LF, the last one's end excluded). Throws {@link HttpError} (400) for anything malformed,
  * ambiguous or unsupported.
@@ -118,14 +133,13 @@ export function parseHead(head: string): RequestHead {
     const block = head.slice(eol + 1) + "\n";
     if (!FIELDS.test(block)) throw /\r(?!\n)/.test(block) ? bareCR() : new HttpError(400, "malformed header field");
     // One lower-casing pass for all names (latin1 keeps its length when lower-cased, so offsets
-    // in `lower` are offsets in `block`; values are taken from `block`, case intact). trim()
-    // drops the CR of a CRLF along with the optional whitespace around the value.
+    // in `lower` are offsets in `block`; values are taken from `block`, case intact).
     const lower = block.toLowerCase();
     for (let start = 0; start < block.length; ) {
       const end = block.indexOf("\n", start);
       const colon = block.indexOf(":", start);
       const name = lower.slice(start, colon);
-      const value = block.slice(colon + 1, end).trim();
+      const value = fieldValue(block, colon + 1, end);
       start = end + 1;
       let i = 0;
       while (i < fields.length && fields[i] !== name) i += 2;
@@ -153,7 +167,7 @@ export function parseHead(head: string): RequestHead {
   }
   const connection = headers.get("connection");
   const keepAlive =
-    connection === undefined ? minor === 1 : minor === 1 ? !/(^|,)\s*close\s*(,|$)/i.test(connection) : /(^|,)\s*keep-alive\s*(,|$)/i.test(connection);
+    connection === undefined ? minor === 1 : minor === 1 ? !/(^|,)[ \t]*close[ \t]*(,|$)/i.test(connection) : /(^|,)[ \t]*keep-alive[ \t]*(,|$)/i.test(connection);
   const expect = headers.get("expect");
   return {
     method: m[1],
@@ -184,51 +198,78 @@ export interface ChunkState {
   spans: number[];
   /** In the trailer section (after the last chunk). */
   trailers: boolean;
+  /** Offset where the trailer section starts. */
+  trailerStart: number;
 }
 
+/** The state of a chunked body none of which has been read yet. */
 export function newChunkState(): ChunkState {
-  return { pos: 0, total: 0, spans: [], trailers: false };
+  return { pos: 0, total: 0, spans: [], trailers: false, trailerStart: 0 };
 }
 
 /** Longest chunk-size line (with extensions) and trailer section accepted. */
 const MAX_CHUNK_LINE = 1024;
 const MAX_TRAILERS = 8192;
 
+const TOKEN = "[!#$%&'*+.^_`|~0-9A-Za-z-]+";
+const QUOTED = '"(?:[\\t \\x21\\x23-\\x5b\\x5d-\\x7e\\x80-\\xff]|\\\\[\\t \\x21-\\x7e\\x80-\\xff])*"';
 /**
- * Offset of the LF ending the line that starts at `from` (CRLF or bare LF), or -1 if it has not
- * all arrived. Throws 400 on a bare CR or a line longer than `max`.
+ * What may follow a chunk size (RFC 9112 §7.1.1): `*( BWS ";" BWS chunk-ext-name [ BWS "=" BWS
+ * chunk-ext-val ] )`, a name being a token and a value a token or a quoted-string. Nothing else,
+ * not even trailing whitespace: a recipient that reads more or less into this line than a proxy
+ * in front of it does can be made to disagree on where the chunk ends.
  */
-function lineEnd(buf: Uint8Array, from: number, max: number): number {
+const CHUNK_EXT = new RegExp(`^(?:[ \\t]*;[ \\t]*${TOKEN}(?:[ \\t]*=[ \\t]*(?:${TOKEN}|${QUOTED}))?)*$`);
+const CHUNK_SIZE = /^[0-9A-Fa-f]{1,8}/;
+/** A trailer line: the field-line syntax of the head (its content is ignored). */
+const TRAILER_FIELD = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+:[\t\x20-\x7e\x80-\xff]*$/;
+
+/** A LF without its CR in chunked framing. */
+function bareLF(): HttpError {
+  return new HttpError(400, "bare LF in a chunked body (chunk-size lines, chunk data and trailers must end in CRLF)");
+}
+
+/**
+ * Offset of the LF ending the CRLF-terminated line that starts at `from`, or -1 if it has not all
+ * arrived. Unlike a head, chunked framing requires CRLF (RFC 9112 §7.1): throws 400 on a bare LF,
+ * a bare CR or a line longer than `max`.
+ */
+function crlfLineEnd(buf: Uint8Array, from: number, max: number): number {
   const stop = Math.min(buf.length, from + max + 1);
   for (let i = from; i < stop; i++) {
     const b = buf[i];
-    if (b === LF) return i;
-    if (b === CR && i + 1 < buf.length && buf[i + 1] !== LF) throw bareCR();
+    if (b === CR) {
+      if (i + 1 >= buf.length) return -1;
+      if (buf[i + 1] !== LF) throw bareCR();
+      return i + 1;
+    }
+    if (b === LF) throw bareLF();
   }
   if (buf.length - from > max) throw new HttpError(400, "chunk line or trailer section too long");
   return -1;
 }
 
-/** Where the text of a line from `from` to its LF at `lf` ends: before the CR of a CRLF. */
-function textEnd(buf: Uint8Array, from: number, lf: number): number {
-  return lf > from && buf[lf - 1] === CR ? lf - 1 : lf;
-}
-
 /**
  * Decodes a chunked body starting at `start`, resuming from `state`. Returns `{done:false}` if
  * more bytes are needed, else the body and the offset just past the trailer section. Chunk-size
- * lines, chunk data and trailer lines may end in CRLF or a bare LF. Throws 413 past `limit` body
- * bytes and 400 on a malformed chunk.
+ * lines, chunk data and trailer lines must end in CRLF; chunk extensions must follow RFC 9112's
+ * grammar (they are then ignored), trailer lines the field-line syntax. Throws 413 past `limit`
+ * body bytes and 400 on anything malformed.
  */
 export function decodeChunked(buf: Uint8Array, start: number, limit: number, state: ChunkState = newChunkState()): ChunkedResult {
   for (;;) {
     const p = start + state.pos;
     if (state.trailers) {
       // Trailer fields (ignored) up to the empty line.
-      const t = lineEnd(buf, p, MAX_TRAILERS);
+      const t = crlfLineEnd(buf, p, MAX_TRAILERS - (p - start - state.trailerStart));
       if (t < 0) return { done: false };
       state.pos = t + 1 - start;
-      if (textEnd(buf, p, t) > p) continue;
+      if (t - 1 > p) {
+        if (!TRAILER_FIELD.test(Buffer.from(buf.buffer, buf.byteOffset + p, t - 1 - p).toString("latin1"))) {
+          throw new HttpError(400, "malformed trailer field");
+        }
+        continue;
+      }
       const body = new Uint8Array(state.total);
       let o = 0;
       for (let i = 0; i < state.spans.length; i += 2) {
@@ -237,31 +278,33 @@ export function decodeChunked(buf: Uint8Array, start: number, limit: number, sta
       }
       return { done: true, body, end: t + 1 };
     }
-    const e = lineEnd(buf, p, MAX_CHUNK_LINE);
+    const e = crlfLineEnd(buf, p, MAX_CHUNK_LINE);
     if (e < 0) return { done: false };
-    const line = Buffer.from(buf.buffer, buf.byteOffset + p, textEnd(buf, p, e) - p).toString("latin1");
-    const m = /^([0-9A-Fa-f]{1,8})[ \t]*(;.*)?$/.exec(line);
+    const line = Buffer.from(buf.buffer, buf.byteOffset + p, e - 1 - p).toString("latin1");
+    const m = CHUNK_SIZE.exec(line);
     if (!m) throw new HttpError(400, "malformed chunk size");
-    const size = parseInt(m[1], 16);
+    if (m[0].length < line.length && !CHUNK_EXT.test(line.slice(m[0].length))) {
+      throw new HttpError(400, /^[0-9A-Fa-f]/.test(line.slice(m[0].length)) ? "malformed chunk size" : "malformed chunk extension");
+    }
+    const size = parseInt(m[0], 16);
     const data = e + 1;
     if (size === 0) {
       state.trailers = true;
+      state.trailerStart = data - start;
       state.pos = data - start;
       continue;
     }
     if (state.total + size > limit) throw new HttpError(413, `request body larger than ${limit} bytes`);
-    // The data's own line end: LF, or CRLF (whose LF may not have arrived yet).
+    // The data's own line end: CRLF, whose LF may not have arrived yet.
     const after = data + size;
     if (buf.length <= after) return { done: false };
-    let next: number;
-    if (buf[after] === LF) next = after + 1;
-    else if (buf[after] !== CR) throw new HttpError(400, "malformed chunk");
-    else if (buf.length <= after + 1) return { done: false };
-    else if (buf[after + 1] === LF) next = after + 2;
-    else throw new HttpError(400, "malformed chunk");
+    if (buf[after] === LF) throw bareLF();
+    if (buf[after] !== CR) throw new HttpError(400, "malformed chunk: data longer than its size");
+    if (buf.length <= after + 1) return { done: false };
+    if (buf[after + 1] !== LF) throw bareCR();
     state.spans.push(data - start, size);
     state.total += size;
-    state.pos = next - start;
+    state.pos = after + 2 - start;
   }
 }
 

@@ -20,15 +20,19 @@ const neighbours = {
 };
 
 const similarityErrors = {
-  "400": error("Malformed JSON, missing or invalid user_handle, n out of range, unknown field, or conflicting values."),
+  "400": error(
+    "Malformed JSON, missing or invalid user_handle, n out of range, unknown field, or conflicting values. Or malformed HTTP framing (then the connection is closed): a bare CR anywhere; in a chunked body, a line not ending in CRLF or a chunk extension outside RFC 9112's grammar; a Content-Length or Transfer-Encoding value that is not exactly a number or `chunked` (only spaces and tabs around it are ignored).",
+  ),
   "401": error("Production only: missing or invalid bearer token (see WWW-Authenticate)."),
   "404": error("No rankings for that handle: an unknown user, or one without any similar user."),
   "405": error("Method not allowed (see the Allow header)."),
-  "408": error("A request not completed within 30 s (a connection that sends nothing for 30 s is closed without an answer)."),
+  "408": error(
+    "A request not completed within 30 s of its first byte, however steadily it arrives; the connection is then closed. (A keep-alive connection that sends nothing for 30 s between requests is closed without an answer.)",
+  ),
   "413": error("Request body larger than 16 KiB."),
   "431": error("Request line and headers larger than 16 KiB."),
   "503": error(
-    "The rankings table does not exist yet: run `recsys pipeline --method similarity`. Or the server already holds its connection limit (`--max-connections`): then sent as the connection opens, with Retry-After: 1.",
+    "The rankings table does not exist yet: run `recsys pipeline --method similarity`. Or the server already holds its connection limit (`--max-connections`): then sent as the connection opens, with Retry-After: 1, and the connection closed (the access log counts such refusals in at most one line a second).",
   ),
 };
 

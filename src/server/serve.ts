@@ -6,7 +6,7 @@ import type { Database } from "bun:sqlite";
 import { openDatabase } from "../db/open.ts";
 import { existsSync } from "node:fs";
 import { createApp } from "./app.ts";
-import { listen, type HttpServer } from "./http.ts";
+import { DEFAULT_MAX_CONNECTIONS, listen, type HttpServer } from "./http.ts";
 import { RankingsReader } from "./reader.ts";
 
 export interface ServeOptions {
@@ -20,7 +20,10 @@ export interface ServeOptions {
   readonly?: boolean;
   /** Bearer token required on /api routes (prod). */
   token?: string;
-  /** One line per request on `logSink` (default true). */
+  /**
+   * One line per request on `logSink` (default true), and while connections are refused at
+   * `maxConnections`, one line a second counting them.
+   */
   accessLog?: boolean;
   /** Where log lines go (default: stderr, buffered). */
   logSink?: (text: string) => void;
@@ -106,17 +109,19 @@ export function startServer(options: ServeOptions): RunningServer {
   stampTimer.unref();
   const onError = (e: unknown) => sink.write(`${stamp} error ${(e as Error)?.stack ?? String(e)}\n`);
   const handler = createApp(reader, { token: options.token, onError, cacheSize: options.cacheSize });
+  const log = options.accessLog !== false;
+  const maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
   let http: HttpServer;
   try {
     http = listen(handler, {
       hostname: options.hostname,
       port: options.port,
-      maxConnections: options.maxConnections,
+      maxConnections,
       onError,
-      onResponse:
-        options.accessLog === false
-          ? undefined
-          : (method, path, status, ms) => sink.write(`${stamp} ${method} ${path} ${status} ${ms.toFixed(2)}ms\n`),
+      onResponse: log ? (method, path, status, ms) => sink.write(`${stamp} ${method} ${path} ${status} ${ms.toFixed(2)}ms\n`) : undefined,
+      onRefused: log
+        ? (n) => sink.write(`${stamp} refused ${n} connection${n === 1 ? "" : "s"} in the last second: --max-connections ${maxConnections} reached\n`)
+        : undefined,
     });
   } catch (e) {
     reader.close();
