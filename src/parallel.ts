@@ -196,6 +196,21 @@ export async function runRows<P>(task: RowTask<P>): Promise<void> {
 }
 
 /**
+ * {@link runRows}, or nothing when the worker module does not exist (an executable built without
+ * it): resolves true when the workers did the rows, false when none could, so the caller runs the
+ * same kernel on its own thread. Any other failure rejects as with runRows.
+ */
+export async function runRowsIfAvailable<P>(task: RowTask<P>): Promise<boolean> {
+  try {
+    await runRows(task);
+    return true;
+  } catch (e) {
+    if (e instanceof WorkersUnavailableError) return false;
+    throw e;
+  }
+}
+
+/**
  * Worker side: call once at the top level of a worker module. `setup` receives the payload and
  * the worker's number in [0, threads) and returns the kernel, which must process rows
  * [start, end) and write its results into shared outputs. Errors thrown by `setup` or the kernel

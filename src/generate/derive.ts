@@ -10,6 +10,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse } from "csv-parse/sync";
+import { counts } from "./stats.ts";
 import { classifyTag, TOPICS } from "./tastes.ts";
 
 /** The constants of data.ts, in the representation data.ts uses (strings, arrays, records). */
@@ -146,9 +147,7 @@ const byCodeUnits = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
 /** "value:count" pairs by ascending value, the format {@link Histogram} reads. */
 function histogram(values: Iterable<number>): string {
-  const counts = new Map<number, number>();
-  for (const v of values) counts.set(v, (counts.get(v) ?? 0) + 1);
-  return [...counts]
+  return [...counts(values)]
     .sort((a, b) => a[0] - b[0])
     .map(([v, c]) => `${v}:${c}`)
     .join(" ");
@@ -273,7 +272,7 @@ function courses(courseTags: Row[]): Pick<GeneratorData, "TAGS_PER_COURSE_HIST" 
   // passing the leader, so a tie goes to the topic that reached the count first in file
   // order. Breaking ties by topic order instead moves at least 190 courses (3d-art 1,516, not 1,437).
   // Unclassifiable courses are not counted here: the generator spreads them by these shares.
-  const counts = new Array<number>(TOPICS.length).fill(0);
+  const perTopic = new Array<number>(TOPICS.length).fill(0);
   const votes = new Int32Array(TOPICS.length);
   for (const list of tags.values()) {
     votes.fill(0);
@@ -284,12 +283,12 @@ function courses(courseTags: Row[]): Pick<GeneratorData, "TAGS_PER_COURSE_HIST" 
       votes[k]++;
       if (best < 0 || votes[k] > votes[best]) best = k;
     }
-    if (best >= 0) counts[best]++;
+    if (best >= 0) perTopic[best]++;
   }
   return {
     TAGS_PER_COURSE_HIST: histogram([...tags.values()].map((l) => l.length)),
     REAL_COURSE_COUNT: tags.size,
-    COURSE_TOPIC_COUNTS: Object.fromEntries(TOPICS.map((t, i) => [t.name, counts[i]])),
+    COURSE_TOPIC_COUNTS: Object.fromEntries(TOPICS.map((t, i) => [t.name, perTopic[i]])),
   };
 }
 

@@ -94,7 +94,8 @@ function* lines(text: string): Generator<string[]> {
   }
 }
 
-function counts<K>(keys: Iterable<K>): Map<K, number> {
+/** How many times each key occurs. */
+export function counts<K>(keys: Iterable<K>): Map<K, number> {
   const m = new Map<K, number>();
   for (const k of keys) m.set(k, (m.get(k) ?? 0) + 1);
   return m;

@@ -11,7 +11,7 @@
  * cosine is bit-identical to the naive loop Σ_f a_f·b_f: ties stay ties, and the result does not
  * depend on tiling or on how rows are split between threads.
  */
-import { autoThreads, plannedThreads, runRows, toShared, workerEntry, WorkersUnavailableError } from "../parallel.ts";
+import { autoThreads, plannedThreads, runRowsIfAvailable, toShared, workerEntry } from "../parallel.ts";
 import type { ProgressFn } from "../types.ts";
 import { finishSelections, offerRow as offer, rowSelections, type RowSelections } from "./selections.ts";
 
@@ -231,15 +231,13 @@ export async function factorTopN(
       k,
       selections: Array.from({ length: planned.threads }, () => rowSelections(rows, n, true)),
     };
-    try {
-      await runRows({ worker: WORKER, rows, payload, threads: planned.threads, chunk, onProgress: report && ((done, total) => report("top-n", done, total)) });
+    const task = { worker: WORKER, rows, payload, threads: planned.threads, chunk, onProgress: report && ((done: number, total: number) => report("top-n", done, total)) };
+    if (await runRowsIfAvailable(task)) {
       opts.onThreads?.(planned.threads);
       return finishSelections(payload.selections, rows);
-    } catch (e) {
-      // No worker could run (an executable that does not embed it): same rows, this thread.
-      if (!(e instanceof WorkersUnavailableError)) throw e;
     }
   }
+  // One thread by request, or because no worker module is there to run (same rows, same result).
   opts.onThreads?.(1);
   const sel = rowSelections(rows, n);
   const step = QUERY_BLOCK * 8;

@@ -10,7 +10,7 @@
  */
 import { hstack, nnz, normalizeRows, scale, transpose, type CSR } from "../matrix/csr.ts";
 import { BLOCK_NAMES, buildInteractions, type BlockName, type Interactions } from "../matrix/interactions.ts";
-import { autoThreads, plannedThreads, runRows, toShared, workerEntry, WorkersUnavailableError } from "../parallel.ts";
+import { autoThreads, plannedThreads, runRowsIfAvailable, toShared, workerEntry } from "../parallel.ts";
 import type { Dataset, ProgressFn, Rankings } from "../types.ts";
 import { finishSelections, rowSelections, usersWithNeighbors, type RowSelections } from "../rank/selections.ts";
 import { accumulateRows, topNScratch } from "./topn.ts";
@@ -98,7 +98,6 @@ function positiveInteger(name: string, value: number): number {
   return value;
 }
 
-
 /**
  * Every user's top-n most similar other users with a score > 0, best first, ties by lower user
  * index (= handle order). Rows without any positive score get no neighbours. Memory beyond the
@@ -124,15 +123,13 @@ export async function similarityTopN(m: UserItemMatrix, opts: TopNOptions = {}):
       xt: sharedCSR(xt),
       heaps: Array.from({ length: planned.threads }, () => rowSelections(rows, n, true)),
     };
-    try {
-      await runRows({ worker: WORKER, rows, payload, threads: planned.threads, chunk: planned.chunk, onProgress: report && ((done, total) => report("top-n", done, total)) });
+    const task = { worker: WORKER, rows, payload, threads: planned.threads, chunk: planned.chunk, onProgress: report && ((done: number, total: number) => report("top-n", done, total)) };
+    if (await runRowsIfAvailable(task)) {
       parts = payload.heaps;
       opts.onThreads?.(planned.threads);
-    } catch (e) {
-      // No worker could run (an executable that does not embed it): same rows, this thread.
-      if (!(e instanceof WorkersUnavailableError)) throw e;
     }
   }
+  // One thread by request, or because no worker module is there to run (same rows, same result).
   if (!parts) {
     opts.onThreads?.(1);
     parts = [rowSelections(rows, n)];
