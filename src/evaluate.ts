@@ -17,32 +17,44 @@
  * The most-popular baseline recommends the items with the most training users that the user does
  * not have.
  */
-import { compareHandles } from "./handles.ts";
-import { Rng } from "./fm/random.ts";
-import { factorizationRun, type FMOptions } from "./fm/index.ts";
-import { similarityRun } from "./similarity/index.ts";
-import type { Weights } from "./similarity/index.ts";
-import type { Dataset, ProgressFn, Rankings } from "./types.ts";
+import { toDataset, type Dataset, type InputColumns } from "./dataset.ts";
+import { resolveOptions, type EpochReport } from "./methods/method.ts";
+import { getMethod, methodNames } from "./methods/registry.ts";
+import { Rng } from "./random.ts";
+import type { ProgressFn, Rankings } from "./types.ts";
 
-/** Key of an item that can be hidden and recommended. */
-export function interestKey(tag: string): string {
-  return `interest:${tag}`;
+/**
+ * The items that can be hidden and recommended, in one id space over a dataset's vocabulary:
+ * courses first, then interests, each in the dataset's sorted order. That is the order of their
+ * keys (`course:<id>` sorts before `interest:<tag>`), which the split's seeded draws depend on.
+ */
+export interface ItemSpace {
+  /** Item keys (`course:<id>`, `interest:<tag>`); id = position. */
+  items: string[];
+  /** Item id of interest i: `interestBase + i`; course c's id is c. */
+  interestBase: number;
 }
-export function courseKey(courseId: string): string {
-  return `course:${courseId}`;
+
+/** The item space of a dataset. */
+export function itemSpace(dataset: Dataset): ItemSpace {
+  return {
+    items: [...dataset.courses.map((c) => `course:${c}`), ...dataset.interests.map((t) => `interest:${t}`)],
+    interestBase: dataset.courses.length,
+  };
 }
 
 /** Result of {@link splitHoldout}. */
 export interface HoldoutSplit {
-  /** The data without the hidden rows. */
+  /** The data without the hidden rows (same vocabulary, same user ids). */
   train: Dataset;
   /** Every user of the dataset, in canonical handle order. */
-  users: string[];
-  /** Hidden item keys per user (CSR over `users`), sorted. */
+  users: readonly string[];
+  /** Hidden item ids per user (CSR over `users`), sorted, in {@link ItemSpace} ids. */
   hiddenOffsets: Int32Array;
-  hidden: string[];
+  hidden: Int32Array;
   /** Users with at least one hidden item. */
   scoredUsers: number;
+  space: ItemSpace;
 }
 
 export interface SplitOptions {
@@ -51,32 +63,45 @@ export interface SplitOptions {
   seed?: number;
 }
 
+/** Each user's distinct items (CSR over users, item ids sorted). */
+function userItems(dataset: Dataset, space: ItemSpace): { offsets: Int32Array; ids: Int32Array } {
+  const n = dataset.users.length;
+  const ir = dataset.interestRows;
+  const vr = dataset.viewRows;
+  const counts = new Int32Array(n + 1);
+  for (let r = 0; r < ir.user.length; r++) counts[ir.user[r] + 1]++;
+  for (let r = 0; r < vr.user.length; r++) counts[vr.user[r] + 1]++;
+  for (let u = 0; u < n; u++) counts[u + 1] += counts[u];
+  const fill = counts.slice(0, n);
+  const all = new Int32Array(counts[n]);
+  for (let r = 0; r < ir.user.length; r++) all[fill[ir.user[r]]++] = space.interestBase + ir.interest[r];
+  for (let r = 0; r < vr.user.length; r++) all[fill[vr.user[r]]++] = vr.course[r];
+  const offsets = new Int32Array(n + 1);
+  const out: number[] = [];
+  for (let u = 0; u < n; u++) {
+    const row = all.subarray(counts[u], counts[u + 1]).sort();
+    for (let i = 0; i < row.length; i++) if (i === 0 || row[i] !== row[i - 1]) out.push(row[i]);
+    offsets[u + 1] = out.length;
+  }
+  return { offsets, ids: Int32Array.from(out) };
+}
+
 /** Hides a seeded share of each user's distinct interests and courses (see the module comment). */
-export function splitHoldout(dataset: Dataset, opts: SplitOptions = {}): HoldoutSplit {
+export function splitHoldout(input: Dataset | InputColumns, opts: SplitOptions = {}): HoldoutSplit {
+  const dataset = toDataset(input);
   const fraction = opts.fraction ?? 0.2;
   if (!(fraction > 0 && fraction < 1)) throw new RangeError(`fraction must lie in (0, 1), got ${fraction}`);
   const rng = new Rng(opts.seed ?? 42);
-  const ui = dataset.user_interests;
-  const uv = dataset.user_course_views;
-  const ua = dataset.user_assessment_scores;
+  const space = itemSpace(dataset);
+  const own = userItems(dataset, space);
+  const nUsers = dataset.users.length;
 
-  const itemsOf = new Map<string, Set<string>>();
-  const add = (user: string, key: string) => {
-    let set = itemsOf.get(user);
-    if (!set) itemsOf.set(user, (set = new Set()));
-    set.add(key);
-  };
-  for (let r = 0; r < ui.user_handle.length; r++) if (ui.interest_tag[r]) add(ui.user_handle[r], interestKey(ui.interest_tag[r]));
-  for (let r = 0; r < uv.user_handle.length; r++) if (uv.course_id[r]) add(uv.user_handle[r], courseKey(uv.course_id[r]));
-  const all = new Set<string>([...ui.user_handle, ...uv.user_handle, ...ua.user_handle]);
-  const users = [...all].sort(compareHandles);
-
-  const hiddenOffsets = new Int32Array(users.length + 1);
-  const hidden: string[] = [];
-  const hiddenSet = new Set<string>();
+  const hiddenOffsets = new Int32Array(nUsers + 1);
+  const hidden: number[] = [];
   let scoredUsers = 0;
-  for (let u = 0; u < users.length; u++) {
-    const items = [...(itemsOf.get(users[u]) ?? [])].sort();
+  for (let u = 0; u < nUsers; u++) {
+    // In key order: the draws below depend on it.
+    const items = Array.from(own.ids.subarray(own.offsets[u], own.offsets[u + 1]));
     const n = items.length;
     const h = Math.min(n - 1, Math.round(fraction * n));
     if (h > 0) {
@@ -87,78 +112,55 @@ export function splitHoldout(dataset: Dataset, opts: SplitOptions = {}): Holdout
         items[i] = items[j];
         items[j] = t;
       }
-      const chosen = items.slice(0, h).sort();
-      for (const key of chosen) {
-        hidden.push(key);
-        hiddenSet.add(`${users[u]}\u0000${key}`);
-      }
+      for (const id of items.slice(0, h).sort((a, b) => a - b)) hidden.push(id);
       scoredUsers++;
     }
     hiddenOffsets[u + 1] = hidden.length;
   }
 
-  const keepInterest: number[] = [];
-  for (let r = 0; r < ui.user_handle.length; r++) if (!hiddenSet.has(`${ui.user_handle[r]}\u0000${interestKey(ui.interest_tag[r])}`)) keepInterest.push(r);
-  const keepView: number[] = [];
-  for (let r = 0; r < uv.user_handle.length; r++) if (!hiddenSet.has(`${uv.user_handle[r]}\u0000${courseKey(uv.course_id[r])}`)) keepView.push(r);
-  const pick = <T>(col: ArrayLike<T>, rows: number[]): T[] => rows.map((r) => col[r]);
-  const train: Dataset = {
-    user_interests: { user_handle: pick(ui.user_handle, keepInterest), interest_tag: pick(ui.interest_tag, keepInterest) },
-    user_course_views: {
-      user_handle: pick(uv.user_handle, keepView),
-      course_id: pick(uv.course_id, keepView),
-      level: pick(uv.level, keepView),
-      view_time_seconds: Float64Array.from(keepView, (r) => uv.view_time_seconds[r]),
-    },
-    user_assessment_scores: ua,
-    course_tags: dataset.course_tags,
+  // Drop the hidden items' rows: every follow row of a hidden interest, every view row of a hidden course.
+  const isHidden = (u: number, id: number) => {
+    let lo = hiddenOffsets[u];
+    let hi = hiddenOffsets[u + 1];
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (hidden[mid] < id) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo < hiddenOffsets[u + 1] && hidden[lo] === id;
   };
-  return { train, users, hiddenOffsets, hidden, scoredUsers };
+  const ir = dataset.interestRows;
+  const vr = dataset.viewRows;
+  const keepI: number[] = [];
+  for (let r = 0; r < ir.user.length; r++) if (!isHidden(ir.user[r], space.interestBase + ir.interest[r])) keepI.push(r);
+  const keepV: number[] = [];
+  for (let r = 0; r < vr.user.length; r++) if (!isHidden(vr.user[r], vr.course[r])) keepV.push(r);
+  const pickI = (col: Int32Array) => Int32Array.from(keepI, (r) => col[r]);
+  const pickV = (col: Int32Array) => Int32Array.from(keepV, (r) => col[r]);
+  const train = dataset.withRows({
+    interestRows: { user: pickI(ir.user), interest: pickI(ir.interest) },
+    viewRows: { user: pickV(vr.user), course: pickV(vr.course), level: pickV(vr.level), seconds: Float64Array.from(keepV, (r) => vr.seconds[r]) },
+  });
+  return { train, users: dataset.users, hiddenOffsets, hidden: Int32Array.from(hidden), scoredUsers, space };
 }
 
 /** Users' training items as ids, for voting. */
 export interface ItemIndex {
-  /** Item keys; id = position. */
+  /** Item keys; id = position (see {@link ItemSpace}). */
   items: string[];
-  /** Per user (in `users` order) its item ids (CSR), sorted. */
+  /** Per user its item ids (CSR), sorted. */
   offsets: Int32Array;
   ids: Int32Array;
   /** Training users per item. */
   popularity: Int32Array;
 }
 
-/** Indexes the interests and courses of `users` in `dataset` (user order as given). */
-export function indexItems(dataset: Dataset, users: string[]): ItemIndex {
-  const userIndex = new Map<string, number>();
-  users.forEach((h, i) => userIndex.set(h, i));
-  const keyIds = new Map<string, number>();
-  const items: string[] = [];
-  const pairs: number[][] = users.map(() => []);
-  const put = (user: string, key: string) => {
-    const u = userIndex.get(user);
-    if (u === undefined) return;
-    let id = keyIds.get(key);
-    if (id === undefined) {
-      id = items.length;
-      keyIds.set(key, id);
-      items.push(key);
-    }
-    pairs[u].push(id);
-  };
-  const ui = dataset.user_interests;
-  const uv = dataset.user_course_views;
-  for (let r = 0; r < ui.user_handle.length; r++) if (ui.interest_tag[r]) put(ui.user_handle[r], interestKey(ui.interest_tag[r]));
-  for (let r = 0; r < uv.user_handle.length; r++) if (uv.course_id[r]) put(uv.user_handle[r], courseKey(uv.course_id[r]));
-  const offsets = new Int32Array(users.length + 1);
-  const lists = pairs.map((p) => [...new Set(p)].sort((a, b) => a - b));
-  for (let u = 0; u < users.length; u++) offsets[u + 1] = offsets[u] + lists[u].length;
-  const ids = new Int32Array(offsets[users.length]);
-  const popularity = new Int32Array(items.length);
-  for (let u = 0; u < users.length; u++) {
-    ids.set(lists[u], offsets[u]);
-    for (const id of lists[u]) popularity[id]++;
-  }
-  return { items, offsets, ids, popularity };
+/** Indexes the interests and courses of every user of `dataset`. */
+export function indexItems(dataset: Dataset, space: ItemSpace = itemSpace(dataset)): ItemIndex {
+  const { offsets, ids } = userItems(dataset, space);
+  const popularity = new Int32Array(space.items.length);
+  for (let i = 0; i < ids.length; i++) popularity[ids[i]]++;
+  return { items: space.items, offsets, ids, popularity };
 }
 
 /** Top-k recommendations per user (CSR over users, item ids into `index.items`). */
@@ -212,7 +214,8 @@ export function recommendFromNeighbors(rankings: Rankings, index: ItemIndex, opt
 
 /** The most-popular baseline: the `k` items with the most training users that the user lacks. */
 export function recommendPopular(index: ItemIndex, rows: number, k = 10): Recommendations {
-  const order = Array.from({ length: index.items.length }, (_, i) => i);
+  // Items nobody has in training are not candidates.
+  const order = Array.from({ length: index.items.length }, (_, i) => i).filter((i) => index.popularity[i] > 0);
   const zero = new Float64Array(index.items.length);
   selectTop(order, zero, index, order.length);
   const offsets = new Int32Array(rows + 1);
@@ -241,7 +244,7 @@ export interface Scores {
 }
 
 /** Scores recommendations against the hidden items of a split (same user order). */
-export function scoreRecommendations(recs: Recommendations, index: ItemIndex, split: Pick<HoldoutSplit, "hiddenOffsets" | "hidden">): Scores {
+export function scoreRecommendations(recs: Recommendations, split: Pick<HoldoutSplit, "hiddenOffsets" | "hidden">): Scores {
   const rows = split.hiddenOffsets.length - 1;
   let recall = 0;
   let ndcg = 0;
@@ -251,12 +254,12 @@ export function scoreRecommendations(recs: Recommendations, index: ItemIndex, sp
     const h1 = split.hiddenOffsets[u + 1];
     if (h1 === h0) continue;
     users++;
-    const hidden = new Set(split.hidden.slice(h0, h1));
+    const hidden = new Set(split.hidden.subarray(h0, h1));
     let hits = 0;
     let dcg = 0;
     const end = Math.min(recs.offsets[u + 1], recs.offsets[u] + recs.k);
     for (let q = recs.offsets[u]; q < end; q++) {
-      if (hidden.has(index.items[recs.ids[q]])) {
+      if (hidden.has(recs.ids[q])) {
         hits++;
         dcg += 1 / Math.log2(q - recs.offsets[u] + 2);
       }
@@ -269,28 +272,28 @@ export function scoreRecommendations(recs: Recommendations, index: ItemIndex, sp
   return { recall: users ? recall / users : 0, ndcg: users ? ndcg / users : 0, users };
 }
 
-export type EvaluatedMethod = "similarity" | "factorization";
-
 /** Options of {@link evaluate}. */
 export interface EvaluateOptions {
-  methods: EvaluatedMethod[];
+  /** Registered method names to evaluate (default: every registered method). */
+  methods?: string[];
   fraction?: number;
-  /** Seeds the split and the factorization machine (unless `fm.seed` is given). */
+  /** Seeds the split, and each method's own `seed` option unless given in `options`. */
   seed?: number;
   /** Neighbours that vote (default 20). */
   neighbors?: number;
   /** Recommendation list length k of recall@k / NDCG@k (default 10). */
   k?: number;
-  weights?: Partial<Weights>;
-  fm?: FMOptions;
+  /** Options per method name, e.g. `{ similarity: { weights: … }, factorization: { factors: 64 } }`. */
+  options?: Record<string, Record<string, unknown>>;
   threads?: number;
   onProgress?: ProgressFn;
+  onEpoch?: (method: string, epoch: EpochReport) => void;
 }
 
 /** One row of the evaluation table. */
 export interface MethodResult extends Scores {
-  method: EvaluatedMethod | "most-popular";
-  /** Seconds to rank users (0 for the baseline). */
+  method: string;
+  /** Seconds to fit and rank users (0 for the baseline). */
   seconds: number;
 }
 
@@ -303,35 +306,40 @@ export interface EvaluationReport {
   scoredUsers: number;
   hiddenItems: number;
   results: MethodResult[];
+  /** Each method's effective options. */
+  params: Record<string, object>;
 }
 
 /** Splits, ranks with each method, recommends by neighbour votes and scores against the hidden items. */
-export async function evaluate(dataset: Dataset, opts: EvaluateOptions): Promise<EvaluationReport> {
+export async function evaluate(input: Dataset | InputColumns, opts: EvaluateOptions = {}): Promise<EvaluationReport> {
   const fraction = opts.fraction ?? 0.2;
   const seed = opts.seed ?? 42;
   const neighbors = opts.neighbors ?? 20;
   const k = opts.k ?? 10;
-  const split = splitHoldout(dataset, { fraction, seed });
-  const index = indexItems(split.train, split.users);
+  const chosen = (opts.methods ?? methodNames()).map(getMethod);
+  // Every method's options are checked before any work.
+  const resolved = chosen.map((m) => {
+    const given = { ...opts.options?.[m.name] };
+    if ("seed" in m.options && given.seed === undefined) given.seed = seed;
+    return resolveOptions(m, given);
+  });
+  const split = splitHoldout(input, { fraction, seed });
+  const index = indexItems(split.train, split.space);
   const results: MethodResult[] = [];
-  const check = (r: Rankings) => {
-    if (r.users.length !== split.users.length || r.users.some((h, i) => h !== split.users[i])) throw new Error("method ranked a different set of users than the split holds");
-  };
-  for (const method of opts.methods) {
+  const params: Record<string, object> = {};
+  for (let i = 0; i < chosen.length; i++) {
+    const method = chosen[i];
     const t0 = performance.now();
-    let rankings: Rankings;
-    if (method === "similarity") {
-      rankings = (await similarityRun(split.train, { weights: opts.weights, topN: neighbors, threads: opts.threads, onProgress: opts.onProgress })).rankings;
-    } else {
-      rankings = (await factorizationRun(split.train, { seed, ...opts.fm, topN: neighbors, threads: opts.threads, onProgress: opts.onProgress })).rankings;
-    }
+    const model = await method.fit(split.train, resolved[i], { onProgress: opts.onProgress, onEpoch: opts.onEpoch && ((e) => opts.onEpoch?.(method.name, e)) });
+    const rankings: Rankings = await model.rankAll({ topN: neighbors, threads: opts.threads, onProgress: opts.onProgress });
     const seconds = (performance.now() - t0) / 1000;
-    check(rankings);
+    if (rankings.users.length !== split.users.length) throw new Error(`${method.name} ranked a different set of users than the split holds`);
     const recs = recommendFromNeighbors(rankings, index, { neighbors, k });
-    results.push({ method, seconds, ...scoreRecommendations(recs, index, split) });
+    results.push({ method: method.name, seconds, ...scoreRecommendations(recs, split) });
+    params[method.name] = model.params;
   }
   const popular = recommendPopular(index, split.users.length, k);
-  results.push({ method: "most-popular", seconds: 0, ...scoreRecommendations(popular, index, split) });
+  results.push({ method: "most-popular", seconds: 0, ...scoreRecommendations(popular, split) });
   return {
     fraction,
     seed,
@@ -341,5 +349,6 @@ export async function evaluate(dataset: Dataset, opts: EvaluateOptions): Promise
     scoredUsers: split.scoredUsers,
     hiddenItems: split.hidden.length,
     results,
+    params,
   };
 }

@@ -1,14 +1,18 @@
-import type { Dataset } from "./types.ts";
+import type { Dataset, InputColumns } from "./dataset.ts";
 
 /** Row counts and a content hash of the method inputs, recorded with every run. */
 export interface Fingerprint {
-  rows: Record<keyof Dataset, number>;
+  rows: Record<keyof InputColumns, number>;
   /** sha256 over every column of the method inputs, hex. */
   sha256: string;
 }
 
-/** Fingerprints exactly what the ranking methods read, so two runs on equal input agree. */
-export function fingerprintDataset(data: Dataset): Fingerprint {
+/**
+ * Fingerprints exactly what the ranking methods read, so two runs on equal input agree: the hash
+ * covers the dataset's rows in order, spelled as the input tables spell them.
+ */
+export function fingerprintDataset(dataset: Dataset): Fingerprint {
+  const data = dataset.columns();
   const hasher = new Bun.CryptoHasher("sha256");
   const put = (column: ArrayLike<string | number>) => {
     // Chunked joins keep peak memory small on large inputs.

@@ -1,68 +1,62 @@
 /**
- * recsys as a library: read the four learner tables, build the interaction matrices, rank every
- * user's most similar users by exact weighted cosine or by a factorization machine, evaluate, and
- * read/write rankings in SQLite. Everything here is a function of its arguments; importing this
- * module has no side effects. Runs on Bun (uses `bun:sqlite` and Bun Workers).
+ * recsys as a library: for every learner, the learners most like them.
+ *
+ * The flow is one way: **read** the four CSVs (`readTables`) → a **dataset** with integer ids
+ * (`Dataset`) → **fit** a registered method (`fit`, `methods`) → **rank** every user
+ * (`model.rankAll`) or **query** one (`model.similarUsers`) → **store** the rankings atomically
+ * (`runPipeline`, `openStore`) → **serve** them over HTTP (`startServer`, `createApp`).
+ * **evaluate** scores methods on held-out data. Importing this module has no side effects. Runs
+ * on Bun (it uses `bun:sqlite` and Bun Workers). The data generator is `recsys/generate`.
+ *
+ * @example
+ * import { readTables, fit } from "recsys";
+ * const { dataset } = await readTables("data/sample");
+ * const model = await fit(dataset, "similarity");
+ * const { ids, scores } = model.similarUsers(dataset.userId("110")!, { n: 5 });
+ * ids.forEach((v, k) => console.log(dataset.users[v], scores[k].toFixed(4)));
  *
  * @module
  */
 
-// Shapes
-export type { CourseTags, Dataset, ProgressFn, Rankings, TableName, Tables, UserAssessmentScores, UserCourseViews, UserInterests } from "./types.ts";
-export { TABLE_NAMES } from "./types.ts";
-export { compareHandles, distinctHandles, indexHandles } from "./handles.ts";
+// Read
+export { formatSummary, InputError, parseTable, parseTables, readTables, SCHEMA, TABLE_NAMES } from "./read/index.ts";
+export type { CsvSource, IngestSummary, InputErrorDetails, ReadOptions, ReadResult, Table, TableName, Tables, TableSummary } from "./read/index.ts";
 
-// Reading
-export { formatSummary, InputError, parseTable, parseTables, readTables, SCHEMA } from "./read/index.ts";
-export type { CsvSource, IngestSummary, InputErrorDetails, ReadOptions, ReadResult, TableSummary } from "./read/index.ts";
+// Dataset: the one owner of user and item ids
+export { Dataset } from "./dataset.ts";
+export type { InputColumns, Vocabulary } from "./dataset.ts";
+export { compareHandles } from "./handles.ts";
 
-// Method 1: similarity
-export { buildInteractions, BLOCK_NAMES } from "./matrix/interactions.ts";
-export type { BlockName, InteractionBlock, Interactions } from "./matrix/interactions.ts";
-export type { CSR } from "./matrix/csr.ts";
-export {
-  buildUserItemMatrix,
-  DEFAULT_WEIGHTS,
-  formatWeights,
-  normalizeWeights,
-  parseWeights,
-  rankBySimilarity,
-  similarityRun,
-  similarityTopN,
-  weightInteractions,
-} from "./similarity/index.ts";
-export type { BlockStats, SimilarityOptions, SimilarityStats, TopNOptions, UserItemMatrix, Weights } from "./similarity/index.ts";
+// Methods: the registry, fitting, ranking and querying
+export { fit } from "./fit.ts";
+export { getMethod, methodNames, methods, registerMethod, UnknownMethodError } from "./methods/registry.ts";
+export { booleanOption, choiceOption, integerOption, numberOption, resolveOptions } from "./methods/method.ts";
+export type { EpochReport, FitContext, Method, Model, OptionSpec, QueryOptions, RankAllOptions } from "./methods/method.ts";
+export { DEFAULT_WEIGHTS, parseWeights, similarity } from "./methods/similarity/index.ts";
+export type { SimilarityOptions, Weights } from "./methods/similarity/index.ts";
+export { factorization, FM_DEFAULTS } from "./methods/factorization/index.ts";
+export type { FMOptions } from "./methods/factorization/index.ts";
+export type { QueryResult } from "./rank/driver.ts";
+export type { ProgressFn, Rankings } from "./types.ts";
 
-// Method 2: factorization
-export { factorizationRun, FM_DEFAULTS, fmParameters, predict, rankByFactorization, rankByFactors, trainFM, userFactors } from "./fm/index.ts";
-export type { EpochStats, FactorizationOptions, FactorizationStats, FMModel, FMOptions } from "./fm/index.ts";
-
-// Either method, and evaluation
-export { METHODS, rankUsers } from "./pipeline.ts";
-export type { Method, RankOptions, RankResult } from "./pipeline.ts";
-export { evaluate, indexItems, recommendFromNeighbors, recommendPopular, scoreRecommendations, splitHoldout } from "./evaluate.ts";
-export type { EvaluateOptions, EvaluationReport, HoldoutSplit, ItemIndex, MethodResult, Recommendations, Scores } from "./evaluate.ts";
-export { factorTopN } from "./rank/factors.ts";
-
-// Storage
-export { ingest, INGESTS_TABLE, writeTables } from "./db/ingest.ts";
-export type { IngestOptions, IngestResult, WriteOptions } from "./db/ingest.ts";
-export { loadDataset, MissingTablesError } from "./db/load.ts";
-export { openDatabase, tableExists } from "./db/open.ts";
-export { lastRun, readNeighbors, readRankings, storedTopN, writeRankings } from "./db/rankings.ts";
-export type { Neighbor, RunRecord, RunRow } from "./db/rankings.ts";
+// Store and pipeline
+export { ingest } from "./ingest.ts";
+export type { IngestOptions, IngestResult } from "./ingest.ts";
+export { runPipeline } from "./pipeline.ts";
+export type { PipelineInput, PipelineOptions, PipelineResult } from "./pipeline.ts";
+export { MissingTableError, MissingTablesError, openStore } from "./db/store.ts";
+export type { NeighborRow, RankingsStore, RunRecord, RunRow, StoreOptions, TableReader } from "./db/store.ts";
 export { validateTableName } from "./names.ts";
 export { fingerprintDataset } from "./fingerprint.ts";
 export type { Fingerprint } from "./fingerprint.ts";
 
-// Serving
+// Serve
 export { createApp } from "./server/app.ts";
 export type { AppOptions } from "./server/app.ts";
-export { RankingsReader } from "./server/reader.ts";
 export { startServer } from "./server/serve.ts";
 export type { RunningServer, ServeOptions } from "./server/serve.ts";
 export { openApiDocument } from "./server/openapi.ts";
 
-// Data generation
-export { generate } from "./generate/index.ts";
-export type { GenerateOptions, GenerateSummary } from "./generate/index.ts";
+// Evaluate
+export { evaluate } from "./evaluate.ts";
+export type { EvaluateOptions, EvaluationReport, MethodResult } from "./evaluate.ts";

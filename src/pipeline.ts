@@ -1,49 +1,183 @@
 /**
- * One call for either ranking method, with the figures a run summary and the runs table need.
- * Pure: a dataset in, rankings and figures out; reading and storing are the caller's.
+ * The pipeline, in the library: read (or load) → dataset → fit → rank → fingerprint → store, with
+ * the atomicity guarantee: the rankings table (and, given CSVs, the input tables) are replaced in
+ * one transaction, or nothing changes. The CLI's `pipeline` command is argument parsing around
+ * {@link runPipeline}.
  */
-import { factorizationRun, fmParameters, type FactorizationOptions, type FactorizationStats } from "./fm/index.ts";
-import { similarityRun, type SimilarityOptions, type SimilarityStats } from "./similarity/index.ts";
-import type { Dataset, Rankings } from "./types.ts";
+import { Dataset } from "./dataset.ts";
+import { openStore, type RankingsStore, type Ranked, type RunRow } from "./db/store.ts";
+import { fingerprintDataset, type Fingerprint } from "./fingerprint.ts";
+import { resolveOptions, type EpochReport, type Model } from "./methods/method.ts";
+import { getMethod } from "./methods/registry.ts";
+import { readTables, type ReadResult } from "./read/index.ts";
+import type { ProgressFn, Rankings, Tables } from "./types.ts";
+import { autoThreads } from "./parallel.ts";
+import { validateTableName } from "./names.ts";
 
-export const METHODS = ["similarity", "factorization"] as const;
-export type Method = (typeof METHODS)[number];
+/** Where the pipeline's input comes from. */
+export type PipelineInput =
+  /** A directory of the four CSVs: read, then stored as the input tables in the same transaction. */
+  | { dataDir: string }
+  /** Tables already read (e.g. `readTables`): stored as the input tables in the same transaction. */
+  | { read: ReadResult }
+  /** The store's own input tables (written earlier by `ingest`). */
+  | "store";
 
-/** Options of {@link rankUsers}: the union of both methods' options. */
-export type RankOptions = SimilarityOptions & FactorizationOptions;
+/** What {@link runPipeline} needs. */
+export interface PipelineOptions {
+  input: PipelineInput;
+  /**
+   * Where to publish (and, with input `"store"`, what to read): an open store, or a SQLite path
+   * opened only once the input is read and checked (so bad input creates nothing) and closed at the end.
+   */
+  store: RankingsStore | string;
+  /** A registered method's name (see `methods()`). */
+  method: string;
+  /** The method's options (checked; defaults filled in). */
+  options?: Record<string, unknown>;
+  /** Rankings table (default `user_ranking`). */
+  table?: string;
+  /** Neighbours kept per user (default 10). */
+  topN?: number;
+  /** Top-n threads (default: every core above 2,000 users). */
+  threads?: number;
+  onProgress?: ProgressFn;
+  onEpoch?: (epoch: EpochReport) => void;
+  /** Called once the input is read, before ranking (e.g. to print the read summary). */
+  onRead?: (read: ReadResult) => void;
+}
 
-export type RankResult =
-  | { method: "similarity"; rankings: Rankings; stats: SimilarityStats; stages: Record<string, number>; params: Record<string, unknown> }
-  | { method: "factorization"; rankings: Rankings; stats: FactorizationStats; stages: Record<string, number>; params: Record<string, unknown> };
+/** What a pipeline run did. */
+export interface PipelineResult {
+  method: string;
+  table: string;
+  run: RunRow;
+  model: Model;
+  rankings: Rankings;
+  /** The recorded parameters: top-n, the method's effective options, threads actually used. */
+  params: Record<string, unknown>;
+  input: Fingerprint;
+  /** The read summary when the input came from CSVs. */
+  read?: ReadResult;
+  /** Method-specific figures (see `Model.details`). */
+  details: Record<string, unknown>;
+  /** Seconds per stage as recorded, in flow order. */
+  stages: Record<string, number>;
+  /** Wall-clock seconds of the whole run. */
+  seconds: number;
+}
 
 /**
- * Ranks every user of `dataset` with `method`. `params` in the result are the effective
- * parameters (defaults filled in), as recorded in the runs table.
+ * Ranks every user with `method` and publishes the rankings atomically (see the module comment).
+ * Every option is checked before any input is read or the store is written.
+ *
+ * @example
+ * const store = await openStore("data/recsys.db");
+ * const r = await runPipeline({ input: { dataDir: "data/sample" }, store, method: "similarity" });
+ * console.log(r.run.id, r.run.rows_written);
+ * store.close();
  */
-export async function rankUsers(dataset: Dataset, method: Method, options: RankOptions = {}): Promise<RankResult> {
-  const topN = options.topN ?? 10;
-  if (method === "similarity") {
-    const { rankings, stats } = await similarityRun(dataset, options);
-    return {
-      method,
-      rankings,
-      stats,
-      stages: { matrix: ms(stats.seconds.matrix), topN: ms(stats.seconds.topN) },
-      params: { topN, weights: stats.weights, threads: stats.threads },
-    };
+export async function runPipeline(opts: PipelineOptions): Promise<PipelineResult> {
+  const method = getMethod(opts.method);
+  const options = resolveOptions(method, opts.options);
+  const table = validateTableName(opts.table ?? "user_ranking");
+  const topN = opts.topN ?? 10;
+  if (!Number.isInteger(topN) || topN < 1) throw new RangeError(`topN must be a positive integer, got ${topN}`);
+  if (opts.threads !== undefined) autoThreads(1, opts.threads);
+
+  const startedAt = new Date();
+  const stages: Record<string, number> = {};
+  let t = performance.now();
+  const lap = () => {
+    const now = performance.now();
+    const s = Math.round(now - t) / 1000;
+    t = now;
+    return s;
+  };
+
+  let read: ReadResult | undefined;
+  let dataset: Dataset;
+  let store: RankingsStore | undefined;
+  const given = opts.store;
+  try {
+    if (opts.input === "store") {
+      store = typeof given === "string" ? await openStore(given) : given;
+      dataset = await store.loadDataset();
+      stages.load = lap();
+    } else {
+      read = "read" in opts.input ? opts.input.read : await readTables(opts.input.dataDir, { onProgress: opts.onProgress });
+      dataset = read.dataset;
+      stages.read = lap();
+      opts.onRead?.(read);
+      store = typeof given === "string" ? await openStore(given) : given;
+    }
+    return await rankAndPublish(opts, store, dataset, read, stages, startedAt, method.name, options, table, topN);
+  } finally {
+    if (store && store !== given) store.close();
   }
-  const { rankings, stats } = await factorizationRun(dataset, options);
-  const p = fmParameters(options);
+}
+
+async function rankAndPublish(
+  opts: PipelineOptions,
+  store: RankingsStore,
+  dataset: Dataset,
+  read: ReadResult | undefined,
+  stages: Record<string, number>,
+  startedAt: Date,
+  methodName: string,
+  options: object,
+  table: string,
+  topN: number,
+): Promise<PipelineResult> {
+  const method = getMethod(methodName);
+  let t = performance.now();
+  const lap = () => {
+    const now = performance.now();
+    const s = Math.round(now - t) / 1000;
+    t = now;
+    return s;
+  };
+
+  const model = await method.fit(dataset, options, { onProgress: opts.onProgress, onEpoch: opts.onEpoch });
+  let threads = autoThreads(dataset.users.length, opts.threads);
+  // The top-n runs on workers from here on; meanwhile this thread fingerprints the input and the
+  // store writes the input tables into its open transaction.
+  const t0 = performance.now();
+  const ranking = model.rankAll({ topN, threads, onProgress: opts.onProgress, onThreads: (used) => (threads = used) });
+  // Awaited by the store; this only keeps a rejection from counting as unhandled meanwhile.
+  ranking.catch(() => {});
+  t = performance.now();
+  const input = fingerprintDataset(dataset);
+  stages.fingerprint = lap();
+
+  let details: Record<string, unknown> = {};
+  let params: Record<string, unknown> = {};
+  let rankings: Rankings | undefined;
+  const ranked: Promise<Ranked> = ranking.then((r) => {
+    rankings = r;
+    const seconds = Math.round(performance.now() - t0) / 1000;
+    details = model.details({ rankings: r, threads, seconds });
+    params = { topN, ...model.params, threads };
+    const methodStages = Object.fromEntries(Object.entries(model.stages).map(([k, v]) => [k, Math.round(v * 1000) / 1000]));
+    return { rankings: r, run: { method: method.name, params, input, startedAt, stages: { ...stages, ...methodStages, topN: seconds } } };
+  });
+  const run = await store.publish({ table, input: read && { tables: read.tables, summary: read.summary }, ranked, onProgress: opts.onProgress });
   return {
-    method,
-    rankings,
-    stats,
-    stages: { features: ms(stats.seconds.features), train: ms(stats.seconds.train), topN: ms(stats.seconds.topN) },
-    params: { topN, ...p, threads: stats.threads },
+    method: method.name,
+    table,
+    run,
+    model,
+    rankings: rankings!,
+    params,
+    input,
+    read,
+    details,
+    stages: run.stages,
+    seconds: Math.round(Date.now() - startedAt.getTime()) / 1000,
   };
 }
 
-/** Seconds to the millisecond, as every stage time is reported. */
-function ms(seconds: number): number {
-  return Math.round(seconds * 1000) / 1000;
+/** Tables as a pipeline input without a directory (e.g. generated in memory). */
+export function tablesInput(tables: Tables): PipelineInput {
+  return { read: { tables, dataset: Dataset.fromColumns(tables), summary: { tables: [] } } };
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "bun:test";
 import { courseKey, evaluate, indexItems, interestKey, recommendFromNeighbors, recommendPopular, scoreRecommendations, splitHoldout } from "../src/evaluate.ts";
-import { Rng } from "../src/fm/random.ts";
+import { Rng } from "../src/random.ts";
 import type { Dataset, Rankings } from "../src/types.ts";
 
 /** A small dataset with taste: users of group g follow tags and watch courses of g, plus noise. */

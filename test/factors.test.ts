@@ -1,5 +1,5 @@
 import { describe, expect, it } from "bun:test";
-import { Rng } from "../src/fm/random.ts";
+import { Rng } from "../src/random.ts";
 import { factorTopN, normalizeRows } from "../src/rank/factors.ts";
 
 /** Brute force: all pairs, naive dot products of the normalised rows, full sort. */

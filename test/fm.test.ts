@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { buildFeatures, hasItem, scoreBand } from "../src/fm/features.ts";
 import { factorizationRun, fmParameters, rankByFactorization, trainFM, userFactors } from "../src/fm/index.ts";
 import { BprScratch, bprDifferences, bprGradient, gradient, initParams, predict, type FMParams } from "../src/fm/model.ts";
-import { Rng } from "../src/fm/random.ts";
+import { Rng } from "../src/random.ts";
 import { generate } from "../src/generate/index.ts";
 import { readTables } from "../src/read/index.ts";
 import type { Dataset, Rankings } from "../src/types.ts";

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "bun:test";
-import { DEFAULT_WEIGHTS, formatWeights, normalizeWeights, parseWeights } from "../src/similarity/weights.ts";
+import { DEFAULT_WEIGHTS, formatWeights, normalizeWeights, parseWeights } from "../src/methods/similarity/weights.ts";
 
 describe("parseWeights", () => {
   it("reads the defaults' spelling as the defaults", () => {

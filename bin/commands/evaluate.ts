@@ -1,10 +1,14 @@
 import { defineCommand } from "citty";
-import { evaluate, type EvaluatedMethod, type EvaluationReport } from "../../src/evaluate.ts";
-import { fmParameters } from "../../src/fm/index.ts";
-import { CliError, dbArgs, jsonArg, log, positiveInt, positiveNumber, printJson, progress } from "../common.ts";
-import { dataDirArg, inputSource, loadInput, methodArgs, parseMethodArgs } from "../method-args.ts";
-
-const METHOD_CHOICES = ["similarity", "factorization", "all"] as const;
+import { existsSync } from "node:fs";
+import { openStore, MissingTablesError } from "../../src/db/store.ts";
+import type { Dataset } from "../../src/dataset.ts";
+import { evaluate, type EvaluationReport } from "../../src/evaluate.ts";
+import { getMethod, methodNames, methods } from "../../src/methods/registry.ts";
+import { InputError } from "../../src/read/errors.ts";
+import { readTables } from "../../src/read/index.ts";
+import { formatSummary } from "../../src/read/summary.ts";
+import { CliError, dbArgs, jsonArg, log, positiveInt, positiveNumber, printJson, progress, resolveDb } from "../common.ts";
+import { checkMethodFlags, dataDirArg, methodArgs, threadsArg } from "../method-args.ts";
 
 export default defineCommand({
   meta: {
@@ -12,61 +16,85 @@ export default defineCommand({
     description:
       "Hide a seeded share of each user's interests and courses, rank users on the rest, and score how well the top neighbours' votes recover the hidden items (recall@k, NDCG@k), next to a most-popular baseline",
   },
-  args: {
-    method: { type: "string", valueHint: METHOD_CHOICES.join("|"), description: "Method(s) to evaluate", default: "all" },
-    ...dataDirArg,
-    ...dbArgs,
-    "top-n": { type: "string", valueHint: "N", description: "Neighbours per user that vote (alias --top_users)", default: "20" },
-    cutoff: { type: "string", valueHint: "K", description: "Recommendations scored per user (recall@K, NDCG@K)", default: "10" },
-    fraction: { type: "string", valueHint: "F", description: "Share of each user's distinct interests + courses to hide", default: "0.2" },
-    ...methodArgs,
-    seed: { ...methodArgs.seed, description: "Seed of the hold-out split and of the factorization machine" },
-    ...jsonArg,
+  args: () => {
+    const flags = methodArgs();
+    return {
+      method: { type: "string", valueHint: [...methodNames(), "all"].join("|"), description: "Method(s) to evaluate", default: "all" },
+      ...dataDirArg,
+      ...dbArgs,
+      "top-n": { type: "string", valueHint: "N", description: "Neighbours per user that vote (alias --top_users)", default: "20" },
+      cutoff: { type: "string", valueHint: "K", description: "Recommendations scored per user (recall@K, NDCG@K)", default: "10" },
+      fraction: { type: "string", valueHint: "F", description: "Share of each user's distinct interests + courses to hide", default: "0.2" },
+      ...flags,
+      seed: { type: "string", valueHint: "S", description: "Seed of the hold-out split and of every seeded method", default: "42" },
+      ...jsonArg,
+    };
   },
   async run({ args }) {
-    const choice = args.method as (typeof METHOD_CHOICES)[number];
-    if (!METHOD_CHOICES.includes(choice)) throw new CliError(`--method must be one of ${METHOD_CHOICES.join(", ")}, got ${JSON.stringify(args.method)}`);
-    const methods: EvaluatedMethod[] = choice === "all" ? ["similarity", "factorization"] : [choice];
-    const settings = parseMethodArgs(args);
-    const fraction = positiveNumber(args.fraction, "fraction", 0.2);
+    const choice = String(args.method);
+    if (choice !== "all" && !methodNames().includes(choice)) {
+      throw new CliError(`--method must be one of ${[...methodNames(), "all"].join(", ")}, got ${JSON.stringify(args.method)}`);
+    }
+    const chosen = choice === "all" ? methods() : [getMethod(choice)];
+    const flags = checkMethodFlags(methods(), args);
+    const seed = positiveInt(typeof args.seed === "string" ? args.seed : undefined, "seed", 42, 0);
+    const fraction = positiveNumber(args.fraction as string | undefined, "fraction", 0.2);
     if (!(fraction < 1)) throw new CliError(`--fraction must lie strictly between 0 and 1, got ${JSON.stringify(args.fraction)}`);
-    const opts = {
-      methods,
-      fraction,
-      seed: settings.fm.seed,
-      neighbors: positiveInt(args["top-n"], "top-n", 20),
-      k: positiveInt(args.cutoff, "cutoff", 10),
-      weights: settings.weights,
-      fm: settings.fm,
-      threads: settings.threads,
-    };
-    const weights = settings.weights;
+    const neighbors = positiveInt(args["top-n"] as string | undefined, "top-n", 20);
+    const k = positiveInt(args.cutoff as string | undefined, "cutoff", 10);
+    const threads = threadsArg(args);
 
     const bar = progress(!args.json);
-    const { dataset } = await loadInput(inputSource(args), { onProgress: bar.report, quiet: args.json });
+    const dataset = await loadDataset(args, bar.report, Boolean(args.json));
     bar.done();
 
     const report = await evaluate(dataset, {
-      ...opts,
+      methods: chosen.map((m) => m.name),
+      fraction,
+      seed,
+      neighbors,
+      k,
+      options: Object.fromEntries(chosen.map((m) => [m.name, flags.get(m) ?? {}])),
+      threads,
       onProgress: bar.report,
-      fm: {
-        ...opts.fm,
-        onEpoch: args.json
-          ? undefined
-          : (e) => {
-              bar.done();
-              log.info(`factorization epoch ${e.epoch}/${e.epochs}  loss ${e.loss.toFixed(4)}  sampled AUC ${e.auc.toFixed(4)}  ${e.seconds.toFixed(2)} s`);
-            },
-      },
+      onEpoch: args.json
+        ? undefined
+        : (method, e) => {
+            bar.done();
+            log.info(`${method} epoch ${e.epoch}/${e.epochs}  loss ${e.loss.toFixed(4)}  sampled AUC ${(e.auc ?? NaN).toFixed(4)}  ${e.seconds.toFixed(2)} s`);
+          },
     });
     bar.done();
-    const params: Record<string, unknown> = {};
-    if (methods.includes("similarity")) params.weights = weights;
-    if (methods.includes("factorization")) params.factorization = fmParameters(opts.fm);
-    if (args.json) printJson({ ...report, params });
+    if (args.json) printJson(report);
     else process.stdout.write(formatReport(report) + "\n");
   },
 });
+
+/** The dataset from --data-dir's CSVs, or from the database's input tables. */
+async function loadDataset(args: Record<string, unknown>, onProgress: (stage: string, done: number, total: number) => void, quiet: boolean): Promise<Dataset> {
+  const dir = args["data-dir"];
+  if (typeof dir === "string" && dir !== "") {
+    try {
+      const read = await readTables(dir, { onProgress });
+      if (!quiet) process.stderr.write(formatSummary(read.summary) + "\n");
+      return read.dataset;
+    } catch (e) {
+      if (e instanceof InputError) throw new CliError(e.message);
+      throw e;
+    }
+  }
+  const dbPath = resolveDb({ db: args.db as string | undefined, env: args.env as string | undefined });
+  if (!existsSync(dbPath)) throw new CliError(`no database at ${dbPath}: load the data first with \`recsys ingest --data-dir DIR\`, or pass --data-dir to this command`);
+  const store = await openStore(dbPath, { readonly: true });
+  try {
+    return await store.loadDataset();
+  } catch (e) {
+    if (e instanceof MissingTablesError) throw new CliError(e.message);
+    throw e;
+  } finally {
+    store.close();
+  }
+}
 
 const fmt = (n: number) => n.toLocaleString("en-US");
 

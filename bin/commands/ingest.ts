@@ -3,7 +3,7 @@
  * and store them in SQLite, all or nothing.
  */
 import { defineCommand } from "citty";
-import { ingest } from "../../src/db/ingest.ts";
+import { ingest } from "../../src/ingest.ts";
 import { InputError } from "../../src/read/errors.ts";
 import { formatSummary } from "../../src/read/summary.ts";
 import { CliError, dbArgs, jsonArg, log, printJson, progress, resolveWritableDb } from "../common.ts";

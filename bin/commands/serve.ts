@@ -41,7 +41,7 @@ export default defineCommand({
     const { startServer, StartupError } = await import("../../src/server/serve.ts");
     let server;
     try {
-      server = startServer({ dbPath, table, hostname, port, readonly: true, token, accessLog: !args.quiet, maxConnections });
+      server = await startServer({ dbPath, table, hostname, port, readonly: true, token, accessLog: !args.quiet, maxConnections });
     } catch (e) {
       if (e instanceof StartupError) throw new CliError(e.message, 1);
       throw e;

@@ -44,32 +44,33 @@ async function fromServer(url: string, user: string, n: number | undefined): Pro
   return text;
 }
 
-/** Reads the rankings table directly; same validation and same JSON as the API. */
+/** Reads the rankings table from the store; same validation and same JSON as the API. */
 async function fromDatabase(args: { db?: string; env?: string; "results-table"?: string }, user: string, n: number | undefined): Promise<Row[]> {
   const path = resolveDb(args);
   const table = resolveTable(args);
   if (!existsSync(path)) throw new CliError(`database ${path} does not exist; create it with \`recsys pipeline --method similarity --db ${path}\``, 1);
-  // Loaded here, and only the reader (not the server): start-up is part of this command's budget.
-  const [{ openDatabase }, { RankingsReader, MissingTableError }] = await Promise.all([import("../../src/db/open.ts"), import("../../src/server/reader.ts")]);
-  const db = openDatabase(path, { readonly: true });
+  // Loaded here, and only the store (not the server): start-up is part of this command's budget.
+  const { openStore, MissingTableError } = await import("../../src/db/store.ts");
+  const store = await openStore(path, { readonly: true });
   try {
-    const reader = new RankingsReader(db, table);
+    const reader = store.reader(table);
+    const handle = user.trim();
+    if (!handle) throw new CliError("USER must not be empty");
+    await reader.sync(true);
+    let rows: Row[];
     try {
-      const handle = user.trim();
-      if (!handle) throw new CliError("USER must not be empty");
-      const rows = reader.neighbors(handle, n ?? 10);
-      if (rows.length === 0) throw new CliError(`unknown user ${JSON.stringify(handle)}: no rankings in table ${table} of ${path}`, 1);
-      // Fewer rows than asked is fine for a user with few neighbours, not for n past the stored top-n.
-      if (n !== undefined && rows.length < n && n > reader.topN) throw new CliError(`--n must be between 1 and ${reader.topN} (the stored top-n), got ${n}`);
-      return rows;
+      rows = await reader.neighbors(handle, n ?? 10);
     } catch (e) {
       if (e instanceof MissingTableError) throw new CliError(e.message, 1);
       throw e;
-    } finally {
-      reader.close();
     }
+    if (rows.length === 0) throw new CliError(`unknown user ${JSON.stringify(handle)}: no rankings in table ${table} of ${path}`, 1);
+    // Fewer rows than asked is fine for a user with few neighbours, not for n past the stored top-n.
+    const top = await reader.topN();
+    if (n !== undefined && rows.length < n && n > top) throw new CliError(`--n must be between 1 and ${top} (the stored top-n), got ${n}`);
+    return rows;
   } finally {
-    db.close();
+    store.close();
   }
 }
 

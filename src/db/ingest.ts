@@ -1,16 +1,11 @@
 /**
- * Storing the four input tables in SQLite: all of them replaced in one transaction, after every
- * file has been read and checked, so a database never holds a mix of old and new input and a
- * failed ingest leaves the file exactly as it was.
+ * Storing the four input tables in SQLite: all of them replaced in one transaction, so a database
+ * never holds a mix of old and new input and a failed write leaves the file exactly as it was.
  */
 import type { Database } from "bun:sqlite";
-import { mkdirSync } from "node:fs";
-import { dirname } from "node:path";
-import { readTables } from "../read/index.ts";
-import { SCHEMA, sqlType } from "../read/schema.ts";
+import { rowCount, SCHEMA, sqlType, type AnyTable } from "../read/schema.ts";
 import type { IngestSummary } from "../read/summary.ts";
 import { TABLE_NAMES, type ProgressFn, type TableName, type Tables } from "../types.ts";
-import { openDatabase } from "./open.ts";
 
 /** One row per successful ingest: when, from where, how many rows. */
 export const INGESTS_TABLE = "recsys_ingests";
@@ -38,9 +33,6 @@ function insertSQL(name: TableName, rows: number): string {
   return `INSERT INTO ${name} (${names}) VALUES ${new Array(rows).fill(tuple).join(", ")}`;
 }
 
-function rowCount(tables: Tables, name: TableName): number {
-  return (tables[name] as unknown as Record<string, { length: number }>)[SCHEMA[name].columns[0].name].length;
-}
 
 export interface WriteOptions {
   /** Recorded in the `recsys_ingests` row. */
@@ -57,7 +49,7 @@ export interface WriteOptions {
  * (add your own for ad-hoc lookups; a re-ingest drops them with the tables).
  */
 export function writeTables(db: Database, tables: Tables, options: WriteOptions = {}): void {
-  const total = TABLE_NAMES.reduce((n, name) => n + rowCount(tables, name), 0);
+  const total = TABLE_NAMES.reduce((n, name) => n + rowCount(tables[name], name), 0);
   let done = 0;
   // SQLite's default page cache serves these appends as well as a large one: pages it spills
   // go to the WAL during the transaction instead of all at once in the commit.
@@ -65,8 +57,9 @@ export function writeTables(db: Database, tables: Tables, options: WriteOptions 
     for (const name of TABLE_NAMES) {
       db.exec(`DROP TABLE IF EXISTS ${name}`);
       db.exec(tableDDL(name));
-      const columns = SCHEMA[name].columns.map((c) => (tables[name] as unknown as Record<string, ArrayLike<string | number>>)[c.name]);
-      const n = rowCount(tables, name);
+      const table: AnyTable = tables[name];
+      const columns = SCHEMA[name].columns.map((c) => table[c.name]);
+      const n = rowCount(table, name);
       const width = columns.length;
       const many = db.prepare(insertSQL(name, BATCH));
       const one = db.prepare(insertSQL(name, 1));
@@ -89,7 +82,7 @@ export function writeTables(db: Database, tables: Tables, options: WriteOptions 
       options.onProgress?.("write", done, total);
     }
     db.exec(INGESTS_DDL);
-    const rows = Object.fromEntries(TABLE_NAMES.map((name) => [name, rowCount(tables, name)]));
+    const rows = Object.fromEntries(TABLE_NAMES.map((name) => [name, rowCount(tables[name], name)]));
     db.query(`INSERT INTO ${INGESTS_TABLE} (ingested_at, source_dir, rows, summary) VALUES (?, ?, ?, ?)`).run(
       new Date().toISOString(),
       options.summary?.dir ?? null,
@@ -97,43 +90,4 @@ export function writeTables(db: Database, tables: Tables, options: WriteOptions 
       JSON.stringify(options.summary?.tables ?? null),
     );
   }).immediate();
-}
-
-export interface IngestOptions {
-  /** Progress: stage `read` (bytes of the four files), then `write` (rows). */
-  onProgress?: ProgressFn;
-}
-
-/** What {@link ingest} did. */
-export interface IngestResult {
-  /** The parsed tables, for callers that go on to rank without reading the database back. */
-  tables: Tables;
-  summary: IngestSummary;
-  dbPath: string;
-  /** Seconds spent reading the CSVs and writing the database. */
-  seconds: { read: number; write: number };
-}
-
-/**
- * Reads the four CSVs in `dir` and stores them in the SQLite database at `dbPath` (created if
- * missing). Every file is read and checked before the database is opened, so invalid input
- * leaves the database file byte-for-byte as it was; the tables are then replaced in one
- * transaction (see {@link writeTables}).
- *
- * @throws {InputError} for invalid input (file, line, column, expectation).
- */
-export async function ingest(dir: string, dbPath: string, options: IngestOptions = {}): Promise<IngestResult> {
-  const t0 = performance.now();
-  const { tables, summary } = await readTables(dir, { onProgress: options.onProgress });
-  const t1 = performance.now();
-  mkdirSync(dirname(dbPath), { recursive: true });
-  const db = openDatabase(dbPath);
-  try {
-    writeTables(db, tables, { summary, onProgress: options.onProgress });
-  } finally {
-    db.close();
-  }
-  const t2 = performance.now();
-  const s = (ms: number) => Math.round(ms) / 1000;
-  return { tables, summary, dbPath, seconds: { read: s(t1 - t0), write: s(t2 - t1) } };
 }

@@ -1,40 +1,12 @@
+/**
+ * The SQLite rankings tables and the runs table: the atomic swap and the run records.
+ */
 import type { Database } from "bun:sqlite";
-import { compareBytes, compareHandles } from "../handles.ts";
+import { compareBytes } from "../handles.ts";
 import { validateTableName } from "../names.ts";
 import type { Rankings } from "../types.ts";
 import { tableExists } from "./open.ts";
-
-/** One served neighbour: the REST API's element shape. */
-export interface Neighbor {
-  similar: string;
-  score: number;
-}
-
-/** What the runs table records about one pipeline run. */
-export interface RunRecord {
-  method: string;
-  /** Method parameters as given (JSON-serializable). */
-  params: Record<string, unknown>;
-  /** Input fingerprint (row counts and hash), see `fingerprintDataset`. */
-  input: unknown;
-  startedAt: Date;
-  /** Seconds per stage, in order of execution; `store` (this write) is added. */
-  stages: Record<string, number>;
-}
-
-/** A row of the runs table as read back. */
-export interface RunRow {
-  id: number;
-  results_table: string;
-  method: string;
-  params: Record<string, unknown>;
-  input: unknown;
-  users_ranked: number;
-  rows_written: number;
-  started_at: string;
-  finished_at: string;
-  stages: Record<string, number>;
-}
+import type { RunRecord, RunRow } from "./store.ts";
 
 export const RUNS_TABLE = "recsys_runs";
 
@@ -137,59 +109,15 @@ export function lastRun(db: Database, table: string): RunRow | null {
     .get(table) as Record<string, unknown> | null;
   if (!r) return null;
   return {
-    ...(r as unknown as RunRow),
-    params: JSON.parse(r.params as string),
-    input: JSON.parse(r.input as string),
-    stages: JSON.parse(r.stages as string),
+    id: Number(r.id),
+    results_table: String(r.results_table),
+    method: String(r.method),
+    params: JSON.parse(String(r.params)),
+    input: JSON.parse(String(r.input)),
+    users_ranked: Number(r.users_ranked),
+    rows_written: Number(r.rows_written),
+    started_at: String(r.started_at),
+    finished_at: String(r.finished_at),
+    stages: JSON.parse(String(r.stages)),
   };
 }
-
-/**
- * Top `n` neighbours of `handle` from the rankings table, best first; an empty array if the
- * user has no rows. Scores are returned as stored (rounding is the API's business).
- */
-export function readNeighbors(db: Database, table: string, handle: string, n: number): Neighbor[] {
-  validateTableName(table);
-  return db
-    .query(`SELECT similar, score FROM "${table}" WHERE user_handle = ? ORDER BY rank LIMIT ?`)
-    .all(handle, n) as Neighbor[];
-}
-
-/** Largest stored rank (the table's top-n), 0 if empty. */
-export function storedTopN(db: Database, table: string): number {
-  validateTableName(table);
-  const r = db.query(`SELECT MAX(rank) AS n FROM "${table}"`).get() as { n: number | null };
-  return r.n ?? 0;
-}
-
-/** Reads a whole rankings table back into {@link Rankings} form (users that have rows). */
-export function readRankings(db: Database, table: string): Rankings {
-  validateTableName(table);
-  const rows = db.query(`SELECT user_handle, rank, similar, score FROM "${table}"`).values() as [string, number, string, number][];
-  const byUser = new Map<string, [number, string, number][]>();
-  const all = new Set<string>();
-  for (const [u, rank, similar, score] of rows) {
-    let list = byUser.get(u);
-    if (!list) byUser.set(u, (list = []));
-    list.push([rank, similar, score]);
-    all.add(u);
-    all.add(similar);
-  }
-  const users = [...all].sort(compareHandles);
-  const index = new Map(users.map((u, i) => [u, i] as const));
-  const offsets = new Int32Array(users.length + 1);
-  for (let i = 0; i < users.length; i++) offsets[i + 1] = offsets[i] + (byUser.get(users[i])?.length ?? 0);
-  const neighbors = new Int32Array(rows.length);
-  const scores = new Float64Array(rows.length);
-  for (let i = 0; i < users.length; i++) {
-    const list = byUser.get(users[i]);
-    if (!list) continue;
-    list.sort((a, b) => a[0] - b[0]);
-    for (let k = 0; k < list.length; k++) {
-      neighbors[offsets[i] + k] = index.get(list[k][1])!;
-      scores[offsets[i] + k] = list[k][2];
-    }
-  }
-  return { users, offsets, neighbors, scores };
-}
-

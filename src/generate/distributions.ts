@@ -1,5 +1,5 @@
 /** Sampling from weights, histograms and quantile tables in O(1) per draw. */
-import type { Rng } from "./rng.ts";
+import type { StreamRng as Rng } from "../random.ts";
 
 /** Walker's alias table over non-negative weights: O(n) to build, O(1) per draw. */
 export class AliasTable {

@@ -8,12 +8,12 @@ import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { ProgressFn } from "../types.ts";
 import { CsvSink } from "./csv.ts";
-import { Rng } from "./rng.ts";
+import { StreamRng as Rng } from "../random.ts";
 import { UserSynthesizer, type Model } from "./users.ts";
 import { assessmentVocabulary, courseVocabulary, interestVocabulary, quote, type CourseTagRows } from "./vocabulary.ts";
 
 export { TOPICS, classifyTag } from "./tastes.ts";
-export { Rng } from "./rng.ts";
+export { StreamRng } from "../random.ts";
 
 export interface GenerateOptions {
   /** Number of users; handles are "1" … "N". */

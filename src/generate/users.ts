@@ -19,7 +19,7 @@ import {
   MULTI_EVENT_SHARE,
 } from "./data.ts";
 import { dayNumber, formatDateTime, formatDay } from "./csv.ts";
-import { Rng } from "./rng.ts";
+import { StreamRng as Rng } from "../random.ts";
 import { TOPICS } from "./tastes.ts";
 import type { AssessmentVocabulary, CourseVocabulary, InterestVocabulary } from "./vocabulary.ts";
 

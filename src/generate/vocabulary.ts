@@ -12,7 +12,7 @@ import {
   REAL_COURSE_COUNT,
   TAGS_PER_COURSE_HIST,
 } from "./data.ts";
-import { Rng } from "./rng.ts";
+import { StreamRng as Rng } from "../random.ts";
 import { classifyTag, TOPICS } from "./tastes.ts";
 
 /**

@@ -12,12 +12,11 @@
  *   entry is kept here as an explicit 0, and dropped by normalization);
  * - assessments: for each assessment tag, 1 + (the user's best score on it) / 100.
  *
- * Tags are expected normalized (trimmed, lower-cased) as `readTables`/`loadDataset` deliver them;
- * empty tags are ignored. Users are every handle with at least one row in any of the three user
- * tables, in canonical handle order (see `compareHandles`), so user index order is tie-break order.
+ * Rows are the dataset's users (canonical handle order, so row order is tie-break order). Each
+ * block's columns are the dataset's items that occur in it, in the dataset's (sorted) order: the
+ * interests and assessment tags users have, the courses they viewed and those courses' tags.
  */
-import { compareHandles } from "../handles.ts";
-import type { Dataset } from "../types.ts";
+import { compactIds, usedIds, type Dataset } from "../dataset.ts";
 import { type CSR, fromCoordinates } from "./csr.ts";
 
 export type BlockName = "interests" | "courses" | "assessments";
@@ -32,149 +31,70 @@ export interface InteractionBlock {
 }
 
 export interface Interactions {
-  /** Users with at least one interaction, in canonical handle order (row order of every block). */
-  users: string[];
+  /** The dataset's users, in canonical handle order (row order of every block). */
+  users: readonly string[];
   blocks: Record<BlockName, InteractionBlock>;
 }
 
-/** Assigns provisional ids in first-seen order; `finish` sorts the keys and maps old ids to new. */
-class Interner {
-  private readonly ids = new Map<string, number>();
-  // Tables usually list a user's rows together: repeating keys skip the hash lookup.
-  private lastKey: string | undefined;
-  private lastId = -1;
-
-  id(key: string): number {
-    if (key === this.lastKey) return this.lastId;
-    let id = this.ids.get(key);
-    if (id === undefined) {
-      id = this.ids.size;
-      this.ids.set(key, id);
-    }
-    this.lastKey = key;
-    this.lastId = id;
-    return id;
-  }
-
-  has(key: string): boolean {
-    return this.ids.has(key);
-  }
-
-  /** Keys sorted by `compare` (default: code-unit order), and provisional id → final id. */
-  finish(compare?: (a: string, b: string) => number): { keys: string[]; remap: Int32Array } {
-    const keys = [...this.ids.keys()].sort(compare);
-    const remap = new Int32Array(keys.length);
-    for (let i = 0; i < keys.length; i++) remap[this.ids.get(keys[i])!] = i;
-    return { keys, remap };
-  }
-}
-
-function applyRemap(ids: Int32Array, remap: Int32Array): void {
-  for (let i = 0; i < ids.length; i++) ids[i] = remap[ids[i]];
+/** Column ids of `ids` among the used ones, and the used keys in order. */
+function columnsOf(ids: Int32Array, vocab: readonly string[]): { cols: Int32Array; keys: string[] } {
+  const used = usedIds(ids, vocab.length);
+  const { map } = compactIds(used);
+  const keys: string[] = [];
+  for (let i = 0; i < vocab.length; i++) if (used[i]) keys.push(vocab[i]);
+  return { cols: Int32Array.from(ids, (id) => map[id]), keys };
 }
 
 /**
- * Builds the three raw interaction blocks. Item order within a block is sorted by key (courses
- * block: all `course:` items, then all `tag:` items), so results do not depend on input row order.
+ * Builds the three raw interaction blocks. Item order within a block is the dataset's sorted
+ * order (courses block: all `course:` items, then all `tag:` items), so results do not depend on
+ * input row order.
  */
 export function buildInteractions(dataset: Dataset): Interactions {
-  const users = new Interner();
+  const nUsers = dataset.users.length;
 
-  // Interests: one coordinate per kept row; duplicates collapse to 1.
-  const ui = dataset.user_interests;
-  const interestTags = new Interner();
-  let interestRows = new Int32Array(ui.user_handle.length);
-  let interestCols = new Int32Array(ui.user_handle.length);
-  let nInterests = 0;
-  for (let r = 0; r < ui.user_handle.length; r++) {
-    const tag = ui.interest_tag[r];
-    if (tag === "") continue;
-    interestRows[nInterests] = users.id(ui.user_handle[r]);
-    interestCols[nInterests] = interestTags.id(tag);
-    nInterests++;
-  }
-  interestRows = interestRows.subarray(0, nInterests);
-  interestCols = interestCols.subarray(0, nInterests);
-
-  // Assessments: best score per (user, tag).
-  const ua = dataset.user_assessment_scores;
-  const assessTags = new Interner();
-  let assessRows = new Int32Array(ua.user_handle.length);
-  let assessCols = new Int32Array(ua.user_handle.length);
-  let assessScores = new Float64Array(ua.user_handle.length);
-  let nAssess = 0;
-  for (let r = 0; r < ua.user_handle.length; r++) {
-    const tag = ua.assessment_tag[r];
-    if (tag === "") continue;
-    assessRows[nAssess] = users.id(ua.user_handle[r]);
-    assessCols[nAssess] = assessTags.id(tag);
-    assessScores[nAssess] = ua.user_assessment_score[r];
-    nAssess++;
-  }
-  assessRows = assessRows.subarray(0, nAssess);
-  assessCols = assessCols.subarray(0, nAssess);
-  assessScores = assessScores.subarray(0, nAssess);
-
-  // Course views: total seconds per (user, course).
-  const uv = dataset.user_course_views;
-  const courses = new Interner();
-  const vUser = new Int32Array(uv.user_handle.length);
-  const vCourse = new Int32Array(uv.user_handle.length);
-  for (let r = 0; r < uv.user_handle.length; r++) {
-    vUser[r] = users.id(uv.user_handle[r]);
-    vCourse[r] = courses.id(uv.course_id[r]);
-  }
-
-  const { keys: handles, remap: userRemap } = users.finish(compareHandles);
-  const nUsers = handles.length;
-
-  applyRemap(interestRows, userRemap);
-  const interestVocab = interestTags.finish();
-  applyRemap(interestCols, interestVocab.remap);
+  // Interests: one coordinate per row; duplicates collapse to 1.
+  const ir = dataset.interestRows;
+  const interestCols = columnsOf(ir.interest, dataset.interests);
   const interests: InteractionBlock = {
-    items: interestVocab.keys,
-    values: fromCoordinates(nUsers, interestVocab.keys.length, interestRows, interestCols, null, "one"),
+    items: interestCols.keys,
+    values: fromCoordinates(nUsers, interestCols.keys.length, ir.user, interestCols.cols, null, "one"),
   };
 
-  applyRemap(assessRows, userRemap);
-  const assessVocab = assessTags.finish();
-  applyRemap(assessCols, assessVocab.remap);
-  const best = fromCoordinates(nUsers, assessVocab.keys.length, assessRows, assessCols, assessScores, "max");
+  // Assessments: best score per (user, tag).
+  const ar = dataset.assessmentRows;
+  const assessCols = columnsOf(ar.assessment, dataset.assessments);
+  const best = fromCoordinates(nUsers, assessCols.keys.length, ar.user, assessCols.cols, ar.score, "max");
   for (let p = 0; p < best.data.length; p++) best.data[p] = 1 + best.data[p] / 100;
-  const assessments: InteractionBlock = { items: assessVocab.keys, values: best };
+  const assessments: InteractionBlock = { items: assessCols.keys, values: best };
 
-  applyRemap(vUser, userRemap);
-  const courseVocab = courses.finish();
-  applyRemap(vCourse, courseVocab.remap);
-  const seconds = fromCoordinates(nUsers, courseVocab.keys.length, vUser, vCourse, uv.view_time_seconds, "sum");
+  // Course views: total seconds per (user, course).
+  const vr = dataset.viewRows;
+  const courseCols = columnsOf(vr.course, dataset.courses);
+  const seconds = fromCoordinates(nUsers, courseCols.keys.length, vr.user, courseCols.cols, vr.seconds, "sum");
 
-  return { users: handles, blocks: { interests, courses: courseBlock(seconds, courseVocab.keys, dataset), assessments } };
+  return { users: dataset.users, blocks: { interests, courses: courseBlock(seconds, courseCols.keys, vr.course, dataset), assessments } };
 }
 
 /** The courses block from per-(user, course) total seconds and the course_tags table. */
-function courseBlock(seconds: CSR, courseIds: string[], dataset: Dataset): InteractionBlock {
+function courseBlock(seconds: CSR, courseIds: string[], viewCourses: Int32Array, dataset: Dataset): InteractionBlock {
   const nUsers = seconds.rows;
   const nCourses = courseIds.length;
-  const courseIndex = new Map<string, number>();
-  for (let c = 0; c < nCourses; c++) courseIndex.set(courseIds[c], c);
+  const courseMap = compactIds(usedIds(viewCourses, dataset.courses.length)).map;
 
   // Tags of viewed courses only: tags of courses nobody viewed would be empty columns.
-  const ct = dataset.course_tags;
-  const tags = new Interner();
+  const cr = dataset.courseTagRows;
   const tCourse: number[] = [];
   const tTag: number[] = [];
-  for (let r = 0; r < ct.course_id.length; r++) {
-    const c = courseIndex.get(ct.course_id[r]);
-    const tag = ct.course_tags[r];
-    if (c === undefined || tag === "") continue;
+  for (let r = 0; r < cr.course.length; r++) {
+    const c = courseMap[cr.course[r]];
+    if (c < 0) continue;
     tCourse.push(c);
-    tTag.push(tags.id(tag));
+    tTag.push(cr.tag[r]);
   }
-  const tagVocab = tags.finish();
-  const tagCols = Int32Array.from(tTag);
-  applyRemap(tagCols, tagVocab.remap);
-  const nTags = tagVocab.keys.length;
-  const courseTags = fromCoordinates(nCourses, nTags, Int32Array.from(tCourse), tagCols, null, "one");
+  const tagCols = columnsOf(Int32Array.from(tTag), dataset.tags);
+  const nTags = tagCols.keys.length;
+  const courseTags = fromCoordinates(nCourses, nTags, Int32Array.from(tCourse), tagCols.cols, null, "one");
 
   // Upper bound on entries: every course entry plus every (course, tag) pair it brings.
   let bound = 0;
@@ -221,7 +141,7 @@ function courseBlock(seconds: CSR, courseIds: string[], dataset: Dataset): Inter
   indptr[nUsers] = out;
   const items = new Array<string>(nCourses + nTags);
   for (let c = 0; c < nCourses; c++) items[c] = `course:${courseIds[c]}`;
-  for (let t = 0; t < nTags; t++) items[nCourses + t] = `tag:${tagVocab.keys[t]}`;
+  for (let t = 0; t < nTags; t++) items[nCourses + t] = `tag:${tagCols.keys[t]}`;
   return {
     items,
     values: { rows: nUsers, cols: nCourses + nTags, indptr, indices: indices.slice(0, out), data: data.slice(0, out) },

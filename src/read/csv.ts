@@ -9,7 +9,7 @@
  * small arrays plus transferable buffers instead of a million strings.
  */
 import { CsvError, Parser } from "csv-parse";
-import type { TableName, Tables } from "../types.ts";
+import { checkedTable, tableOf, type Table, type TableName } from "./schema.ts";
 import { InputError, quoteValue } from "./errors.ts";
 import { describeKind, SCHEMA, type ColumnSpec, type TableSpec } from "./schema.ts";
 import type { TableSummary } from "./summary.ts";
@@ -29,7 +29,7 @@ export interface ParseTableOptions {
 
 /** One parsed table and what happened to its rows. */
 export interface ParsedTable<N extends TableName> {
-  table: Tables[N];
+  table: Table<N>;
   summary: TableSummary;
 }
 
@@ -305,9 +305,9 @@ class ColumnarParser extends Parser {
       distinct[label] = countUsed(column);
     }
     return {
-      name: this.spec.table,
+      name: tableOf(this.spec),
       columns,
-      summary: { table: this.spec.table, file: this.file, rowsRead: this.rowsRead, rowsKept: n, dropped: this.dropped, distinct },
+      summary: { table: tableOf(this.spec), file: this.file, rowsRead: this.rowsRead, rowsKept: n, dropped: this.dropped, distinct },
     };
   }
 }
@@ -391,15 +391,15 @@ export function decodeStrings(column: EncodedStrings): string[] {
   return out;
 }
 
-/** The {@link Tables} form of an encoded table. */
-export function decodeTable<N extends TableName>(encoded: EncodedTable & { name: N }): Tables[N] {
+/** The columns of an encoded table by name (see `checkedTable` for its typed form). */
+export function decodeTable(encoded: EncodedTable): Record<string, string[] | Float64Array> {
   const spec = SCHEMA[encoded.name];
   const table: Record<string, string[] | Float64Array> = {};
   spec.columns.forEach((c, j) => {
     const column = encoded.columns[j];
     table[c.name] = column instanceof Float64Array ? column : decodeStrings(column);
   });
-  return table as unknown as Tables[N];
+  return table;
 }
 
 /**
@@ -410,6 +410,6 @@ export function decodeTable<N extends TableName>(encoded: EncodedTable & { name:
  * @throws {InputError} naming the file, line, column and what was expected.
  */
 export async function parseTable<N extends TableName>(name: N, source: CsvSource, options: ParseTableOptions = {}): Promise<ParsedTable<N>> {
-  const encoded = (await parseEncodedTable(name, source, options)) as EncodedTable & { name: N };
-  return { table: decodeTable(encoded), summary: encoded.summary };
+  const encoded = await parseEncodedTable(name, source, options);
+  return { table: checkedTable(name, decodeTable(encoded)), summary: encoded.summary };
 }

@@ -3,17 +3,18 @@
  */
 import { statSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { TABLE_NAMES, type ProgressFn, type TableName, type Tables } from "../types.ts";
+import { Dataset, type Encoded, type EncodedColumns } from "../dataset.ts";
+import type { ProgressFn } from "../types.ts";
 import { defaultThreads, isMissingWorkerEntry, workerEntry } from "../parallel.ts";
 import { decodeTable, parseEncodedTable, parseTable, type CsvSource, type EncodedTable } from "./csv.ts";
 import type { ReadReply, ReadRequest } from "./worker.ts";
 import { InputError } from "./errors.ts";
-import { SCHEMA } from "./schema.ts";
+import { checkedTable, SCHEMA, TABLE_NAMES, type ColumnName, type TableName, type Tables } from "./schema.ts";
 import type { IngestSummary, TableSummary } from "./summary.ts";
 
 export { parseTable, type CsvSource, type ParsedTable, type ParseTableOptions } from "./csv.ts";
 export { InputError, type InputErrorDetails } from "./errors.ts";
-export { SCHEMA, sqlType, type ColumnKind, type ColumnSpec, type TableSpec } from "./schema.ts";
+export { SCHEMA, sqlType, TABLE_NAMES, type ColumnKind, type ColumnSpec, type Table, type TableName, type Tables, type TableSpec } from "./schema.ts";
 export { formatSummary, type IngestSummary, type TableSummary } from "./summary.ts";
 
 export interface ReadOptions {
@@ -26,9 +27,11 @@ export interface ReadOptions {
   threads?: number;
 }
 
-/** The tables and what reading them did. */
+/** The tables, their dataset (ids) and what reading them did. */
 export interface ReadResult {
   tables: Tables;
+  /** The methods' input, its ids taken from the reader's dictionary codes. */
+  dataset: Dataset;
   summary: IngestSummary;
 }
 
@@ -125,14 +128,57 @@ export async function readTables(dir: string, options: ReadOptions = {}): Promis
     const outcome = outcomes.get(name)!;
     if (outcome instanceof Error) throw outcome;
   }
-  const tables = {} as Record<TableName, unknown>;
-  const summaries: TableSummary[] = [];
+  const encoded = new Map<TableName, EncodedTable>();
   for (const name of TABLE_NAMES) {
-    const encoded = outcomes.get(name) as EncodedTable;
-    tables[name] = decodeTable(encoded);
-    summaries.push(encoded.summary);
+    const outcome = outcomes.get(name);
+    if (!outcome || outcome instanceof Error) throw new Error(`${name} was not read`);
+    encoded.set(name, outcome);
   }
-  return { tables: tables as unknown as Tables, summary: { dir: root, tables: summaries } };
+  return fromEncoded(encoded, root);
+}
+
+/** Tables, dataset and summary from the four encoded tables. */
+function fromEncoded(encoded: Map<TableName, EncodedTable>, dir?: string): ReadResult {
+  const get = (name: TableName) => {
+    const e = encoded.get(name);
+    if (!e) throw new Error(`${name} was not read`);
+    return e;
+  };
+  const tables: Tables = {
+    user_interests: checkedTable("user_interests", decodeTable(get("user_interests"))),
+    user_assessment_scores: checkedTable("user_assessment_scores", decodeTable(get("user_assessment_scores"))),
+    user_course_views: checkedTable("user_course_views", decodeTable(get("user_course_views"))),
+    course_tags: checkedTable("course_tags", decodeTable(get("course_tags"))),
+  };
+  const strings = <N extends TableName>(name: N, column: ColumnName<N>): Encoded => {
+    const j = SCHEMA[name].columns.findIndex((c) => c.name === column);
+    const c = get(name).columns[j];
+    if (c === undefined || c instanceof Float64Array) throw new Error(`${name}.${column} is not a string column`);
+    return c;
+  };
+  const numbers = <N extends TableName>(name: N, column: ColumnName<N>): Float64Array => {
+    const j = SCHEMA[name].columns.findIndex((c) => c.name === column);
+    const c = get(name).columns[j];
+    if (!(c instanceof Float64Array)) throw new Error(`${name}.${column} is not a number column`);
+    return c;
+  };
+  const columns: EncodedColumns = {
+    user_interests: { user_handle: strings("user_interests", "user_handle"), interest_tag: strings("user_interests", "interest_tag") },
+    user_assessment_scores: {
+      user_handle: strings("user_assessment_scores", "user_handle"),
+      assessment_tag: strings("user_assessment_scores", "assessment_tag"),
+      user_assessment_score: numbers("user_assessment_scores", "user_assessment_score"),
+    },
+    user_course_views: {
+      user_handle: strings("user_course_views", "user_handle"),
+      course_id: strings("user_course_views", "course_id"),
+      level: strings("user_course_views", "level"),
+      view_time_seconds: numbers("user_course_views", "view_time_seconds"),
+    },
+    course_tags: { course_id: strings("course_tags", "course_id"), course_tags: strings("course_tags", "course_tags") },
+  };
+  const summaries: TableSummary[] = TABLE_NAMES.map((name) => get(name).summary);
+  return { tables, dataset: Dataset.fromEncoded(columns), summary: dir === undefined ? { tables: summaries } : { dir, tables: summaries } };
 }
 
 /** Inputs smaller than this are read on one thread: a worker's start-up would cost more. */
@@ -190,12 +236,7 @@ function inWorker(
  * {@link readTables}). Names in messages are the usual file names.
  */
 export async function parseTables(sources: Record<TableName, CsvSource>): Promise<ReadResult> {
-  const tables = {} as Record<TableName, unknown>;
-  const summaries: TableSummary[] = [];
-  for (const name of TABLE_NAMES) {
-    const parsed = await parseTable(name, sources[name]);
-    tables[name] = parsed.table;
-    summaries.push(parsed.summary);
-  }
-  return { tables: tables as unknown as Tables, summary: { tables: summaries } };
+  const encoded = new Map<TableName, EncodedTable>();
+  for (const name of TABLE_NAMES) encoded.set(name, await parseEncodedTable(name, sources[name]));
+  return fromEncoded(encoded);
 }

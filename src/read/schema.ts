@@ -1,8 +1,8 @@
 /**
- * What each input file must contain. One spec per table drives the reader, the validation
- * messages, the SQLite column types and the summary, so they cannot drift apart.
+ * What each input file must contain: the one schema of the input. The reader, the validation
+ * messages, the table types below, the store's column types, the fingerprint, the summary and the
+ * generator's headers all derive from {@link SCHEMA}, so they cannot drift apart.
  */
-import type { TableName } from "../types.ts";
 
 /**
  * How a field is checked and normalized:
@@ -17,33 +17,33 @@ import type { TableName } from "../types.ts";
 export type ColumnKind = "handle" | "tag" | "text" | "date" | "datetime" | "nonNegativeNumber";
 
 export interface ColumnSpec {
-  /** Header name in the CSV and column name in SQLite and in {@link Tables}. */
-  name: string;
-  kind: ColumnKind;
+  /** Header name in the CSV and column name in the store and in {@link Tables}. */
+  readonly name: string;
+  readonly kind: ColumnKind;
   /**
    * Required columns must be in the header. Optional ones (columns no ranking method reads)
    * may be absent; they then hold empty strings.
    */
-  required: boolean;
+  readonly required: boolean;
   /** Noun for messages about an empty value of a `handle` column: "user handle". */
-  noun?: string;
+  readonly noun?: string;
 }
 
 export interface TableSpec {
-  table: TableName;
+  readonly table: string;
   /** File name looked up in the data directory. */
-  file: string;
-  /** In the real files' column order (the order used for SQLite and for writing CSV). */
-  columns: readonly ColumnSpec[];
+  readonly file: string;
+  /** In the real files' column order (the order used for the store and for writing CSV). */
+  readonly columns: readonly ColumnSpec[];
   /** Columns whose distinct values the summary counts, by label: `{ users: "user_handle" }`. */
-  distinct: Readonly<Record<string, string>>;
+  readonly distinct: Readonly<Record<string, string>>;
 }
 
-const userHandle: ColumnSpec = { name: "user_handle", kind: "handle", required: true, noun: "user handle" };
-const courseId: ColumnSpec = { name: "course_id", kind: "handle", required: true, noun: "course id" };
+const userHandle = { name: "user_handle", kind: "handle", required: true, noun: "user handle" } as const;
+const courseId = { name: "course_id", kind: "handle", required: true, noun: "course id" } as const;
 
 /** The four input tables, in {@link TABLE_NAMES} order. */
-export const SCHEMA: Readonly<Record<TableName, TableSpec>> = {
+export const SCHEMA = {
   user_interests: {
     table: "user_interests",
     file: "user_interests.csv",
@@ -84,7 +84,78 @@ export const SCHEMA: Readonly<Record<TableName, TableSpec>> = {
     columns: [courseId, { name: "course_tags", kind: "tag", required: true }],
     distinct: { courses: "course_id", tags: "course_tags" },
   },
-};
+} as const satisfies Record<string, TableSpec>;
+
+/** Names of the input tables. */
+export type TableName = keyof typeof SCHEMA;
+
+/** The input tables in their fixed order (reading, storing, summaries). */
+export const TABLE_NAMES = ["user_interests", "user_assessment_scores", "user_course_views", "course_tags"] as const satisfies readonly TableName[];
+
+type ColumnOf<N extends TableName> = (typeof SCHEMA)[N]["columns"][number];
+/** Numbers are Float64Arrays; everything else is strings. */
+type ValueOf<K extends ColumnKind> = K extends "nonNegativeNumber" ? Float64Array : string[];
+
+/** Column names of table `N`, e.g. `"user_handle" | "interest_tag" | "date_followed"`. */
+export type ColumnName<N extends TableName> = ColumnOf<N>["name"];
+
+/**
+ * One input table in columnar form (one array per column, named as in the CSV header), so half a
+ * million rows cost a handful of arrays rather than half a million objects.
+ */
+export type Table<N extends TableName> = { [C in ColumnOf<N> as C["name"]]: ValueOf<C["kind"]> };
+
+/** Some columns of table `N`. */
+export type ColumnsOf<N extends TableName, C extends ColumnName<N>> = Pick<Table<N>, C>;
+
+/** The four input tables, validated and normalized (tags trimmed and lower-cased). */
+export type Tables = { [N in TableName]: Table<N> };
+
+/** Any table's columns by name (every {@link Table} is one). */
+export type AnyTable = { readonly [column: string]: string[] | Float64Array };
+
+/**
+ * True when `value` holds every column of table `name` with the right kind of array, all of one
+ * length: the checked way to turn generic columns into a typed {@link Table}.
+ */
+export function isTable<N extends TableName>(name: N, value: AnyTable): value is AnyTable & Table<N> {
+  let rows = -1;
+  for (const column of SCHEMA[name].columns) {
+    const v = value[column.name];
+    if (v === undefined) return false;
+    if (column.kind === "nonNegativeNumber" ? !(v instanceof Float64Array) : !Array.isArray(v)) return false;
+    if (rows >= 0 && v.length !== rows) return false;
+    rows = v.length;
+  }
+  return true;
+}
+
+/** {@link isTable} or an error naming the table (a bug, never bad input: input is checked earlier). */
+export function checkedTable<N extends TableName>(name: N, value: AnyTable): Table<N> {
+  if (!isTable(name, value)) throw new Error(`${name}: columns do not match the schema`);
+  return value;
+}
+
+/** True for the name of an input table. */
+export function isTableName(name: string): name is TableName {
+  return (TABLE_NAMES as readonly string[]).includes(name);
+}
+
+/** The table a spec describes. */
+export function tableOf(spec: TableSpec): TableName {
+  if (!isTableName(spec.table)) throw new Error(`no input table ${spec.table}`);
+  return spec.table;
+}
+
+/** Rows in a table (the length of its first column). */
+export function rowCount(table: AnyTable, name: TableName): number {
+  return table[SCHEMA[name].columns[0].name].length;
+}
+
+/** Header names of table `name`, in file order. */
+export function columnNames(name: TableName): string[] {
+  return SCHEMA[name].columns.map((c) => c.name);
+}
 
 /** SQLite type of a column: numbers are REAL (sums of seconds divide as floats), the rest TEXT. */
 export function sqlType(kind: ColumnKind): "REAL" | "TEXT" {

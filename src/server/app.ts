@@ -1,12 +1,15 @@
 /**
- * The REST API as a pure request → response function over a {@link RankingsReader}: routing,
+ * The REST API as a pure request → response function over a store's {@link TableReader}: routing,
  * input validation, JSON errors, bearer-token auth and a small cache of serialized answers.
  * No sockets here (http.ts does those), so tests can call it directly.
+ *
+ * A store that answers synchronously (SQLite) gets a synchronous answer, so the hot path creates
+ * no promises; a store that answers with promises gets a promise of the answer.
  */
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { HeaderList, HttpRequest, HttpResponse } from "./http.ts";
 import { openApiDocument } from "./openapi.ts";
-import { MissingTableError, type RankingsReader } from "./reader.ts";
+import { MissingTableError, type Awaitable, type NeighborRow, type TableReader } from "../db/store.ts";
 import { renderNeighbors } from "./render.ts";
 
 export { renderNeighbors, roundScore } from "./render.ts";
@@ -112,7 +115,7 @@ function digest(s: string): Buffer {
  * - `GET /healthz`: database, table and last run.
  * - `GET /api/openapi.json`: the OpenAPI 3.1 document.
  */
-export function createApp(reader: RankingsReader, options: AppOptions = {}): (req: HttpRequest) => HttpResponse {
+export function createApp(reader: TableReader, options: AppOptions = {}): (req: HttpRequest) => Awaitable<HttpResponse> {
   const cache = new AnswerCache(options.cacheSize ?? 20_000);
   const expected = options.token ? digest(options.token) : null;
   const onError = options.onError ?? ((e: unknown) => console.error(e));
@@ -131,7 +134,7 @@ export function createApp(reader: RankingsReader, options: AppOptions = {}): (re
     }
   }
 
-  function similarity(req: HttpRequest, path: string, query: string): HttpResponse {
+  function similarity(req: HttpRequest, path: string, query: string): Awaitable<HttpResponse> {
     const given: { user_handle?: unknown; n?: unknown } = {};
     const take = (key: "user_handle" | "n", value: unknown, where: string) => {
       if (given[key] !== undefined && String(given[key]) !== String(value)) {
@@ -192,45 +195,57 @@ export function createApp(reader: RankingsReader, options: AppOptions = {}): (re
       throw new ClientError(400, 'missing user_handle: send {"user_handle":"110"}, ?user_handle=110 or /api/similarity/110');
     }
     const handle = parseHandle(given.user_handle);
-
-    if (reader.sync() || generation !== reader.generation) {
-      generation = reader.generation;
-      cache.clear();
-    }
-    if (!reader.exists) throw new MissingTableError(reader.table);
-    const top = reader.topN;
-    const max = Math.max(top, 1);
-    const n = given.n === undefined ? Math.min(DEFAULT_N, max) : parseN(given.n, max);
-    let body = cache.get(n, handle);
-    if (body === undefined) {
-      const rows = reader.neighbors(handle, n);
-      if (rows.length === 0) throw new ClientError(404, `no rankings for user ${JSON.stringify(handle)} in table ${reader.table}: unknown user, or a user without any similar user`);
-      body = renderNeighbors(rows);
-      cache.set(n, handle, body);
-    }
-    return { status: 200, body };
+    const requested = given.n;
+    return then(reader.sync(), (changed) => {
+      if (changed || generation !== reader.generation) {
+        generation = reader.generation;
+        cache.clear();
+      }
+      if (!reader.exists) throw new MissingTableError(reader.table);
+      return then(reader.topN(), (top) => {
+        const max = Math.max(top, 1);
+        const n = requested === undefined ? Math.min(DEFAULT_N, max) : parseN(requested, max);
+        const hit = cache.get(n, handle);
+        if (hit !== undefined) return { status: 200, body: hit };
+        return then(reader.neighbors(handle, n), (rows: NeighborRow[]) => {
+          if (rows.length === 0) throw new ClientError(404, `no rankings for user ${JSON.stringify(handle)} in table ${reader.table}: unknown user, or a user without any similar user`);
+          const body = renderNeighbors(rows);
+          cache.set(n, handle, body);
+          return { status: 200, body };
+        });
+      });
+    });
   }
 
-  function health(): HttpResponse {
-    try {
-      reader.ping();
-      reader.sync(true);
-      const run = reader.lastRun();
-      const report = {
-        status: reader.exists ? "ok" : "unavailable",
-        database: "reachable",
-        table: { name: reader.table, present: reader.exists, topN: reader.topN },
-        lastRun: run ? { id: run.id, method: run.method, finishedAt: run.finished_at, users: run.users_ranked } : null,
-        ...(reader.exists ? {} : { error: new MissingTableError(reader.table).message }),
-      };
-      return json(reader.exists ? 200 : 503, report);
-    } catch (e) {
+  function health(): Awaitable<HttpResponse> {
+    const unreachable = (e: unknown): HttpResponse => {
       onError(e);
       return json(503, { status: "unavailable", database: "unreachable", error: (e as Error).message });
+    };
+    try {
+      const answer = then(reader.ping(), () =>
+        then(reader.sync(true), () =>
+          then(reader.lastRun(), (run) =>
+            then(reader.exists ? reader.topN() : 0, (topN) => {
+              const report = {
+                status: reader.exists ? "ok" : "unavailable",
+                database: "reachable",
+                table: { name: reader.table, present: reader.exists, topN },
+                lastRun: run ? { id: run.id, method: run.method, finishedAt: run.finished_at, users: run.users_ranked } : null,
+                ...(reader.exists ? {} : { error: new MissingTableError(reader.table).message }),
+              };
+              return json(reader.exists ? 200 : 503, report);
+            }),
+          ),
+        ),
+      );
+      return answer instanceof Promise ? answer.catch(unreachable) : answer;
+    } catch (e) {
+      return unreachable(e);
     }
   }
 
-  function route(req: HttpRequest): HttpResponse {
+  function route(req: HttpRequest): Awaitable<HttpResponse> {
     const q = req.target.indexOf("?");
     const path = q < 0 ? req.target : req.target.slice(0, q);
     const query = q < 0 ? "" : req.target.slice(q + 1);
@@ -256,14 +271,23 @@ export function createApp(reader: RankingsReader, options: AppOptions = {}): (re
     throw new ClientError(404, `no route ${path}; see /api/openapi.json`);
   }
 
+  const failed = (e: unknown): HttpResponse => {
+    if (e instanceof ClientError) return json(e.status, { error: e.message }, e.headers);
+    if (e instanceof MissingTableError) return json(503, { error: e.message }, { "Retry-After": "60" });
+    onError(e);
+    return json(500, { error: "internal server error" });
+  };
   return (req) => {
     try {
-      return route(req);
+      const res = route(req);
+      return res instanceof Promise ? res.catch(failed) : res;
     } catch (e) {
-      if (e instanceof ClientError) return json(e.status, { error: e.message }, e.headers);
-      if (e instanceof MissingTableError) return json(503, { error: e.message }, { "Retry-After": "60" });
-      onError(e);
-      return json(500, { error: "internal server error" });
+      return failed(e);
     }
   };
+}
+
+/** `f(value)` now if `value` is here, else once it arrives: no promise when none is needed. */
+function then<T, U>(value: Awaitable<T>, f: (v: T) => Awaitable<U>): Awaitable<U> {
+  return value instanceof Promise ? value.then(f) : f(value);
 }

@@ -1,8 +1,10 @@
 /**
  * The socket half of the HTTP/1.1 front end (see http1.ts for why it exists): a Bun.listen TCP
- * server that frames requests, calls a synchronous handler, writes responses in order, applies
- * limits and timeouts, and shuts down gracefully. The handler is synchronous (SQLite lookups
- * are), which keeps pipelining and ordering trivial.
+ * server that frames requests, calls the handler, writes responses in order, applies limits and
+ * timeouts, and shuts down gracefully. A handler may answer at once (SQLite lookups do: the hot
+ * path then creates no promise) or with a promise (a networked store); while a connection waits
+ * for one, its further pipelined requests stay unparsed in its buffer, so answers keep their
+ * order.
  */
 import type { Socket, TCPSocketListener } from "bun";
 import { decodeChunked, findHeadEnd, HttpError, newChunkState, parseHead, serializeResponse, type ChunkState, type HeaderList, type RequestHead } from "./http1.ts";
@@ -27,7 +29,7 @@ export interface HttpResponse {
   headers?: Record<string, string>;
 }
 
-export type Handler = (req: HttpRequest) => HttpResponse;
+export type Handler = (req: HttpRequest) => HttpResponse | Promise<HttpResponse>;
 
 export interface ListenOptions {
   hostname: string;
@@ -91,6 +93,8 @@ interface Conn {
   deadline: number;
   continued: boolean;
   dead: boolean;
+  /** A handler promise is outstanding: later requests wait in `buf`, unparsed. */
+  waiting: boolean;
 }
 
 const MAX_PENDING = 1 << 20;
@@ -171,18 +175,40 @@ export function listen(handler: Handler, options: ListenOptions): HttpServer {
     finish(s);
   }
 
+  /** Answers one request; returns whether the connection stays open for the next one now. */
   function respond(s: Socket<Conn>, head: RequestHead, body: Uint8Array): boolean {
     const t0 = performance.now();
     const isHead = head.method === "HEAD";
-    let res: HttpResponse;
+    let res: HttpResponse | Promise<HttpResponse>;
     try {
       res = handler({ method: isHead ? "GET" : head.method, target: head.target, headers: head.headers, body });
     } catch (e) {
       onError(e);
       res = { status: 500, body: JSON.stringify({ error: "internal server error" }) };
     }
+    if (!(res instanceof Promise)) return write(s, head, res, t0);
+    const c = s.data;
+    c.waiting = true;
+    res
+      .catch((e: unknown): HttpResponse => {
+        onError(e);
+        return { status: 500, body: JSON.stringify({ error: "internal server error" }) };
+      })
+      .then((answer) => {
+        c.waiting = false;
+        if (c.dead) return;
+        const open = write(s, head, answer, t0);
+        // Requests that arrived meanwhile were kept unparsed: answer them now, in order.
+        if (open && c.buf) resume(s, process(s));
+        else if (open && stopping && !c.pending) finish(s);
+      });
+    return false;
+  }
+
+  /** Serializes and sends one answer; returns whether the connection stays open. */
+  function write(s: Socket<Conn>, head: RequestHead, res: HttpResponse, t0: number): boolean {
     const keepAlive = head.keepAlive && !stopping;
-    const [text, size] = serializeResponse(res.status, res.body, headerLines(res.headers), date, keepAlive, isHead);
+    const [text, size] = serializeResponse(res.status, res.body, headerLines(res.headers), date, keepAlive, head.method === "HEAD");
     send(s, text, size);
     if (onResponse) {
       const q = head.target.indexOf("?");
@@ -190,6 +216,17 @@ export function listen(handler: Handler, options: ListenOptions): HttpServer {
     }
     if (!keepAlive) finish(s);
     return keepAlive;
+  }
+
+  /** After answering: the request clock of what is left in the buffer, and shutdown. */
+  function resume(s: Socket<Conn>, answered: number, fresh = false): void {
+    const c = s.data;
+    if (c.waiting) c.deadline = 0;
+    else if (c.buf !== null) {
+      if (fresh || answered > 0) c.deadline = performance.now() + idleMs;
+    } else if (answered > 0) c.deadline = 0;
+    else if (c.deadline === 0) c.deadline = performance.now() + idleMs;
+    if (stopping && !c.buf && !c.pending && !c.dead && !c.waiting) finish(s);
   }
 
   /**
@@ -203,7 +240,7 @@ export function listen(handler: Handler, options: ListenOptions): HttpServer {
     let answered = 0;
     let failed: RequestHead | null = null;
     try {
-      while (off < buf.length && !c.dead && !c.closeAfterFlush) {
+      while (off < buf.length && !c.dead && !c.closeAfterFlush && !c.waiting) {
         let head = c.head;
         let bodyStart = c.headEnd;
         failed = head;
@@ -265,7 +302,11 @@ export function listen(handler: Handler, options: ListenOptions): HttpServer {
         c.continued = false;
         off = end;
         answered++;
-        if (!respond(s, head, body)) break;
+        if (!respond(s, head, body)) {
+          // Waiting for an answer: keep the rest for later, unparsed.
+          if (c.waiting) off = end;
+          break;
+        }
       }
     } catch (e) {
       const q = failed?.target.indexOf("?") ?? -1;
@@ -308,7 +349,7 @@ export function listen(handler: Handler, options: ListenOptions): HttpServer {
     port: options.port,
     socket: {
       open(s) {
-        s.data = { buf: null, pending: null, closeAfterFlush: false, head: null, headEnd: 0, headScan: 0, chunks: null, deadline: 0, continued: false, dead: false };
+        s.data = { buf: null, pending: null, closeAfterFlush: false, head: null, headEnd: 0, headScan: 0, chunks: null, deadline: 0, continued: false, dead: false, waiting: false };
         if (conns.size >= maxConnections) {
           // Answered before its request arrives, and never counted: `conns` holds exactly the
           // sockets opened and not yet closed, so the count cannot drift.
@@ -335,12 +376,13 @@ export function listen(handler: Handler, options: ListenOptions): HttpServer {
         // slowly, would hold its slot for ever.
         const fresh = c.buf === null;
         c.buf = fresh ? chunk : concat(c.buf!, chunk);
-        const answered = process(s);
-        if (c.buf !== null) {
-          if (fresh || answered > 0) c.deadline = performance.now() + idleMs;
-        } else if (answered > 0) c.deadline = 0;
-        else if (c.deadline === 0) c.deadline = performance.now() + idleMs;
-        if (stopping && !c.buf && !c.pending && !c.dead) finish(s);
+        if (c.waiting) {
+          // Parsed once the outstanding answer is written; a client piling up more than a
+          // request's worth meanwhile is not waiting for answers.
+          if (c.buf.length > maxHead + maxBody + 64 * 1024) kill(s);
+          return;
+        }
+        resume(s, process(s), fresh);
       },
       drain(s) {
         const c = s.data;
@@ -359,6 +401,8 @@ export function listen(handler: Handler, options: ListenOptions): HttpServer {
         // Bun calls this once and leaves the socket open: closing is ours to do, or an idle
         // client would hold its slot under maxConnections for ever.
         if (c.dead) s.terminate();
+        // An answer is still being computed: not the client's idleness.
+        else if (c.waiting) s.timeout(idle);
         // A request half-sent for the whole idle period (the sweep normally answers it first).
         else if (c.buf && !c.pending) timedOut(s);
         // Nothing read from us for the whole period: a stalled reader.
@@ -388,7 +432,7 @@ export function listen(handler: Handler, options: ListenOptions): HttpServer {
       const now = performance.now();
       for (const s of conns) {
         const c = s.data;
-        if (c.deadline === 0 || now < c.deadline || c.dead || c.closeAfterFlush) continue;
+        if (c.deadline === 0 || now < c.deadline || c.dead || c.closeAfterFlush || c.waiting) continue;
         if (c.buf) timedOut(s);
         else finish(s); // it only ever sent empty lines: no request to answer
       }
@@ -423,7 +467,7 @@ export function listen(handler: Handler, options: ListenOptions): HttpServer {
         // Idle keep-alive connections have nothing in flight: close them now.
         for (const s of conns) {
           const c = s.data;
-          if (!c.buf && !c.head && !c.pending && !c.dead) finish(s);
+          if (!c.buf && !c.head && !c.pending && !c.dead && !c.waiting) finish(s);
         }
         if (conns.size === 0) onAllClosed();
       });

@@ -1,5 +1,5 @@
 /** The API's answer format, shared by the server and `recsys similar --json` (kept tiny: the CLI imports it). */
-import type { NeighborRow } from "./reader.ts";
+import type { NeighborRow } from "../db/store.ts";
 
 /** Score as served: rounded to 4 decimals. */
 export function roundScore(score: number): number {

@@ -1,17 +1,15 @@
 /**
- * Wires the API together: database → reader → app → HTTP listener, with the access log and a
+ * Wires the API together: store → table reader → app → HTTP listener, with the access log and a
  * graceful close. `recsys serve`, the tests and the benchmark all start servers through here.
  */
-import type { Database } from "bun:sqlite";
-import { openDatabase } from "../db/open.ts";
 import { existsSync } from "node:fs";
+import { openStore, type RankingsStore, type TableReader } from "../db/store.ts";
 import { createApp } from "./app.ts";
 import { DEFAULT_MAX_CONNECTIONS, listen, type HttpServer } from "./http.ts";
-import { RankingsReader } from "./reader.ts";
 
 export interface ServeOptions {
-  /** SQLite file holding the rankings table; must exist. */
-  dbPath: string;
+  /** The store holding the rankings table: a SQLite file path (must exist), or an open store (not closed by the server). */
+  dbPath: string | RankingsStore;
   /** Rankings table (validated by the reader). */
   table: string;
   hostname: string;
@@ -82,25 +80,27 @@ export function bufferedWriter(write: (text: string) => void): { write(text: str
   };
 }
 
-/** Opens the database and starts listening; the returned server is already bound. */
-export function startServer(options: ServeOptions): RunningServer {
-  if (!existsSync(options.dbPath)) {
-    throw new StartupError(
-      `database ${options.dbPath} does not exist; create it with \`recsys pipeline --method similarity --data-dir DIR --db ${options.dbPath}\``,
-    );
-  }
-  const readonly = options.readonly ?? true;
-  let db: Database;
+/** Opens the store and starts listening; the returned server is already bound. */
+export async function startServer(options: ServeOptions): Promise<RunningServer> {
+  let store: RankingsStore;
+  const owned = typeof options.dbPath === "string";
+  if (typeof options.dbPath === "string") {
+    if (!existsSync(options.dbPath)) {
+      throw new StartupError(
+        `database ${options.dbPath} does not exist; create it with \`recsys pipeline --method similarity --data-dir DIR --db ${options.dbPath}\``,
+      );
+    }
+    try {
+      store = await openStore(options.dbPath, { readonly: options.readonly ?? true, create: false });
+    } catch (e) {
+      throw new StartupError((e as Error).message);
+    }
+  } else store = options.dbPath;
+  let reader: TableReader;
   try {
-    db = openDatabase(options.dbPath, { readonly, create: false });
+    reader = store.reader(options.table, { checkEveryMs: options.checkEveryMs ?? 100 });
   } catch (e) {
-    throw new StartupError((e as Error).message);
-  }
-  let reader: RankingsReader;
-  try {
-    reader = new RankingsReader(db, options.table, { checkEveryMs: options.checkEveryMs ?? 100 });
-  } catch (e) {
-    db.close();
+    if (owned) store.close();
     throw new StartupError((e as Error).message);
   }
   const sink = bufferedWriter(options.logSink ?? ((t) => process.stderr.write(t)));
@@ -125,7 +125,7 @@ export function startServer(options: ServeOptions): RunningServer {
     });
   } catch (e) {
     reader.close();
-    db.close();
+    if (owned) store.close();
     throw new StartupError(`cannot listen on ${options.hostname}:${options.port}: ${(e as Error).message}`);
   }
   const host = http.hostname.includes(":") ? `[${http.hostname}]` : http.hostname;
@@ -138,7 +138,7 @@ export function startServer(options: ServeOptions): RunningServer {
       closing ??= http.stop(graceMs).then(() => {
         clearInterval(stampTimer);
         reader.close();
-        db.close();
+        if (owned) store.close();
         sink.flush();
       });
       return closing;

@@ -12,8 +12,9 @@
  * equals the left-to-right dense sum over all columns (zero products change nothing), so results
  * are bit-identical across thread counts and partitions, and against a dense Gram matrix.
  */
-import type { CSR } from "../matrix/csr.ts";
-import { offerRow, type RowSelections } from "../rank/selections.ts";
+import type { CSR } from "../../matrix/csr.ts";
+import type { KernelSetup } from "../../rank/driver.ts";
+import { offerRow, type RowSelections } from "../../rank/heap.ts";
 
 /** Reusable scratch of one thread. */
 export interface TopNScratch {
@@ -73,5 +74,47 @@ export function accumulateRows(x: CSR, xt: CSR, start: number, end: number, heap
       if (s >= floor[u]) offerRow(heaps, u, v, s);
       if (s >= floor[v]) offerRow(heaps, v, u, s);
     }
+  }
+}
+
+/** The matrix and its transpose: what the similarity kernel reads (shared with workers). */
+export interface SimilarityData {
+  x: CSR;
+  xt: CSR;
+}
+
+/** The similarity pair kernel for the top-n driver (the same on every thread). */
+export const similarityKernel: KernelSetup<SimilarityData> = (data, sel) => {
+  const scratch = topNScratch(data.x.rows);
+  return (start, end) => accumulateRows(data.x, data.xt, start, end, sel, scratch);
+};
+
+/**
+ * One user's scores against every other user, offered to `offer` (each other user sharing an
+ * item, once, with a score > 0). Each score is summed over the shared items in increasing column
+ * order from 0, exactly as {@link accumulateRows} sums it: bit-identical to the all-users ranking.
+ */
+export function scoreUser(data: SimilarityData, u: number, scratch: TopNScratch, offer: (id: number, score: number) => void): void {
+  const { indptr, indices, data: values } = data.x;
+  const { indptr: tIndptr, indices: tIndices, data: tData } = data.xt;
+  const { acc, seen, touched } = scratch;
+  let nTouched = 0;
+  for (let p = indptr[u]; p < indptr[u + 1]; p++) {
+    const a = values[p];
+    const k = indices[p];
+    for (let q = tIndptr[k]; q < tIndptr[k + 1]; q++) {
+      const v = tIndices[q];
+      touched[nTouched] = v;
+      nTouched += seen[v] ^ 1;
+      seen[v] = 1;
+      acc[v] += a * tData[q];
+    }
+  }
+  for (let t = 0; t < nTouched; t++) {
+    const v = touched[t];
+    const s = acc[v];
+    acc[v] = 0;
+    seen[v] = 0;
+    if (v !== u && s > 0) offer(v, s);
   }
 }

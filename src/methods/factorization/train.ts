@@ -4,10 +4,10 @@
  * have. Deterministic for a seed: one seeded generator drives initialisation, shuffling and sampling,
  * and the arithmetic runs in a fixed order on one thread.
  */
-import type { ProgressFn } from "../types.ts";
+import type { ProgressFn } from "../../types.ts";
 import { hasItem, type FMData } from "./features.ts";
 import { applyBprGradient, BprScratch, bprDifferences, bprGradient, initParams, type FMParams } from "./model.ts";
-import { Rng } from "./random.ts";
+import { Rng } from "../../random.ts";
 
 export interface TrainOptions {
   /** Latent dimension k. */

@@ -1,5 +1,10 @@
 /**
- * Bounded top-n selections for every row at once, in flat typed arrays that workers can share.
+ * The one bounded top-n heap of the project: keeps the n best (score, id) pairs, higher score
+ * first, ties by lower id. Ids are user indices in canonical handle order, so "lower id" is the
+ * documented tie-break. A min-heap keyed on the *worst* kept entry makes each offer O(1) when it
+ * loses, which is the common case once the heap is full.
+ *
+ * {@link RowSelections} hold one such heap per row, in flat typed arrays that workers can share.
  * Both methods score each unordered pair {u, v} once and offer it to u's and v's selections; a
  * thread keeps its own set, and the sets are merged at the end ({@link finishSelections}).
  *
@@ -9,7 +14,6 @@
  * before), so the common losing offer reads one number instead of three arrays.
  */
 import { sharedArray } from "../parallel.ts";
-import { TopN } from "./topn.ts";
 
 export interface RowSelections {
   n: number;
@@ -71,6 +75,54 @@ export function offerRow(sel: RowSelections, row: number, id: number, score: num
   hs[base + i] = score;
   hi[base + i] = id;
   sel.floor[row] = hs[base];
+}
+
+/**
+ * One heap on its own: the selection of a single query (a user's top-n on demand, or the merge
+ * of per-thread selections). The same arrays and the same {@link offerRow} as a row of
+ * {@link RowSelections}.
+ */
+export class TopN {
+  readonly capacity: number;
+  private readonly sel: RowSelections;
+
+  constructor(capacity: number) {
+    if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError(`top-n capacity must be a positive integer, got ${capacity}`);
+    this.capacity = capacity;
+    this.sel = rowSelections(1, capacity);
+  }
+
+  get size(): number {
+    return this.sel.counts[0];
+  }
+
+  clear(): void {
+    this.sel.counts[0] = 0;
+    this.sel.floor[0] = -Infinity;
+  }
+
+  /** Offers a candidate; keeps it only if it belongs among the best `capacity`. */
+  offer(id: number, score: number): void {
+    offerRow(this.sel, 0, id, score);
+  }
+
+  /**
+   * Writes the kept entries best-first into `ids`/`scores` at `offset`, returns how many, and
+   * empties the selector for reuse.
+   */
+  drain(ids: Int32Array, scores: Float64Array, offset: number): number {
+    const n = this.sel.counts[0];
+    const hs = this.sel.scores;
+    const hi = this.sel.ids;
+    const order = Array.from({ length: n }, (_, k) => k);
+    order.sort((a, b) => hs[b] - hs[a] || hi[a] - hi[b]);
+    for (let k = 0; k < n; k++) {
+      ids[offset + k] = hi[order[k]];
+      scores[offset + k] = hs[order[k]];
+    }
+    this.clear();
+    return n;
+  }
 }
 
 /**

@@ -11,9 +11,10 @@
  * cosine is bit-identical to the naive loop Σ_f a_f·b_f: ties stay ties, and the result does not
  * depend on tiling or on how rows are split between threads.
  */
-import { autoThreads, plannedThreads, runRowsIfAvailable, toShared, workerEntry } from "../parallel.ts";
-import type { ProgressFn } from "../types.ts";
-import { finishSelections, offerRow as offer, rowSelections, type RowSelections } from "./selections.ts";
+import { queryTopN, rankAllPairs, type KernelSetup, type NeighborLists, type QueryResult } from "../../rank/driver.ts";
+import { offerRow as offer, type RowSelections } from "../../rank/heap.ts";
+import { autoThreads, workerEntry } from "../../parallel.ts";
+import type { ProgressFn } from "../../types.ts";
 
 /** Row-wise L2 normalisation into a new array; all-zero (or non-finite-norm) rows stay zero. */
 export function normalizeRows(m: Float64Array, rows: number, k: number): Float64Array {
@@ -179,21 +180,29 @@ export interface FactorTopNOptions {
   /** Worker threads (default: see `autoThreads`). */
   threads?: number;
   onProgress?: ProgressFn;
-  /** Told how many threads computed the rows: 1 when the worker module is missing (see `WorkersUnavailableError`). */
+  /** Told how many threads computed the rows: 1 when the worker module is missing. */
   onThreads?: (threads: number) => void;
 }
 
-/** What a factor top-n worker receives (arrays backed by SharedArrayBuffers). */
-export interface FactorTopNPayload {
+/** What the factor kernel reads (shared with workers): unit rows and which rows are non-zero. */
+export interface FactorData {
   unit: Float64Array;
   nonzero: Uint8Array;
   rows: number;
   k: number;
-  /** One set of selections per worker. */
-  selections: RowSelections[];
 }
 
-const WORKER = workerEntry(new URL("./factors-worker.ts", import.meta.url), "src/rank/factors-worker.ts");
+/** The factor pair kernel for the top-n driver (the same on every thread). */
+export const factorKernel: KernelSetup<FactorData> = (d, sel) => (start, end) => factorPairsRows(d.unit, d.nonzero, d.rows, d.k, start, end, sel);
+
+const WORKER = workerEntry(new URL("./worker.ts", import.meta.url), "src/methods/factorization/worker.ts");
+
+/** Unit rows and the non-zero mask of a factor matrix (rows × k, row-major). */
+export function factorData(factors: Float64Array, rows: number, k: number): FactorData {
+  if (factors.length !== rows * k) throw new RangeError(`factor matrix has ${factors.length} entries, expected ${rows} × ${k}`);
+  const unit = normalizeRows(factors, rows, k);
+  return { unit, nonzero: nonzeroRows(unit, rows, k), rows, k };
+}
 
 /**
  * Every row's top-n other rows by cosine of the rows of `factors` (rows × k, row-major): exact,
@@ -201,50 +210,50 @@ const WORKER = workerEntry(new URL("./factors-worker.ts", import.meta.url), "src
  * excluded. Cosines may be negative; only the top n are kept. The result is bit-identical for any
  * thread count.
  */
-export async function factorTopN(
-  factors: Float64Array,
-  rows: number,
-  k: number,
-  opts: FactorTopNOptions = {},
-): Promise<{ offsets: Int32Array; neighbors: Int32Array; scores: Float64Array }> {
-  const topN = opts.topN ?? 10;
-  if (!Number.isInteger(topN) || topN < 1) throw new RangeError(`topN must be a positive integer, got ${topN}`);
-  if (factors.length !== rows * k) throw new RangeError(`factor matrix has ${factors.length} entries, expected ${rows} × ${k}`);
+export async function factorTopN(factors: Float64Array, rows: number, k: number, opts: FactorTopNOptions = {}): Promise<NeighborLists> {
+  return rankFactorData(factorData(factors, rows, k), opts);
+}
+
+/** {@link factorTopN} over prepared {@link FactorData}. */
+export function rankFactorData(data: FactorData, opts: FactorTopNOptions = {}): Promise<NeighborLists> {
+  const { rows } = data;
   const threads = autoThreads(rows, opts.threads);
-  const n = Math.min(topN, Math.max(rows - 1, 0));
-  const report = opts.onProgress;
-  if (n === 0) {
-    report?.("top-n", rows, rows);
-    return { offsets: new Int32Array(rows + 1), neighbors: new Int32Array(0), scores: new Float64Array(0) };
-  }
-  const unit = normalizeRows(factors, rows, k);
-  const nonzero = nonzeroRows(unit, rows, k);
-  if (threads > 1) {
-    // Early rows pair with more candidates (all later rows) than late ones; small chunks claimed
-    // from an atomic counter keep both cores busy to the end.
-    const chunk = Math.max(QUERY_BLOCK, Math.ceil(rows / (threads * 32) / QUERY_BLOCK) * QUERY_BLOCK);
-    const planned = plannedThreads(rows, threads, chunk);
-    const payload: FactorTopNPayload = {
-      unit: toShared(unit),
-      nonzero: toShared(nonzero),
-      rows,
-      k,
-      selections: Array.from({ length: planned.threads }, () => rowSelections(rows, n, true)),
-    };
-    const task = { worker: WORKER, rows, payload, threads: planned.threads, chunk, onProgress: report && ((done: number, total: number) => report("top-n", done, total)) };
-    if (await runRowsIfAvailable(task)) {
-      opts.onThreads?.(planned.threads);
-      return finishSelections(payload.selections, rows);
-    }
-  }
-  // One thread by request, or because no worker module is there to run (same rows, same result).
-  opts.onThreads?.(1);
-  const sel = rowSelections(rows, n);
-  const step = QUERY_BLOCK * 8;
-  for (let start = 0; start < rows; start += step) {
-    const end = Math.min(rows, start + step);
-    factorPairsRows(unit, nonzero, rows, k, start, end, sel);
-    report?.("top-n", end, rows);
-  }
-  return finishSelections([sel], rows);
+  // Early rows pair with more candidates (all later rows) than late ones; small chunks claimed
+  // from an atomic counter keep both cores busy to the end.
+  const chunk = Math.max(QUERY_BLOCK, Math.ceil(rows / (threads * 32) / QUERY_BLOCK) * QUERY_BLOCK);
+  return rankAllPairs({
+    rows,
+    topN: opts.topN ?? 10,
+    data,
+    setup: factorKernel,
+    worker: WORKER,
+    chunk,
+    step: QUERY_BLOCK * 8,
+    threads,
+    onProgress: opts.onProgress,
+    onThreads: opts.onThreads,
+  });
+}
+
+/**
+ * One row's top-n by cosine against every other non-zero row, summed over the k factors in index
+ * order exactly as the 4 × 4 kernel sums them: bit-identical to {@link factorTopN}'s scores.
+ */
+export function factorQuery(data: FactorData, row: number, n: number, eligible?: Uint8Array | null): QueryResult {
+  const { unit, nonzero, rows, k } = data;
+  if (!nonzero[row]) return { ids: new Int32Array(0), scores: new Float64Array(0) };
+  const o = row * k;
+  return queryTopN(
+    n,
+    (offer) => {
+      for (let c = 0; c < rows; c++) {
+        if (c === row || !nonzero[c]) continue;
+        const p = c * k;
+        let s = 0;
+        for (let f = 0; f < k; f++) s += unit[o + f] * unit[p + f];
+        offer(c, s);
+      }
+    },
+    eligible,
+  );
 }

@@ -8,7 +8,7 @@
  * Dot products of k-vectors go through @stdlib's ddot on offsets into those arrays.
  */
 import ddot from "@stdlib/blas-base-ddot";
-import { Rng } from "./random.ts";
+import { Rng } from "../../random.ts";
 
 const dot = ddot.ndarray;
 

@@ -1,5 +1,6 @@
 /**
- * Read access to one rankings table for long-lived readers (the server, `recsys similar`):
+ * The SQLite {@link TableReader}: read access to one rankings table for long-lived readers (the
+ * server, `recsys similar`):
  * prepared statements only, and the table name is validated once, here.
  *
  * The pipeline replaces the table by DROP + RENAME inside one write transaction. Under WAL a
@@ -10,31 +11,13 @@
  * pointing at a dropped table ("no such table": re-prepare, retry once).
  */
 import type { Database, Statement } from "bun:sqlite";
-import { tableExists } from "../db/open.ts";
-import { lastRun, type RunRow } from "../db/rankings.ts";
 import { validateTableName } from "../names.ts";
+import { tableExists } from "./open.ts";
+import { lastRun } from "./rankings.ts";
+import { MissingTableError, type NeighborRow, type ReaderOptions, type RunRow, type TableReader } from "./store.ts";
 
-/** One neighbour as stored: [similar handle, score]. */
-export type NeighborRow = [similar: string, score: number];
-
-/** Thrown when the rankings table does not exist (the API's 503). */
-export class MissingTableError extends Error {
-  override name = "MissingTableError";
-  constructor(readonly table: string) {
-    super(`rankings table "${table}" does not exist yet; create it with \`recsys pipeline --method similarity\` (or --method factorization)`);
-  }
-}
-
-export interface ReaderOptions {
-  /**
-   * How often to look for a committed change, ms (default 0: on every call to {@link RankingsReader.sync}).
-   * A positive value trades up to that much staleness after a swap for fewer PRAGMA calls.
-   */
-  checkEveryMs?: number;
-}
-
-/** A rankings table reader that survives the pipeline swapping the table underneath it. */
-export class RankingsReader {
+/** A SQLite rankings table reader that survives the pipeline swapping the table underneath it. */
+export class RankingsReader implements TableReader {
   readonly table: string;
   /** Bumped whenever the database changed since the last check; caches key on it. */
   generation = 0;
@@ -88,7 +71,7 @@ export class RankingsReader {
   }
 
   /** The stored top-n (largest rank), 0 if the table is empty or missing. */
-  get topN(): number {
+  topN(): number {
     if (this.top < 0) {
       if (!this.present) return 0;
       // MAX over the key's second column is a table scan (~10 ms per 10k users): done lazily, once

@@ -20,8 +20,7 @@
  * Feature ids are laid out as [users | items | topics | levels | bands] so that a user's latent
  * vector is row `u` of the factor matrix.
  */
-import { distinctHandles, indexHandles } from "../handles.ts";
-import type { Dataset } from "../types.ts";
+import { compactIds, usedIds, type Dataset } from "../../dataset.ts";
 
 /** Item namespaces, in feature-id order. */
 export const NAMESPACES = ["interest", "course", "assessment"] as const;
@@ -88,30 +87,28 @@ interface Raw {
   value: Float64Array;
 }
 
-/** Distinct non-empty values, sorted (so ids do not depend on row order). */
-function sortedDistinct(values: readonly string[]): string[] {
-  const set = new Set(values);
-  set.delete("");
-  return [...set].sort();
-}
 
 /** Builds the FM's feature rows and positive examples from a dataset. */
 export function buildFeatures(dataset: Dataset, opts: FeatureOptions = {}): FMData {
   const shareTags = opts.shareTags ?? false;
   const weighting = opts.weighting ?? "log";
   const side = opts.sideWeight ?? 1;
-  const ui = dataset.user_interests;
-  const ua = dataset.user_assessment_scores;
-  const uv = dataset.user_course_views;
-  const ct = dataset.course_tags;
+  const ir = dataset.interestRows;
+  const ar = dataset.assessmentRows;
+  const vr = dataset.viewRows;
+  const cr = dataset.courseTagRows;
 
-  const users = distinctHandles(ui.user_handle, ua.user_handle, uv.user_handle);
-  const userIndex = indexHandles(users);
+  const users = [...dataset.users];
   const nUsers = users.length;
 
-  const interestTags = sortedDistinct(ui.interest_tag);
-  const courses = sortedDistinct(uv.course_id);
-  const assessmentTags = sortedDistinct(ua.assessment_tag);
+  // Items are the dataset's items that occur, in its sorted order.
+  const interest = compactIds(usedIds(ir.interest, dataset.interests.length));
+  const course = compactIds(usedIds(vr.course, dataset.courses.length));
+  const assessment = compactIds(usedIds(ar.assessment, dataset.assessments.length));
+  const pick = (vocab: readonly string[], map: Int32Array) => vocab.filter((_, i) => map[i] >= 0);
+  const interestTags = pick(dataset.interests, interest.map);
+  const courses = pick(dataset.courses, course.map);
+  const assessmentTags = pick(dataset.assessments, assessment.map);
   const nsStart = new Int32Array([0, interestTags.length, interestTags.length + courses.length, interestTags.length + courses.length + assessmentTags.length]);
   const nItems = nsStart[3];
   const itemBase = nUsers;
@@ -121,21 +118,21 @@ export function buildFeatures(dataset: Dataset, opts: FeatureOptions = {}): FMDa
     ...assessmentTags.map((t) => `assessment:${t}`),
   ];
 
-  // Course side information: tags from course_tags, level from the first view row naming it.
-  const courseIndex = new Map<string, number>();
-  courses.forEach((c, i) => courseIndex.set(c, i));
+  // Course side information: tags from course_tags (in row order, once each), level from the
+  // first view row naming it.
   const courseTagLists: string[][] = courses.map(() => []);
-  for (let r = 0; r < ct.course_id.length; r++) {
-    const c = courseIndex.get(ct.course_id[r]);
-    if (c === undefined) continue;
+  for (let r = 0; r < cr.course.length; r++) {
+    const c = course.map[cr.course[r]];
+    if (c < 0) continue;
     const list = courseTagLists[c];
-    const t = ct.course_tags[r];
+    const t = dataset.tags[cr.tag[r]];
     if (t && !list.includes(t)) list.push(t);
   }
   const courseLevel: string[] = new Array(courses.length).fill("");
-  for (let r = 0; r < uv.course_id.length; r++) {
-    const c = courseIndex.get(uv.course_id[r]);
-    if (c !== undefined && courseLevel[c] === "" && uv.level[r]) courseLevel[c] = uv.level[r];
+  for (let r = 0; r < vr.course.length; r++) {
+    const c = course.map[vr.course[r]];
+    const level = dataset.levels[vr.level[r]];
+    if (c >= 0 && courseLevel[c] === "" && level) courseLevel[c] = level;
   }
 
   const topicSet = new Set<string>();
@@ -148,7 +145,7 @@ export function buildFeatures(dataset: Dataset, opts: FeatureOptions = {}): FMDa
   const topicBase = itemBase + nItems;
   const topicIndex = new Map<string, number>();
   topics.forEach((t, i) => topicIndex.set(t, topicBase + i));
-  const levels = sortedDistinct(courseLevel.filter((l) => l !== ""));
+  const levels = [...new Set(courseLevel.filter((l) => l !== ""))].sort();
   const levelBase = topicBase + topics.length;
   const levelIndex = new Map<string, number>();
   levels.forEach((l, i) => levelIndex.set(l, levelBase + i));
@@ -182,33 +179,22 @@ export function buildFeatures(dataset: Dataset, opts: FeatureOptions = {}): FMDa
   }
 
   // Raw rows → distinct (user, item) pairs, aggregated per namespace.
-  const interestIndex = new Map<string, number>();
-  interestTags.forEach((t, i) => interestIndex.set(t, nsStart[0] + i));
-  const assessmentIndex = new Map<string, number>();
-  assessmentTags.forEach((t, i) => assessmentIndex.set(t, nsStart[2] + i));
-  const nRaw = ui.user_handle.length + uv.user_handle.length + ua.user_handle.length;
+  const nRaw = ir.user.length + vr.user.length + ar.user.length;
   const raw: Raw = { user: new Int32Array(nRaw), item: new Int32Array(nRaw), value: new Float64Array(nRaw) };
-  // Rows with an empty tag or course id carry no item and are skipped.
   let r = 0;
-  for (let k = 0; k < ui.user_handle.length; k++) {
-    const item = interestIndex.get(ui.interest_tag[k]);
-    if (item === undefined) continue;
-    raw.user[r] = userIndex.get(ui.user_handle[k])!;
-    raw.item[r++] = item;
+  for (let k = 0; k < ir.user.length; k++) {
+    raw.user[r] = ir.user[k];
+    raw.item[r++] = nsStart[0] + interest.map[ir.interest[k]];
   }
-  for (let k = 0; k < uv.user_handle.length; k++) {
-    const c = courseIndex.get(uv.course_id[k]);
-    if (c === undefined) continue;
-    raw.user[r] = userIndex.get(uv.user_handle[k])!;
-    raw.item[r] = nsStart[1] + c;
-    raw.value[r++] = uv.view_time_seconds[k] / 60;
+  for (let k = 0; k < vr.user.length; k++) {
+    raw.user[r] = vr.user[k];
+    raw.item[r] = nsStart[1] + course.map[vr.course[k]];
+    raw.value[r++] = vr.seconds[k] / 60;
   }
-  for (let k = 0; k < ua.user_handle.length; k++) {
-    const item = assessmentIndex.get(ua.assessment_tag[k]);
-    if (item === undefined) continue;
-    raw.user[r] = userIndex.get(ua.user_handle[k])!;
-    raw.item[r] = item;
-    raw.value[r++] = ua.user_assessment_score[k];
+  for (let k = 0; k < ar.user.length; k++) {
+    raw.user[r] = ar.user[k];
+    raw.item[r] = nsStart[2] + assessment.map[ar.assessment[k]];
+    raw.value[r++] = ar.score[k];
   }
   const nKept = r;
 

@@ -2,7 +2,7 @@
  * Block weights of the similarity: w_interests, w_courses, w_assessments, non-negative, not all
  * zero, normalized to sum to 1 so that scores stay in [0, 1].
  */
-import { BLOCK_NAMES, type BlockName } from "../matrix/interactions.ts";
+import { BLOCK_NAMES, type BlockName } from "../../matrix/interactions.ts";
 
 export type Weights = Record<BlockName, number>;
 

@@ -1,0 +1,149 @@
+/**
+ * The one top-n driver of every method: every user's top-n ({@link rankAllPairs}) and one user's
+ * top-n on demand ({@link queryTopN}), both through the heap of `heap.ts`.
+ *
+ * A method supplies a *pair kernel*: a function that scores the pairs of rows [start, end) with
+ * later rows and offers each score to both rows' selections (each unordered pair exactly once
+ * over all ranges). The driver runs it over all rows, on Bun Workers above 2,000 rows (the
+ * kernel's worker module calls {@link serveSelections}), or on this thread when asked to or when
+ * the worker module is missing, then merges the per-thread selections. A kernel that is
+ * deterministic per pair gives bit-identical rankings for any thread count.
+ */
+import { autoThreads, plannedThreads, runRowsIfAvailable, serveRows, toShared } from "../parallel.ts";
+import type { ProgressFn } from "../types.ts";
+import { finishSelections, rowSelections, TopN, type RowSelections } from "./heap.ts";
+
+/** Neighbour lists of every row, in CSR form (see `Rankings`, without the handles). */
+export interface NeighborLists {
+  offsets: Int32Array;
+  neighbors: Int32Array;
+  scores: Float64Array;
+}
+
+/** Scores rows [start, end) against later rows into `sel`. */
+export type RowsKernel = (start: number, end: number) => void;
+
+/** Makes a kernel over the method's `data` that offers into `sel` (same function on every thread). */
+export type KernelSetup<D> = (data: D, sel: RowSelections) => RowsKernel;
+
+/** What {@link rankAllPairs} needs from a method. */
+export interface PairTask<D> {
+  /** Rows (users) to rank: [0, rows). */
+  rows: number;
+  /** Neighbours kept per row (capped at rows − 1). */
+  topN: number;
+  /** The kernel's inputs; typed arrays inside are shared with workers (copied into SharedArrayBuffers once). */
+  data: D;
+  setup: KernelSetup<D>;
+  /** The worker module (one that calls {@link serveSelections} with the same setup); see `workerEntry`. */
+  worker: URL;
+  /** Rows per claim on workers (default: automatic). */
+  chunk?: number;
+  /** Rows per progress report on this thread (default: about 1% of the rows, at most 1,024). */
+  step?: number;
+  /** Threads: 1 computes on this thread; default `autoThreads(rows)`. */
+  threads?: number;
+  onProgress?: ProgressFn;
+  /** Told how many threads computed the rows: 1 when the worker module is missing. */
+  onThreads?: (threads: number) => void;
+}
+
+/** Replaces every typed array in a plain object tree by a SharedArrayBuffer-backed copy. */
+function shareDeep<T>(value: T): T {
+  if (ArrayBuffer.isView(value) && !(value instanceof DataView)) return toShared(value as unknown as Int32Array) as unknown as T;
+  if (Array.isArray(value)) return value.map(shareDeep) as unknown as T;
+  if (value !== null && typeof value === "object") {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) out[k] = shareDeep(v);
+    return out as T;
+  }
+  return value;
+}
+
+interface SelectionsPayload<D> {
+  data: D;
+  selections: RowSelections[];
+}
+
+/**
+ * Every row's top-n other rows, best first, ties by lower row index, as the kernel scores them.
+ * Memory beyond the method's data: O(threads · rows · n) selections, never rows².
+ */
+export async function rankAllPairs<D>(task: PairTask<D>): Promise<NeighborLists> {
+  const { rows } = task;
+  if (!Number.isInteger(task.topN) || task.topN < 1) throw new RangeError(`topN must be a positive integer, got ${task.topN}`);
+  const threads = autoThreads(rows, task.threads);
+  // No row can have more neighbours than there are other rows; this bounds the output buffers.
+  const n = Math.min(task.topN, Math.max(rows - 1, 0));
+  const report = task.onProgress;
+  if (n === 0) {
+    report?.("top-n", rows, rows);
+    task.onThreads?.(1);
+    return { offsets: new Int32Array(rows + 1), neighbors: new Int32Array(0), scores: new Float64Array(0) };
+  }
+  if (threads > 1) {
+    const planned = plannedThreads(rows, threads, task.chunk);
+    const payload: SelectionsPayload<D> = {
+      data: shareDeep(task.data),
+      selections: Array.from({ length: planned.threads }, () => rowSelections(rows, n, true)),
+    };
+    const run = {
+      worker: task.worker,
+      rows,
+      payload,
+      threads: planned.threads,
+      chunk: planned.chunk,
+      onProgress: report && ((done: number, total: number) => report("top-n", done, total)),
+    };
+    if (await runRowsIfAvailable(run)) {
+      task.onThreads?.(planned.threads);
+      return finishSelections(payload.selections, rows);
+    }
+  }
+  // One thread by request, or because no worker module is there to run (same rows, same result).
+  task.onThreads?.(1);
+  const sel = rowSelections(rows, n);
+  const kernel = task.setup(task.data, sel);
+  const step = task.step ?? Math.max(1, Math.min(1024, Math.ceil(rows / 100)));
+  for (let start = 0; start < rows; start += step) {
+    const end = Math.min(rows, start + step);
+    kernel(start, end);
+    report?.("top-n", end, rows);
+  }
+  return finishSelections([sel], rows);
+}
+
+/**
+ * Worker side of {@link rankAllPairs}: call once at the top level of the method's worker module
+ * with the same setup the method passes as `PairTask.setup`.
+ */
+export function serveSelections<D>(setup: KernelSetup<D>): void {
+  serveRows<SelectionsPayload<D>>((p, index) => setup(p.data, p.selections[index]));
+}
+
+/** One user's neighbours: ids (row indices) best first, with their scores. */
+export interface QueryResult {
+  ids: Int32Array;
+  scores: Float64Array;
+}
+
+/**
+ * One query's top-n: `candidates` offers (id, score) pairs (each id at most once); ids whose
+ * `eligible` entry is 0 are skipped, so filters (exclude, within) are masks, not plumbing. Best
+ * first, ties by lower id: the order of {@link rankAllPairs}.
+ */
+export function queryTopN(n: number, candidates: (offer: (id: number, score: number) => void) => void, eligible?: Uint8Array | null): QueryResult {
+  if (!Number.isInteger(n) || n < 1) throw new RangeError(`n must be a positive integer, got ${n}`);
+  const top = new TopN(n);
+  if (eligible) {
+    candidates((id, score) => {
+      if (eligible[id]) top.offer(id, score);
+    });
+  } else {
+    candidates((id, score) => top.offer(id, score));
+  }
+  const ids = new Int32Array(top.size);
+  const scores = new Float64Array(top.size);
+  top.drain(ids, scores, 0);
+  return { ids, scores };
+}
