@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ASSESSMENT_TAGS, INTEREST_TAGS } from "../src/generate/data.ts";
 import * as data from "../src/generate/data.ts";
-import { DERIVED_CONSTANTS, deriveGeneratorData, nearestQuantiles, type GeneratorData } from "../src/generate/derive.ts";
+import { DERIVED_CONSTANTS, deriveGeneratorData, nearestQuantiles, type GeneratorData } from "../tools/derive.ts";
 import { generate, HEADERS, type GenerateSummary } from "../src/generate/index.ts";
 import { measure, type GeneratedStats } from "../src/generate/stats.ts";
 import { SYNONYM_BUNDLES } from "../src/generate/vocabulary.ts";
