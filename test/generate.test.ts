@@ -9,9 +9,9 @@ import { DERIVED_CONSTANTS, deriveGeneratorData, nearestQuantiles, type Generato
 import { generate, HEADERS, type GenerateSummary } from "../src/generate/index.ts";
 import { measure, type GeneratedStats } from "../src/generate/stats.ts";
 import { SYNONYM_BUNDLES } from "../src/generate/vocabulary.ts";
+import { runCli } from "./fixtures/cli.ts";
 
 const REAL = join(import.meta.dir, "../../shared/data/pluralsight");
-const ROOT = join(import.meta.dir, "..");
 const FILES = ["user_interests.csv", "user_course_views.csv", "user_assessment_scores.csv", "course_tags.csv", "taste_groups.csv"];
 
 const dir = mkdtempSync(join(tmpdir(), "recsys-generate-"));
@@ -427,14 +427,13 @@ describe("generate: real course catalogue (--course-tags)", () => {
 });
 
 describe("recsys generate (CLI)", () => {
-  const cli = (...args: string[]) =>
-    Bun.spawnSync(["bun", join(ROOT, "bin/recsys.ts"), "generate", ...args], { cwd: ROOT, stdout: "pipe", stderr: "pipe" });
+  const cli = (...args: string[]) => runCli(["generate", ...args]);
 
   it("writes the five files and prints a JSON summary", () => {
     const out = join(dir, "cli");
     const r = cli("--users", "40", "--out", out, "--seed", "5", "--json");
-    expect(r.exitCode).toBe(0);
-    const json = JSON.parse(r.stdout.toString());
+    expect(r.code).toBe(0);
+    const json = JSON.parse(r.out);
     expect(json.users).toBe(40);
     expect(json.seed).toBe(5);
     for (const f of FILES) expect(existsSync(join(out, f))).toBe(true);
@@ -442,14 +441,14 @@ describe("recsys generate (CLI)", () => {
 
   it("fails with exit code 2 and names the flag on a bad --users", () => {
     const r = cli("--users", "abc", "--out", join(dir, "bad"));
-    expect(r.exitCode).toBe(2);
-    expect(r.stderr.toString()).toContain("--users");
+    expect(r.code).toBe(2);
+    expect(r.err).toContain("--users");
   });
 
   it("lists its flags with --help", () => {
     const r = cli("--help");
-    expect(r.exitCode).toBe(0);
-    const text = r.stdout.toString() + r.stderr.toString();
+    expect(r.code).toBe(0);
+    const text = r.out + r.err;
     for (const flag of ["--users", "--out", "--seed", "--course-tags"]) expect(text).toContain(flag);
   });
 });
