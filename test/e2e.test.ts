@@ -2,31 +2,70 @@
  * End to end through the compiled single-file binary, run from an empty directory (no
  * node_modules beside it): generate → ingest → pipeline (both methods) → similar → serve →
  * HTTP → shutdown. This is what a user of the released binary does.
+ *
+ * The binary is built as package.json's build script builds it, but into a temporary folder and
+ * without bun test's NODE_ENV=test: the repo's own ./recsys is never touched.
  */
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
-import { copyFileSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pkg from "../package.json" with { type: "json" };
+import { cliEnv, root, runCli, type CliEnv } from "./fixtures/cli.ts";
+import { serve } from "./fixtures/serve.ts";
 
-const root = join(import.meta.dir, "..");
 const work = mkdtempSync(join(tmpdir(), "recsys-e2e-"));
+const build = mkdtempSync(join(tmpdir(), "recsys-e2e-build-"));
 const exe = join(work, "recsys");
 const db = join(work, "e2e.db");
 const data = join(work, "data");
+/** What `npm run build` writes; this test must leave it as it was. */
+const repoBinary = join(root, "recsys");
 
-function run(args: string[], env: Record<string, string> = {}) {
-  const p = Bun.spawnSync([exe, ...args], { cwd: work, env: { ...process.env, ...env }, stdout: "pipe", stderr: "pipe" });
-  return { code: p.exitCode, out: p.stdout.toString(), err: p.stderr.toString() };
+const run = (args: string[], env: CliEnv = {}) => runCli(args, { exe, cwd: work, env });
+
+/**
+ * package.json's build script as an argv with its --outfile replaced: the same entrypoints and
+ * flags as the release build, so the two cannot drift.
+ */
+export function buildCommand(script: string, outfile: string): string[] {
+  const words = script.trim().split(/\s+/);
+  const out = words.indexOf("--outfile");
+  if (words[0] !== "bun" || words[1] !== "build" || !words.includes("--compile") || out < 0 || out + 1 >= words.length) {
+    throw new Error(`package.json's build script is not \`bun build --compile … --outfile FILE\`: ${script}`);
+  }
+  return [process.execPath, ...words.slice(1, out + 1), outfile, ...words.slice(out + 2)];
 }
 
+/** sha256 of a file, or null if there is none. */
+function hashOf(path: string): string | null {
+  return existsSync(path) ? new Bun.CryptoHasher("sha256").update(readFileSync(path)).digest("hex") : null;
+}
+
+let repoBinaryBefore: string | null = null;
+
 beforeAll(() => {
-  const build = Bun.spawnSync(["bun", "run", "build"], { cwd: root, stdout: "pipe", stderr: "pipe" });
-  if (build.exitCode !== 0) throw new Error(`build failed: ${build.stderr.toString()}`);
-  copyFileSync(join(root, "recsys"), exe);
+  repoBinaryBefore = hashOf(repoBinary);
+  const outfile = join(build, "recsys");
+  // cliEnv() drops NODE_ENV (bun test sets it to "test") and everything else recsys reads.
+  const p = Bun.spawnSync(buildCommand(pkg.scripts.build, outfile), { cwd: root, env: cliEnv(), stdout: "pipe", stderr: "pipe" });
+  if (p.exitCode !== 0) throw new Error(`build failed: ${p.stderr.toString()}`);
+  copyFileSync(outfile, exe);
   Bun.spawnSync(["chmod", "+x", exe]);
 }, 120_000);
-afterAll(() => rmSync(work, { recursive: true, force: true }));
+afterAll(() => {
+  rmSync(work, { recursive: true, force: true });
+  rmSync(build, { recursive: true, force: true });
+  expect(hashOf(repoBinary)).toBe(repoBinaryBefore);
+});
+
+describe("the build command", () => {
+  it("is package.json's build script with only the output moved", () => {
+    expect(buildCommand("bun build --compile --minify a.ts b.ts --outfile recsys", "/tmp/x/recsys")).toEqual([process.execPath, "build", "--compile", "--minify", "a.ts", "b.ts", "--outfile", "/tmp/x/recsys"]);
+    expect(buildCommand(pkg.scripts.build, "/tmp/x/recsys").slice(1).join(" ")).toBe(pkg.scripts.build.replace(/^bun /, "").replace("--outfile recsys", "--outfile /tmp/x/recsys"));
+    expect(() => buildCommand("tsc && bun build --compile x.ts", "y")).toThrow("not `bun build --compile");
+  });
+});
 
 describe("the compiled binary", () => {
   it("runs from a directory without node_modules and prints its version", () => {
@@ -44,6 +83,12 @@ describe("the compiled binary", () => {
       expect(r.out).toContain("--");
     });
   }
+
+  it("prints its info lines on stderr (it was not built under bun test's NODE_ENV=test, which bakes in silence)", () => {
+    const r = run(["generate", "--users", "5", "--out", join(work, "tiny"), "--seed", "1"]);
+    expect(r.code).toBe(0);
+    expect(r.err).toContain("generated 5 users");
+  });
 
   it("fails with a one-line error and a non-zero exit on an unknown command or flag", () => {
     const a = run(["frobnicate"]);
@@ -92,23 +137,17 @@ describe("the compiled binary", () => {
   });
 
   it("serves rankings over HTTP (the seed's GET-with-body form) and shuts down cleanly", async () => {
-    const port = 20000 + Math.floor(Math.random() * 20000);
-    const server = Bun.spawn([exe, "serve", "--db", db, "--port", String(port), "--results-table", "fm_ranking"], { cwd: work, stdout: "pipe", stderr: "pipe" });
+    const server = await serve(["--db", db, "--results-table", "fm_ranking"], {}, { exe, cwd: work });
     try {
-      let ok = false;
-      for (let i = 0; i < 100 && !ok; i++) {
-        ok = await fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.ok, () => false);
-        if (!ok) await Bun.sleep(50);
-      }
-      expect(ok).toBe(true);
-      const curl = Bun.spawnSync(["curl", "-s", "-X", "GET", "-H", "Content-type: application/json", "-d", '{"user_handle":"110"}', `http://127.0.0.1:${port}/api/similarity/`]);
+      expect((await fetch(`${server.url}/healthz`)).ok).toBe(true);
+      const curl = Bun.spawnSync(["curl", "-s", "-X", "GET", "-H", "Content-type: application/json", "-d", '{"user_handle":"110"}', `${server.url}/api/similarity/`]);
       const body = JSON.parse(curl.stdout.toString()) as { similar: string; score: number }[];
       expect(body.length).toBeGreaterThan(0);
-      const viaUrl = run(["similar", "110", "--url", `http://127.0.0.1:${port}`, "--json"]);
+      const viaUrl = run(["similar", "110", "--url", server.url, "--json"]);
       expect(JSON.parse(viaUrl.out)).toEqual(body);
     } finally {
-      server.kill("SIGTERM");
+      server.proc.kill("SIGTERM");
     }
-    expect(await server.exited).toBe(0);
+    expect(await server.proc.exited).toBe(0);
   }, 60_000);
 });

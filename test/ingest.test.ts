@@ -8,8 +8,8 @@ import { loadDataset, MissingTablesError } from "../src/db/load.ts";
 import { openDatabase } from "../src/db/open.ts";
 import { InputError } from "../src/read/errors.ts";
 import { TABLE_NAMES, type Tables } from "../src/types.ts";
+import { runCli } from "./fixtures/cli.ts";
 
-const ROOT = join(import.meta.dir, "..");
 const REAL = join(import.meta.dir, "../../shared/data/pluralsight");
 const haveReal = existsSync(join(REAL, "course_tags.csv")) && existsSync(join(REAL, "user_assessment_scores.csv"));
 if (!haveReal) console.warn(`SKIPPED: ingest of the real shared files (no ${REAL})`);
@@ -243,13 +243,13 @@ describe("the real shared files", () => {
 });
 
 describe("recsys ingest", () => {
-  const cli = (...args: string[]) => Bun.spawnSync(["bun", join(ROOT, "bin/recsys.ts"), "ingest", ...args], { cwd: scratch, stdout: "pipe", stderr: "pipe" });
+  const cli = (...args: string[]) => runCli(["ingest", ...args], { cwd: scratch });
 
   it("prints the summary as JSON with --json, accepting --data_path", () => {
     const dbPath = fresh("db") + ".db";
     const r = cli("--data_path", writeDir(), "--db", dbPath, "--json");
-    expect(r.exitCode).toBe(0);
-    const out = JSON.parse(r.stdout.toString());
+    expect(r.code).toBe(0);
+    const out = JSON.parse(r.out);
     expect(out.db).toBe(dbPath);
     expect(out.tables.map((t: { table: string; rowsKept: number }) => [t.table, t.rowsKept])).toEqual(TABLE_NAMES.map((t) => [t, t === "user_interests" ? 3 : 2]));
     expect(out.tables[0].dropped).toEqual({ "empty interest_tag": 1 });
@@ -257,8 +257,8 @@ describe("recsys ingest", () => {
 
   it("prints a table per input file", () => {
     const r = cli("--data-dir", writeDir(), "--db", fresh("db") + ".db");
-    expect(r.exitCode).toBe(0);
-    const lines = r.stdout.toString().trim().split("\n");
+    expect(r.code).toBe(0);
+    const lines = r.out.trim().split("\n");
     expect(lines[0]).toMatch(/^table\s+rows read\s+kept\s+dropped\s+distinct$/);
     expect(lines[1]).toMatch(/^user_interests\s+4\s+3\s+1 \(empty interest_tag\)\s+users 2, tags 3$/);
     expect(lines).toHaveLength(5);
@@ -267,20 +267,16 @@ describe("recsys ingest", () => {
   it("fails with one line naming file, line and column, exit code 2", () => {
     const dbPath = fresh("db") + ".db";
     const r = cli("--data-dir", writeDir({ user_assessment_scores: GOOD.user_assessment_scores + `3,java,2017-08-11 19:03:38,-3\n` }), "--db", dbPath);
-    expect(r.exitCode).toBe(2);
-    const err = r.stderr.toString().trim();
+    expect(r.code).toBe(2);
+    const err = r.err.trim();
     expect(err.split("\n")).toHaveLength(1);
     expect(err).toContain(`user_assessment_scores.csv line 4, column user_assessment_score: expected a non-negative number, got "-3"`);
     expect(existsSync(dbPath)).toBe(false);
   });
 
   it("refuses --env prod without a database", () => {
-    const r = Bun.spawnSync(["bun", join(ROOT, "bin/recsys.ts"), "ingest", "--data-dir", writeDir(), "--env", "prod"], {
-      cwd: scratch,
-      env: { ...process.env, RECSYS_DB: "" },
-      stderr: "pipe",
-    });
-    expect(r.exitCode).toBe(2);
-    expect(r.stderr.toString()).toContain("--env prod needs an explicit database");
+    const r = runCli(["ingest", "--data-dir", writeDir(), "--env", "prod"], { cwd: scratch, env: { RECSYS_DB: "" } });
+    expect(r.code).toBe(2);
+    expect(r.err).toContain("--env prod needs an explicit database");
   });
 });

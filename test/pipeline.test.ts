@@ -9,15 +9,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fingerprintDataset } from "../src/fingerprint.ts";
 import type { Dataset } from "../src/types.ts";
+import { runCli } from "./fixtures/cli.ts";
 
-const root = join(import.meta.dir, "..");
 const work = mkdtempSync(join(tmpdir(), "recsys-pipeline-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-function recsys(args: string[]) {
-  const p = Bun.spawnSync(["bun", join(root, "bin/recsys.ts"), ...args], { cwd: work, stdout: "pipe", stderr: "pipe", env: { ...process.env, NO_COLOR: "1" } });
-  return { code: p.exitCode, out: p.stdout.toString(), err: p.stderr.toString() };
-}
+const recsys = (args: string[]) => runCli(args, { cwd: work });
 
 /** Four learners: 1 and 2 share python, 3 and 4 share design; 3 also watched a python course. */
 function writeData(dir: string, extraInterest = "") {

@@ -9,10 +9,9 @@ import { join } from "node:path";
 import { openDatabase } from "../src/db/open.ts";
 import { writeRankings } from "../src/db/rankings.ts";
 import type { Rankings } from "../src/types.ts";
+import { runCli, type CliEnv } from "./fixtures/cli.ts";
 import { serve } from "./fixtures/serve.ts";
 
-const root = join(import.meta.dir, "..");
-const cli = join(root, "bin/recsys.ts");
 const work = mkdtempSync(join(tmpdir(), "recsys-similar-test-"));
 const db = join(work, "r.db");
 const TOP = 4;
@@ -24,12 +23,7 @@ const rankings: Rankings = {
   neighbors: Int32Array.from({ length: USERS.length * TOP }, (_, k) => (Math.floor(k / TOP) + 1 + (k % TOP)) % USERS.length),
   scores: Float64Array.from({ length: USERS.length * TOP }, (_, k) => 0.912345 - 0.1 * (k % TOP) - 0.001 * Math.floor(k / TOP)),
 };
-const clean = { DATABASE_ENV: undefined, RESULTS_TABLE: undefined, RECSYS_DB: undefined, RECSYS_API_TOKEN: undefined, HOST: undefined, PORT: undefined };
-
-function run(args: string[], env: Record<string, string | undefined> = {}) {
-  const p = Bun.spawnSync(["bun", cli, "similar", ...args], { cwd: root, env: { ...process.env, ...clean, ...env }, stdout: "pipe", stderr: "pipe" });
-  return { code: p.exitCode, out: p.stdout.toString(), err: p.stderr.toString() };
-}
+const run = (args: string[], env: CliEnv = {}) => runCli(["similar", ...args], { env });
 
 function expected(u: number, n = TOP): { similar: string; score: number }[] {
   return Array.from({ length: n }, (_, k) => ({

@@ -1,17 +1,19 @@
 /**
- * Recomputes the real-data constants of data.ts from `../shared/data/pluralsight/`, so the
+ * Recomputes the real-data constants of src/generate/data.ts from `../shared/data/pluralsight/`, so the
  * numbers pasted there can be checked (test/generate.test.ts) and regenerated instead of
  * trusted. The one-off script that first produced them was never kept; the rules below are
  * the ones that reproduce its output exactly, and each says which choice it pins down.
  *
  * Reading the files is the only I/O ({@link deriveGeneratorData}); everything else is a pure
  * function of their text ({@link deriveFromTexts}).
+ *
+ * A development tool, not library code: it lives outside src/ and is not published.
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse } from "csv-parse/sync";
-import { counts } from "./stats.ts";
-import { classifyTag, TOPICS } from "./tastes.ts";
+import { counts } from "../src/generate/stats.ts";
+import { classifyTag, TOPICS } from "../src/generate/tastes.ts";
 
 /** The constants of data.ts, in the representation data.ts uses (strings, arrays, records). */
 export interface GeneratorData {

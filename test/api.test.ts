@@ -1,0 +1,270 @@
+/**
+ * The REST API (issue 5) in-process: `createApp(...)` called directly with request objects, no
+ * sockets. Routes, every input form, validation and JSON errors, injection attempts, health
+ * and OpenAPI, bearer-token auth, a table that appears, disappears and is swapped by another
+ * process under a request loop. The transport is test/http.test.ts; the CLI test/serve-cli.test.ts.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "bun:test";
+import { Database } from "bun:sqlite";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { openDatabase, tableExists } from "../src/db/open.ts";
+import { MissingTableError, RankingsReader } from "../src/server/reader.ts";
+import { openApp, type AppUnderTest } from "./fixtures/app.ts";
+import { cyclicRankings, ERROR_CASES, expected, rankings, TOP, USERS, writeApiTable, writeTable } from "./fixtures/rankings.ts";
+
+const work = mkdtempSync(join(tmpdir(), "recsys-api-test-"));
+const db = join(work, "rankings.db");
+
+let app: AppUnderTest;
+
+beforeAll(() => {
+  writeApiTable(db);
+  app = openApp(db);
+});
+
+afterAll(() => {
+  expect(app.errors).toEqual([]);
+  app.close();
+  rmSync(work, { recursive: true, force: true });
+});
+
+const get = (path: string, init?: Parameters<AppUnderTest["call"]>[1]) => app.call(path, init);
+
+describe("GET /api/similarity/ — the seed's form", () => {
+  it("answers the seed's GET with a JSON body in rank order, scores rounded to 4 decimals, handles as strings", () => {
+    const r = get("/api/similarity/", { body: '{"user_handle":"110"}', headers: { "Content-Type": "application/json" } });
+    expect(r.status).toBe(200);
+    expect(r.body).toEqual(expected(10));
+    expect(r.body[0].score).toBe(0.8957);
+    expect(typeof r.body[0].similar).toBe("string");
+  });
+
+  it("accepts the same body by POST, an integer handle, and the handle in the path or the query", async () => {
+    expect((await get("/api/similarity/", { method: "POST", body: '{"user_handle":"112"}' })).body).toEqual(expected(12));
+    expect((await get("/api/similarity", { method: "POST", body: '{"user_handle":112}' })).body).toEqual(expected(12));
+    expect((await get("/api/similarity/112")).body).toEqual(expected(12));
+    expect((await get("/api/similarity/?user_handle=112")).body).toEqual(expected(12));
+    expect((await get("/api/similarity?user_handle=112")).body).toEqual(expected(12));
+    expect((await get(`/api/similarity/${encodeURIComponent("o'brien")}`)).body).toEqual(expected(40));
+    expect((await get(`/api/similarity/?user_handle=${encodeURIComponent("zoë")}`)).body).toEqual(expected(41));
+    expect((await get(`/api/similarity/${encodeURIComponent("x/y")}`)).body).toEqual(expected(43));
+    expect((await get("/api/similarity/", { method: "POST", body: JSON.stringify({ user_handle: "a b" }) })).body).toEqual(expected(42));
+    // Escapes and whitespace in the JSON mean the same handle as the plain form.
+    expect((await get("/api/similarity/", { method: "POST", body: '{"user_handle":"o\\u0027brien"}' })).body).toEqual(expected(40));
+    expect((await get("/api/similarity/", { method: "POST", body: '{ "user_handle" : "112" }\n' })).body).toEqual(expected(12));
+    expect((await get("/api/similarity/", { method: "POST", body: '{"user_handle":"x\\/y"}' })).body).toEqual(expected(43));
+  });
+
+  it("takes n from the body or the query, defaulting to min(10, stored top-n)", async () => {
+    expect((await get("/api/similarity/?user_handle=113&n=2")).body).toEqual(expected(13, 2));
+    expect((await get("/api/similarity/113?n=1")).body).toEqual(expected(13, 1));
+    expect((await get("/api/similarity/", { method: "POST", body: '{"user_handle":"113","n":3}' })).body).toEqual(expected(13, 3));
+    expect((await get("/api/similarity/113")).body).toHaveLength(TOP);
+  });
+});
+
+describe("errors are JSON with a human message", () => {
+  // test/http.test.ts sends the same requests over a socket and checks they go out as JSON.
+  for (const [what, path, init, status, message] of ERROR_CASES) {
+    it(`answers ${status} to ${what}`, async () => {
+      const r = await get(path, init as Parameters<AppUnderTest["call"]>[1]);
+      expect(r.status).toBe(status);
+      expect(Object.keys(r.body)).toEqual(["error"]);
+      expect(r.body.error).toMatch(message);
+    });
+  }
+
+  it("answers 400 to a body that is not UTF-8", async () => {
+    const r = await get("/api/similarity/", { method: "POST", body: new Uint8Array([0x7b, 0xff, 0xfe, 0x7d]) });
+    expect(r.status).toBe(400);
+  });
+
+  it("answers 405 with an Allow header to a wrong method", async () => {
+    for (const [method, path, allow] of [
+      ["DELETE", "/api/similarity/110", "GET, HEAD, POST"],
+      ["PUT", "/api/similarity/", "GET, HEAD, POST"],
+      ["POST", "/healthz", "GET, HEAD"],
+      ["POST", "/api/openapi.json", "GET, HEAD"],
+    ]) {
+      const r = await get(path, { method });
+      expect(r.status).toBe(405);
+      expect(r.headers.get("allow")).toBe(allow);
+      expect(r.body.error).toContain(method);
+    }
+  });
+
+  it("treats SQL in user_handle as an unknown handle and leaves the table intact", async () => {
+    for (const attack of ["1 OR 1=1", "110' OR '1'='1", "110\"; DROP TABLE user_ranking; --", "'; DROP TABLE user_ranking; --", "110 UNION SELECT name, 1 FROM sqlite_master"]) {
+      const viaBody = await get("/api/similarity/", { method: "POST", body: JSON.stringify({ user_handle: attack }) });
+      expect(viaBody.status).toBe(404);
+      const viaPath = await get(`/api/similarity/${encodeURIComponent(attack)}`);
+      expect(viaPath.status).toBe(404);
+      const viaQuery = await get(`/api/similarity/?user_handle=${encodeURIComponent(attack)}`);
+      expect(viaQuery.status).toBe(404);
+    }
+    expect((await get("/api/similarity/110")).body).toEqual(expected(10));
+    const check = openDatabase(db, { readonly: true });
+    expect(tableExists(check, "user_ranking")).toBe(true);
+    check.close();
+  });
+});
+
+describe("GET /healthz and /api/openapi.json", () => {
+  it("reports the database, the table and the last run", async () => {
+    const r = await get("/healthz");
+    expect(r.status).toBe(200);
+    expect(r.body.status).toBe("ok");
+    expect(r.body.database).toBe("reachable");
+    expect(r.body.table).toEqual({ name: "user_ranking", present: true, topN: TOP });
+    expect(r.body.lastRun.method).toBe("similarity");
+    expect(r.body.lastRun.users).toBe(USERS.length);
+    expect(Date.parse(r.body.lastRun.finishedAt)).toBeGreaterThan(Date.now() - 600_000);
+  });
+
+  it("serves an OpenAPI 3.1 document naming every route, parameter and error", async () => {
+    const r = await get("/api/openapi.json");
+    expect(r.status).toBe(200);
+    expect(r.body.openapi).toStartWith("3.1");
+    expect(Object.keys(r.body.paths).sort()).toEqual(["/api/openapi.json", "/api/similarity/", "/api/similarity/{user_handle}", "/healthz"]);
+    const get_ = r.body.paths["/api/similarity/"].get;
+    expect(get_.parameters.map((p: { name: string }) => p.name)).toEqual(["user_handle", "n"]);
+    expect(Object.keys(get_.responses).sort()).toEqual(["200", "400", "401", "404", "405", "408", "413", "431", "503"]);
+    expect(r.body.paths["/api/similarity/"].post).toBeDefined();
+  });
+});
+
+describe("bearer-token auth (what --env prod turns on)", () => {
+  it("requires the token on /api routes (401 with WWW-Authenticate), not on /healthz", () => {
+    const token = "s3cret-token-0123456789";
+    const prod = openApp(db, { token });
+    try {
+      const none = prod.call("/api/similarity/110");
+      expect(none.status).toBe(401);
+      expect(none.headers.get("www-authenticate")).toContain("Bearer");
+      expect(none.body.error).toContain("bearer token");
+      for (const auth of [`Bearer ${token}x`, `Bearer ${token.slice(0, -1)}`, `Basic ${btoa(`u:${token}`)}`, token, "Bearer "]) {
+        const r = prod.call("/api/similarity/110", { headers: { Authorization: auth } });
+        expect(r.status).toBe(401);
+      }
+      expect(prod.call("/api/openapi.json").status).toBe(401);
+      expect(prod.call("/api/nothing-here").status).toBe(401);
+      const ok = prod.call("/api/similarity/110", { headers: { Authorization: `Bearer ${token}` } });
+      expect(ok.status).toBe(200);
+      expect(ok.body).toEqual(expected(10));
+      // The seed's GET-with-body form, with the scheme in lower case.
+      const seed = prod.call("/api/similarity/", { body: '{"user_handle":"110"}', headers: { "Content-Type": "application/json", Authorization: `bearer ${token}` } });
+      expect(seed.status).toBe(200);
+      expect(prod.call("/healthz").status).toBe(200);
+      expect(prod.errors).toEqual([]);
+    } finally {
+      prod.close();
+    }
+  });
+});
+
+describe("when the rankings table does not exist yet", () => {
+  it("answers 503 naming the command that creates it, then serves the table once the pipeline writes it, without a restart", async () => {
+    const path = join(work, "empty.db");
+    openDatabase(path).close();
+    const s = openApp(path);
+    try {
+      const r = s.call("/api/similarity/110");
+      expect(r.status).toBe(503);
+      expect(r.body.error).toContain("recsys pipeline --method similarity");
+      const h = s.call("/healthz");
+      expect(h.status).toBe(503);
+      expect(h.body.table.present).toBe(false);
+      writeTable(path, "user_ranking", rankings);
+      let status = 0;
+      for (let i = 0; i < 40 && status !== 200; i++) {
+        await Bun.sleep(50);
+        status = s.call("/api/similarity/110").status;
+      }
+      expect(status).toBe(200);
+      // Dropped outright (not swapped): back to 503 once noticed, and back again when rewritten.
+      const w = openDatabase(path);
+      w.exec("DROP TABLE user_ranking");
+      w.close();
+      for (let i = 0; i < 40 && status !== 503; i++) {
+        await Bun.sleep(50);
+        status = s.call("/api/similarity/110").status;
+      }
+      expect(status).toBe(503);
+      writeTable(path, "user_ranking", rankings);
+      for (let i = 0; i < 40 && status !== 200; i++) {
+        await Bun.sleep(50);
+        status = s.call("/api/similarity/110").status;
+      }
+      expect(status).toBe(200);
+      expect(s.errors).toEqual([]);
+    } finally {
+      s.close();
+    }
+  });
+});
+
+describe("a pipeline re-writing the table while clients ask", () => {
+  it("loses no request across repeated atomic swaps from another process", async () => {
+    const path = join(work, "swap.db");
+    const users = 3000;
+    const fixture = join(import.meta.dir, "fixtures/write-rankings.ts");
+    // The fixture's table: user i ranks i+1..i+10 with scores 1, 0.99, …
+    expect(Bun.spawnSync([process.execPath, fixture, path, "user_ranking", String(users)]).exitCode).toBe(0);
+    const s = openApp(path);
+    let stop = false;
+    let swaps = 0;
+    const writer = (async () => {
+      while (!stop && swaps < 8) {
+        const p = Bun.spawn([process.execPath, fixture, path, "user_ranking", String(users)], { stdout: "ignore", stderr: "pipe" });
+        expect(await p.exited).toBe(0);
+        swaps++;
+      }
+    })();
+    const failures: string[] = [];
+    let requests = 0;
+    // Four interleaved clients; each yields to the event loop between requests, as a socket would.
+    const client = async (id: number) => {
+      while (!stop) {
+        const u = 1 + ((requests * 7 + id) % (users - 20));
+        requests++;
+        const r = s.call("/api/similarity/", { method: "POST", body: JSON.stringify({ user_handle: String(u), n: 3 }) });
+        if (r.status !== 200) failures.push(`${r.status} ${r.text}`);
+        else if (r.text !== `[{"similar":"${u + 1}","score":1},{"similar":"${u + 2}","score":0.99},{"similar":"${u + 3}","score":0.98}]`) failures.push(r.text);
+        await Bun.sleep(0);
+      }
+    };
+    const clients = [client(0), client(1), client(2), client(3)];
+    await writer;
+    stop = true;
+    await Promise.all(clients);
+    const health = s.call("/healthz").body;
+    expect(s.errors).toEqual([]);
+    s.close();
+    expect(failures).toEqual([]);
+    expect(swaps).toBe(8);
+    expect(health.lastRun.id).toBe(9);
+    expect(requests).toBeGreaterThan(100);
+  }, 120_000);
+});
+
+describe("RankingsReader", () => {
+  it("reads the new table through a statement prepared before the swap, and reports a dropped table as missing", () => {
+    const path = join(work, "reader.db");
+    writeTable(path, "user_ranking", cyclicRankings(["1", "2", "3"], 2, () => 0.5));
+    const conn = new Database(path, { readonly: true, strict: true });
+    // A long interval: only SQLite's own re-preparation and our retry can save these reads.
+    const reader = new RankingsReader(conn, "user_ranking", { checkEveryMs: 60_000 });
+    expect(reader.neighbors("1", 2)).toEqual([["2", 0.5], ["3", 0.5]]);
+    writeTable(path, "user_ranking", cyclicRankings(["1", "2", "3"], 2, () => 0.25));
+    expect(reader.neighbors("1", 2)).toEqual([["2", 0.25], ["3", 0.25]]);
+    const w = openDatabase(path);
+    w.exec("DROP TABLE user_ranking");
+    w.close();
+    expect(() => reader.neighbors("1", 2)).toThrow(MissingTableError);
+    expect(reader.exists).toBe(false);
+    reader.close();
+    conn.close();
+  });
+});
