@@ -59,7 +59,13 @@ export function isCompiledExecutable(): boolean {
  * executable's single bundle, so the module's own URL no longer leads to the worker.
  */
 export function workerEntry(moduleUrl: URL, projectPath: string): URL {
-  if (!isCompiledExecutable()) return moduleUrl;
+  if (!isCompiledExecutable()) {
+    // Compiled to JavaScript (the npm package's dist/), the worker beside this module is .js too.
+    if (!import.meta.url.endsWith(".js")) return moduleUrl;
+    const js = new URL(moduleUrl);
+    js.pathname = js.pathname.replace(/\.ts$/, ".js");
+    return js;
+  }
   // The bundle sits at the root of the embedded file system; entrypoints keep their project paths.
   return new URL(`./${projectPath.replace(/^\.?\//, "")}`, import.meta.url);
 }
