@@ -12,9 +12,10 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { factorizationRun, FM_DEFAULTS, userFactors } from "../src/fm/index.ts";
+import { FM_DEFAULTS, userFactors, type FactorizationModel } from "../src/methods/factorization/index.ts";
+import { factorizationRun } from "../test/fixtures/methods.ts";
 import { generate } from "../src/generate/index.ts";
-import { factorTopN, normalizeRows } from "../src/rank/factors.ts";
+import { factorTopN, normalizeRows } from "../src/methods/factorization/kernel.ts";
 import { readTables } from "../src/read/index.ts";
 
 const { values } = parseArgs({
@@ -60,9 +61,9 @@ try {
   console.log(`  total train + rank median ${median(stages["train+rank"]).toFixed(2)} s${budget}`);
 
   // Baseline: naive all-pairs cosine on a subsample, same run, same machine state.
-  const k = last!.model.k;
+  const k = (last!.model as FactorizationModel).fm.k;
   const sub = Math.min(2000, st.users);
-  const f = userFactors(last!.model).slice(0, sub * k);
+  const f = userFactors((last!.model as FactorizationModel).fm).slice(0, sub * k);
   const t0 = performance.now();
   const unit = normalizeRows(f, sub, k);
   for (let a = 0; a < sub; a++) {

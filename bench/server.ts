@@ -38,7 +38,7 @@ async function child(kind: string, port: number, db: string, cache: number): Pro
   } else {
     const { startServer } = await import("../src/server/serve.ts");
     // Same as `recsys serve` (read-only, access log on) except the cache size knob.
-    const s = startServer({ dbPath: db, table: "user_ranking", hostname: "127.0.0.1", port, cacheSize: cache, accessLog: kind !== "app-nolog" });
+    const s = await startServer({ dbPath: db, table: "user_ranking", hostname: "127.0.0.1", port, cacheSize: cache, accessLog: kind !== "app-nolog" });
     // Inherited stderr is a file here; the log lines are counted afterwards.
     process.on("SIGTERM", () => s.close().then(() => process.exit(0)));
   }

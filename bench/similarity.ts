@@ -17,10 +17,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { generate } from "../src/generate/index.ts";
-import { TopN } from "../src/rank/topn.ts";
+import type { InputColumns as Dataset } from "../src/dataset.ts";
+import { buildUserItemMatrix, type SimilarityDetails } from "../src/methods/similarity/index.ts";
+import { TopN } from "../src/rank/heap.ts";
 import { readTables } from "../src/read/index.ts";
-import { buildUserItemMatrix, similarityRun, similarityTopN } from "../src/similarity/index.ts";
-import type { Dataset, Rankings } from "../src/types.ts";
+import type { Rankings } from "../src/types.ts";
+import { similarityRun, similarityTopN } from "../test/fixtures/methods.ts";
 
 const { values: args } = parseArgs({
   options: {
@@ -109,7 +111,7 @@ function denseTopN(ds: Dataset, n: number): { rankings: Rankings; seconds: numbe
     for (let v = 0; v < rows; v++) if (v !== u && gram[u * rows + v] > 0) select.offer(v, gram[u * rows + v]);
     offsets[u + 1] = offsets[u] + select.drain(neighbors, scores, offsets[u]);
   }
-  const rankings = { users: handles, offsets, neighbors: neighbors.slice(0, offsets[rows]), scores: scores.slice(0, offsets[rows]) };
+  const rankings = { users: [...handles], offsets, neighbors: neighbors.slice(0, offsets[rows]), scores: scores.slice(0, offsets[rows]) };
   return { rankings, seconds: (performance.now() - t0) / 1000 };
 }
 
@@ -123,7 +125,7 @@ function disagreement(a: Rankings, b: Rankings): number {
 
 const ds = await data(users);
 console.log(`\nsimilarity stage, ${users} generated users (seed ${seed}), top-10, default weights, ${runs} runs`);
-const stats: Awaited<ReturnType<typeof similarityRun>>["stats"][] = [];
+const stats: SimilarityDetails[] = [];
 const totals: number[] = [];
 for (let r = 0; r < runs; r++) {
   const t0 = performance.now();

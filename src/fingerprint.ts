@@ -1,4 +1,4 @@
-import type { Dataset, InputColumns } from "./dataset.ts";
+import { toDataset, type Dataset, type InputColumns } from "./dataset.ts";
 
 /** Row counts and a content hash of the method inputs, recorded with every run. */
 export interface Fingerprint {
@@ -11,8 +11,8 @@ export interface Fingerprint {
  * Fingerprints exactly what the ranking methods read, so two runs on equal input agree: the hash
  * covers the dataset's rows in order, spelled as the input tables spell them.
  */
-export function fingerprintDataset(dataset: Dataset): Fingerprint {
-  const data = dataset.columns();
+export function fingerprintDataset(dataset: Dataset | InputColumns): Fingerprint {
+  const data = toDataset(dataset).columns();
   const hasher = new Bun.CryptoHasher("sha256");
   const put = (column: ArrayLike<string | number>) => {
     // Chunked joins keep peak memory small on large inputs.

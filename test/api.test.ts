@@ -10,7 +10,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { openDatabase, tableExists } from "../src/db/open.ts";
-import { MissingTableError, RankingsReader } from "../src/server/reader.ts";
+import { RankingsReader } from "../src/db/reader.ts";
+import { MissingTableError } from "../src/db/store.ts";
 import { openApp, type AppUnderTest } from "./fixtures/app.ts";
 import { cyclicRankings, ERROR_CASES, expected, rankings, TOP, USERS, writeApiTable, writeTable } from "./fixtures/rankings.ts";
 

@@ -1,7 +1,11 @@
 import { describe, expect, it } from "bun:test";
-import { courseKey, evaluate, indexItems, interestKey, recommendFromNeighbors, recommendPopular, scoreRecommendations, splitHoldout } from "../src/evaluate.ts";
+import { Dataset as IdDataset, type InputColumns as Dataset } from "../src/dataset.ts";
+import { evaluate, indexItems, recommendFromNeighbors, recommendPopular, scoreRecommendations, splitHoldout } from "../src/evaluate.ts";
 import { Rng } from "../src/random.ts";
-import type { Dataset, Rankings } from "../src/types.ts";
+import type { Rankings } from "../src/types.ts";
+
+const interestKey = (tag: string) => `interest:${tag}`;
+const courseKey = (id: string) => `course:${id}`;
 
 /** A small dataset with taste: users of group g follow tags and watch courses of g, plus noise. */
 function grouped(users: number, seed: number): Dataset {
@@ -73,17 +77,18 @@ describe("splitHoldout", () => {
   it("leaves no hidden item in the training data, and keeps everything else", () => {
     const split = splitHoldout(ds, { seed: 5 });
     const before = itemsByUser(ds);
-    const after = itemsByUser(split.train);
+    const after = itemsByUser(split.train.columns());
     for (let u = 0; u < split.users.length; u++) {
       const user = split.users[u];
-      const hidden = new Set(split.hidden.slice(split.hiddenOffsets[u], split.hiddenOffsets[u + 1]));
+      const hidden = new Set(Array.from(split.hidden.subarray(split.hiddenOffsets[u], split.hiddenOffsets[u + 1]), (id) => split.space.items[id]));
       const kept = after.get(user) ?? new Set();
       for (const key of hidden) expect(kept.has(key)).toBe(false);
       for (const key of before.get(user) ?? []) expect(kept.has(key) || hidden.has(key)).toBe(true);
       if ((before.get(user)?.size ?? 0) > 0) expect(kept.size).toBeGreaterThan(0);
     }
-    expect(split.train.user_assessment_scores).toBe(ds.user_assessment_scores);
-    expect(split.train.user_course_views.view_time_seconds.length).toBe(split.train.user_course_views.user_handle.length);
+    expect(split.train.assessmentRows).toEqual(IdDataset.fromColumns(ds).assessmentRows);
+    expect(split.train.users).toEqual(IdDataset.fromColumns(ds).users);
+    expect(split.train.viewRows.seconds.length).toBe(split.train.viewRows.user.length);
   });
 
   it("is seeded: the same seed gives the same split, another seed another", () => {
@@ -119,7 +124,7 @@ describe("neighbour votes and scores", () => {
   };
 
   it("ranks items the user lacks by summed neighbour similarity, ignoring negative similarities", () => {
-    const index = indexItems(ds, users);
+    const index = indexItems(IdDataset.fromColumns(ds));
     const recs = recommendFromNeighbors(rankings, index, { neighbors: 20, k: 10 });
     const names = Array.from(recs.ids.subarray(recs.offsets[0], recs.offsets[1]), (i) => index.items[i]);
     // c1: 0.9 + 0.5; y: 0.9 + 0.5 (tie: both have 2 users; then by name); z: 0.5. Never x (own), never w (d).
@@ -129,11 +134,11 @@ describe("neighbour votes and scores", () => {
   });
 
   it("computes recall@k and NDCG@k by hand", () => {
-    const index = indexItems(ds, users);
+    const index = indexItems(IdDataset.fromColumns(ds));
     const recs = recommendFromNeighbors(rankings, index, { k: 2 });
     // User 1's hidden items: z (not in its top 2) and y (rank 2): recall 1/2, NDCG (1/log2 3) / (1 + 1/log2 3).
-    const split = { hiddenOffsets: Int32Array.from([0, 2, 2, 2, 2]), hidden: ["interest:y", "interest:z"] };
-    const s = scoreRecommendations(recs, index, split);
+    const split = { hiddenOffsets: Int32Array.from([0, 2, 2, 2, 2]), hidden: Int32Array.from(["interest:y", "interest:z"], (k) => index.items.indexOf(k)) };
+    const s = scoreRecommendations(recs, split);
     expect(s.users).toBe(1);
     expect(s.recall).toBeCloseTo(0.5, 12);
     const g = 1 / Math.log2(3);
@@ -141,7 +146,7 @@ describe("neighbour votes and scores", () => {
   });
 
   it("recommends the most popular items a user lacks as the baseline", () => {
-    const index = indexItems(ds, users);
+    const index = indexItems(IdDataset.fromColumns(ds));
     const recs = recommendPopular(index, users.length, 2);
     const of = (u: number) => Array.from(recs.ids.subarray(recs.offsets[u], recs.offsets[u + 1]), (i) => index.items[i]);
     // Popularity: x 2, y 2, c1 2, z 1, w 1; ties by name: course:c1, interest:x, interest:y.

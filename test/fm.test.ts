@@ -2,13 +2,15 @@ import { describe, expect, it } from "bun:test";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { buildFeatures, hasItem, scoreBand } from "../src/fm/features.ts";
-import { factorizationRun, fmParameters, rankByFactorization, trainFM, userFactors } from "../src/fm/index.ts";
-import { BprScratch, bprDifferences, bprGradient, gradient, initParams, predict, type FMParams } from "../src/fm/model.ts";
+import { buildFeatures, hasItem, scoreBand } from "../src/methods/factorization/features.ts";
+import { fmParameters, trainFM, userFactors } from "../src/methods/factorization/index.ts";
+import { BprScratch, bprDifferences, bprGradient, gradient, initParams, predict, type FMParams } from "../src/methods/factorization/model.ts";
 import { Rng } from "../src/random.ts";
 import { generate } from "../src/generate/index.ts";
 import { readTables } from "../src/read/index.ts";
-import type { Dataset, Rankings } from "../src/types.ts";
+import { Dataset as IdDataset, type InputColumns as Dataset } from "../src/dataset.ts";
+import type { Rankings } from "../src/types.ts";
+import { factorizationRun, rankByFactorization } from "./fixtures/methods.ts";
 
 /** A dataset from (user, interest tags, courses) triples; courses get one tag and a level each. */
 function dataset(rows: [string, string[], string[]][], courseTags: Record<string, string[]> = {}): Dataset {
@@ -240,14 +242,22 @@ describe("rankByFactorization", () => {
       ["3", [""], []],
       ["4", ["c", "d"], ["x"]],
     ];
+    // A row with an empty tag carries nothing: "3" is not a user of the dataset at all.
     const r = await rankByFactorization(dataset(rows), { seed: 1, threads: 1 });
-    expect(r.users).toEqual(["1", "2", "3", "4"]);
-    expect(neighbors(r, 2)).toEqual([]);
-    for (const u of [0, 1, 3]) expect(neighbors(r, u).sort()).toEqual([0, 1, 3].filter((v) => v !== u));
-    // Even with random initial user factors, the untrained user's row is zeroed.
-    const m = trainFM(dataset(rows), { seed: 1, userInitStd: 0.1 });
-    expect(Array.from(m.params.v.subarray(2 * m.k, 3 * m.k)).some((x) => x !== 0)).toBe(true);
-    expect(Array.from(userFactors(m).subarray(2 * m.k, 3 * m.k)).every((x) => x === 0)).toBe(true);
+    expect(r.users).toEqual(["1", "2", "4"]);
+    for (const u of [0, 1, 2]) expect(neighbors(r, u).sort()).toEqual([0, 1, 2].filter((v) => v !== u));
+    // A user of the dataset left without rows (as a split can leave one) is never trained: even
+    // with random initial user factors, its row is zeroed, so it has no neighbours.
+    const full = IdDataset.fromColumns(dataset(rows));
+    const two = full.userId("2")!;
+    const keep = Array.from(full.interestRows.user, (u, i) => (u === two ? -1 : i)).filter((i) => i >= 0);
+    const without = full.withRows({ interestRows: { user: Int32Array.from(keep, (i) => full.interestRows.user[i]), interest: Int32Array.from(keep, (i) => full.interestRows.interest[i]) } });
+    const m = trainFM(without, { seed: 1, userInitStd: 0.1 });
+    expect(Array.from(m.params.v.subarray(two * m.k, (two + 1) * m.k)).some((x) => x !== 0)).toBe(true);
+    expect(Array.from(userFactors(m).subarray(two * m.k, (two + 1) * m.k)).every((x) => x === 0)).toBe(true);
+    const r2 = await rankByFactorization(without, { seed: 1, threads: 1 });
+    expect(neighbors(r2, two)).toEqual([]);
+    for (let u = 0; u < r2.users.length; u++) expect(neighbors(r2, u)).not.toContain(two);
   });
 
   it("rejects invalid parameters with the parameter's name", () => {

@@ -25,9 +25,9 @@ if (!haveCurl) console.warn("SKIPPED: curl not installed, so the literal curl ch
 /** The server under test: `recsys serve`'s wiring, in this process, on an ephemeral port. */
 let dev: RunningServer & { port: number };
 
-beforeAll(() => {
+beforeAll(async () => {
   writeApiTable(db);
-  const server = startServer({ dbPath: db, table: "user_ranking", hostname: "127.0.0.1", port: 0, accessLog: false });
+  const server = await startServer({ dbPath: db, table: "user_ranking", hostname: "127.0.0.1", port: 0, accessLog: false });
   dev = Object.assign(server, { port: server.http.port });
 });
 
@@ -462,7 +462,7 @@ describe("the connection limit", () => {
   });
 
   it("counts exactly: after 50 connections closed every way (FIN, RST, Connection: close, 400, refused at the limit) it still holds the limit", async () => {
-    const server = startServer({ dbPath: db, table: "user_ranking", hostname: "127.0.0.1", port: 0, accessLog: false, maxConnections: 3 });
+    const server = await startServer({ dbPath: db, table: "user_ranking", hostname: "127.0.0.1", port: 0, accessLog: false, maxConnections: 3 });
     const port = server.http.port;
     try {
       for (let i = 0; i < 50; i++) {
@@ -583,7 +583,7 @@ describe("the connection limit", () => {
 
   it("logs connections refused at the limit as at most one line a second counting them, not a line each", async () => {
     const lines: string[] = [];
-    const server = startServer({
+    const server = await startServer({
       dbPath: db,
       table: "user_ranking",
       hostname: "127.0.0.1",

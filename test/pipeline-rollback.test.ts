@@ -1,16 +1,17 @@
 /**
  * `recsys pipeline --data-dir` writes the input tables while the ranking is still running on
  * workers; a ranking that fails after that write must still leave the database exactly as it
- * was. The ranking is replaced here by one that fails once the write has had its turn (a module
- * mock, so this file runs the command in-process).
+ * was. The ranking here is a method registered by this test whose `rankAll` fails once the write
+ * has had its turn (the command runs in-process).
  */
-import { afterAll, describe, expect, it, mock } from "bun:test";
+import { afterAll, describe, expect, it } from "bun:test";
 import { Database } from "bun:sqlite";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runCommand } from "citty";
-import * as real from "../src/pipeline.ts";
+import { registerMethod } from "../src/methods/registry.ts";
+import { similarity } from "../src/methods/similarity/index.ts";
 
 const work = mkdtempSync(join(tmpdir(), "recsys-rollback-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -27,36 +28,37 @@ function writeData(dir: string, users: number) {
 
 const sha = (path: string) => new Bun.CryptoHasher("sha256").update(readFileSync(path)).digest("hex");
 
-// The namespace is live and the mock replaces it: keep the real functions first.
-const original = { ...real };
-/** The database the failing run writes to; the mock fails only for it. */
+/** The database the failing run writes to. */
 let failFor: string | undefined;
-/** What the mock saw just before failing: was the command's write transaction open? */
+/** What the ranking saw just before failing: was the command's write transaction open? */
 let heldWriteLock = false;
-mock.module("../src/pipeline.ts", () => ({
-  ...original,
-  rankUsers: async (...args: Parameters<typeof original.rankUsers>) => {
-    if (failFor === undefined) return original.rankUsers(...args);
-    // Yield, as the real ranking does while its workers run: the command writes the input
-    // tables meanwhile. Then check that it holds the write lock (its transaction is open).
-    await new Promise((resolve) => setTimeout(resolve, 20));
-    const other = new Database(failFor);
-    try {
-      other.exec("PRAGMA busy_timeout = 0");
-      other.exec("BEGIN IMMEDIATE");
-      other.exec("ROLLBACK");
-    } catch (e) {
-      heldWriteLock = /locked|busy/i.test((e as Error).message);
-    } finally {
-      other.close();
-    }
-    throw new Error("ranking failed after the input tables were written");
+// Similarity's model, except that ranking every user fails after yielding.
+const unregister = registerMethod({
+  ...similarity,
+  name: "failing",
+  async fit(dataset, options, context) {
+    const model = await similarity.fit(dataset, options, context);
+    return Object.assign(Object.create(Object.getPrototypeOf(model)), model, {
+      async rankAll() {
+        // Yield, as the real ranking does while its workers run: the command writes the input
+        // tables meanwhile. Then check that it holds the write lock (its transaction is open).
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        const other = new Database(failFor!);
+        try {
+          other.exec("PRAGMA busy_timeout = 0");
+          other.exec("BEGIN IMMEDIATE");
+          other.exec("ROLLBACK");
+        } catch (e) {
+          heldWriteLock = /locked|busy/i.test((e as Error).message);
+        } finally {
+          other.close();
+        }
+        throw new Error("ranking failed after the input tables were written");
+      },
+    });
   },
-}));
-afterAll(() => {
-  failFor = undefined;
-  mock.restore();
 });
+afterAll(() => unregister());
 const { default: pipeline } = await import("../bin/commands/pipeline.ts");
 
 describe("recsys pipeline --data-dir, when the ranking fails after the input tables are written", () => {
@@ -70,7 +72,7 @@ describe("recsys pipeline --data-dir, when the ranking fails after the input tab
     const original = sha(db);
 
     failFor = db;
-    const error = await runCommand(pipeline, { rawArgs: ["--data-dir", after, "--db", db, "--json"] }).catch((e) => e);
+    const error = await runCommand(pipeline, { rawArgs: ["--method", "failing", "--data-dir", after, "--db", db, "--json"] }).catch((e) => e);
     expect(error).toBeInstanceOf(Error);
     expect(error.message).toContain("ranking failed after the input tables were written");
     expect(heldWriteLock).toBe(true);

@@ -7,8 +7,8 @@ import { Database } from "bun:sqlite";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { InputColumns as Dataset } from "../src/dataset.ts";
 import { fingerprintDataset } from "../src/fingerprint.ts";
-import type { Dataset } from "../src/types.ts";
 import { runCli } from "./fixtures/cli.ts";
 
 const work = mkdtempSync(join(tmpdir(), "recsys-pipeline-"));

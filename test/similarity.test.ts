@@ -1,13 +1,15 @@
 import { describe, expect, it } from "bun:test";
 import { spawnSync } from "node:child_process";
-import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { compareHandles } from "../src/handles.ts";
 import { BLOCK_NAMES, buildInteractions, type BlockName } from "../src/matrix/interactions.ts";
 import { runRows, sharedArray, WorkersUnavailableError } from "../src/parallel.ts";
-import { buildUserItemMatrix, rankBySimilarity, similarityRun, similarityTopN, type Weights } from "../src/similarity/index.ts";
-import type { Dataset, Rankings } from "../src/types.ts";
+import { buildUserItemMatrix, type Weights } from "../src/methods/similarity/index.ts";
+import type { InputColumns as Dataset } from "../src/dataset.ts";
+import type { Rankings } from "../src/types.ts";
+import { rankBySimilarity, similarityRun, similarityTopN } from "./fixtures/methods.ts";
 import { rng, syntheticDataset } from "./fixtures/synthetic-dataset.ts";
 import type { RowsPayload } from "./fixtures/rows-worker.ts";
 
@@ -149,7 +151,7 @@ function denseTopN(ds: Dataset, w: Weights, n: number): Rankings {
     }
     offsets[u + 1] = neighbors.length;
   }
-  return { users, offsets, neighbors: Int32Array.from(neighbors), scores: Float64Array.from(scores) };
+  return { users: [...users], offsets, neighbors: Int32Array.from(neighbors), scores: Float64Array.from(scores) };
 }
 
 interface RandomShape {
@@ -460,8 +462,8 @@ describe("top-n workers outside this test run", () => {
   // Both methods' top-n with 1 and 2 threads; prints whether the results agree and how many
   // threads actually computed the rows.
   const script = (src: string) => `
-    import { similarityTopN, buildUserItemMatrix } from ${JSON.stringify(src + "/similarity/index.ts")};
-    import { factorTopN } from ${JSON.stringify(src + "/rank/factors.ts")};
+    import { fit } from ${JSON.stringify(src + "/fit.ts")};
+    import { factorTopN } from ${JSON.stringify(src + "/methods/factorization/kernel.ts")};
     const rows = { user_handle: [], interest_tag: [] };
     for (let u = 0; u < 300; u++) for (let t = 0; t < 3; t++) { rows.user_handle.push(String(u)); rows.interest_tag.push("t" + ((u * 7 + t * 13) % 40)); }
     const ds = {
@@ -471,10 +473,10 @@ describe("top-n workers outside this test run", () => {
       course_tags: { course_id: [], course_tags: [] },
     };
     const same = (a, b) => a.neighbors.length > 0 && a.neighbors.every((v, i) => v === b.neighbors[i]) && a.scores.every((v, i) => v === b.scores[i]);
-    const m = buildUserItemMatrix(ds);
+    const model = await fit(ds, "similarity");
     let used = 0;
-    const a = await similarityTopN(m, { threads: 1 });
-    const b = await similarityTopN(m, { threads: 2, onThreads: (t) => (used = t) });
+    const a = await model.rankAll({ threads: 1 });
+    const b = await model.rankAll({ threads: 2, onThreads: (t) => (used = t) });
     const factors = Float64Array.from({ length: 300 * 4 }, (_, i) => Math.sin(i * 1.7) + ((i * 7) % 5) / 5);
     let usedF = 0;
     const c = await factorTopN(factors, 300, 4, { threads: 1 });
@@ -489,6 +491,8 @@ describe("top-n workers outside this test run", () => {
     const empty = mkdtempSync(join(tmpdir(), "recsys-empty-"));
     try {
       cpSync(join(ROOT, "src"), join(dir, "src"), { recursive: true });
+      // Someone else's app has recsys's dependencies installed beside it.
+      symlinkSync(join(ROOT, "node_modules"), join(dir, "node_modules"));
       mkdirSync(join(dir, "bin"));
       writeFileSync(join(dir, "bin/app.ts"), script("../src"));
       const build = spawnSync(BUN, ["build", "--compile", "--minify", "bin/app.ts", ...extra, "--outfile", "app"], { cwd: dir, encoding: "utf8", timeout: 60_000 });
@@ -515,7 +519,7 @@ describe("top-n workers outside this test run", () => {
   });
 
   it("start inside a compiled single-file executable built with the workers as extra entrypoints", () => {
-    const run = compileAndRun(["src/similarity/worker.ts", "src/rank/factors-worker.ts"]);
+    const run = compileAndRun(["src/methods/similarity/worker.ts", "src/methods/factorization/worker.ts"]);
     expect(run.stderr).toBe("");
     expect(run.stdout.trim()).toBe("similarity identical on 2; factors identical on 2");
   });

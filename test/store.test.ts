@@ -3,7 +3,9 @@ import { existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { openDatabase, tableExists } from "../src/db/open.ts";
-import { lastRun, readNeighbors, readRankings, storedTopN, writeRankings, type RunRecord } from "../src/db/rankings.ts";
+import { lastRun, writeRankings } from "../src/db/rankings.ts";
+import type { RunRecord } from "../src/db/store.ts";
+import { readNeighbors, readRankings, storedTopN } from "./fixtures/rankings.ts";
 import { validateTableName } from "../src/names.ts";
 import type { Rankings } from "../src/types.ts";
 

@@ -1,6 +1,5 @@
 import { describe, expect, it } from "bun:test";
-import { finishSelections, offerRow, rowSelections } from "../src/rank/selections.ts";
-import { TopN } from "../src/rank/topn.ts";
+import { finishSelections, offerRow, rowSelections, TopN } from "../src/rank/heap.ts";
 
 /** A tiny seeded PRNG so failures are reproducible. */
 function rng(seed: number) {

@@ -3,37 +3,26 @@
  */
 import type { Database } from "bun:sqlite";
 import type { InputColumns } from "../dataset.ts";
-import { SCHEMA, TABLE_NAMES, checkedTable, type TableName } from "../read/schema.ts";
+import { TABLE_NAMES, type TableName } from "../read/schema.ts";
 import { tableExists } from "./open.ts";
 import { MissingTablesError } from "./store.ts";
 
-/** The columns the methods read, per table (see {@link InputColumns}). */
-const METHOD_COLUMNS = {
-  user_interests: ["user_handle", "interest_tag"],
-  user_assessment_scores: ["user_handle", "assessment_tag", "user_assessment_score"],
-  user_course_views: ["user_handle", "course_id", "level", "view_time_seconds"],
-  course_tags: ["course_id", "course_tags"],
-} as const satisfies { [N in TableName]: readonly (keyof InputColumns[N])[] };
+type Row = (string | number)[];
 
-function readColumns(db: Database, table: TableName): Record<string, string[] | Float64Array> {
-  const wanted: readonly string[] = METHOD_COLUMNS[table];
-  // Names come from the schema, never from input. Columns the methods do not read come back as
-  // empty strings (one shared value), so the result is a whole table of the schema.
-  const columns = SCHEMA[table].columns;
-  const select = columns.map((c) => (wanted.includes(c.name) ? c.name : "''"));
-  const rows = db.query(`SELECT ${select.join(", ")} FROM ${table} ORDER BY rowid`).values() as (string | number)[][];
-  const out: Record<string, string[] | Float64Array> = {};
-  columns.forEach((c, j) => {
-    if (c.kind === "nonNegativeNumber") {
-      const col = new Float64Array(rows.length);
-      for (let i = 0; i < rows.length; i++) col[i] = Number(rows[i][j]);
-      out[c.name] = col;
-    } else {
-      const col = new Array<string>(rows.length);
-      for (let i = 0; i < rows.length; i++) col[i] = String(rows[i][j]);
-      out[c.name] = col;
-    }
-  });
+/** Rows of `columns` of `table`, in file (rowid) order. Names come from code, never from input. */
+function select<N extends TableName>(db: Database, table: N, columns: readonly (keyof InputColumns[N] & string)[]): Row[] {
+  return db.query(`SELECT ${columns.join(", ")} FROM ${table} ORDER BY rowid`).values() as Row[];
+}
+
+function strings(rows: Row[], j: number): string[] {
+  const out = new Array<string>(rows.length);
+  for (let i = 0; i < rows.length; i++) out[i] = String(rows[i][j]);
+  return out;
+}
+
+function numbers(rows: Row[], j: number): Float64Array {
+  const out = new Float64Array(rows.length);
+  for (let i = 0; i < rows.length; i++) out[i] = Number(rows[i][j]);
   return out;
 }
 
@@ -46,10 +35,16 @@ function readColumns(db: Database, table: TableName): Record<string, string[] | 
 export function loadColumns(db: Database): InputColumns {
   const missing = TABLE_NAMES.filter((name) => !tableExists(db, name));
   if (missing.length) throw new MissingTablesError(missing);
-  return db.transaction(() => ({
-    user_interests: checkedTable("user_interests", readColumns(db, "user_interests")),
-    user_assessment_scores: checkedTable("user_assessment_scores", readColumns(db, "user_assessment_scores")),
-    user_course_views: checkedTable("user_course_views", readColumns(db, "user_course_views")),
-    course_tags: checkedTable("course_tags", readColumns(db, "course_tags")),
-  }))();
+  return db.transaction((): InputColumns => {
+    const ui = select(db, "user_interests", ["user_handle", "interest_tag"]);
+    const ua = select(db, "user_assessment_scores", ["user_handle", "assessment_tag", "user_assessment_score"]);
+    const uv = select(db, "user_course_views", ["user_handle", "course_id", "level", "view_time_seconds"]);
+    const ct = select(db, "course_tags", ["course_id", "course_tags"]);
+    return {
+      user_interests: { user_handle: strings(ui, 0), interest_tag: strings(ui, 1) },
+      user_assessment_scores: { user_handle: strings(ua, 0), assessment_tag: strings(ua, 1), user_assessment_score: numbers(ua, 2) },
+      user_course_views: { user_handle: strings(uv, 0), course_id: strings(uv, 1), level: strings(uv, 2), view_time_seconds: numbers(uv, 3) },
+      course_tags: { course_id: strings(ct, 0), course_tags: strings(ct, 1) },
+    };
+  })();
 }

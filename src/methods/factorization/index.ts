@@ -10,7 +10,7 @@
  * shared context) cancels, so the user enters only through ⟨v_u, item side⟩: v_u is exactly the
  * user's taste direction, and two users are alike when their v_u point the same way.
  */
-import type { Dataset } from "../../dataset.ts";
+import { toDataset, type Dataset, type InputColumns } from "../../dataset.ts";
 import { usersWithNeighbors } from "../../rank/heap.ts";
 import type { Rankings } from "../../types.ts";
 import { booleanOption, choiceOption, integerOption, numberOption, resolveOptions, type FitContext, type Method, type Model } from "../method.ts";
@@ -135,8 +135,8 @@ export interface FMModel {
 }
 
 /** Trains a factorization machine on a dataset (deterministic for a seed). */
-export function trainFM(dataset: Dataset, opts: Partial<FMOptions> = {}, context: FitContext = {}): FMModel {
-  return train(dataset, fmParameters(opts), context).model;
+export function trainFM(dataset: Dataset | InputColumns, opts: Partial<FMOptions> = {}, context: FitContext = {}): FMModel {
+  return train(toDataset(dataset), fmParameters(opts), context).model;
 }
 
 function train(dataset: Dataset, p: FMOptions, context: FitContext): { model: FMModel; seconds: { features: number; train: number } } {

@@ -8,7 +8,7 @@
  * side by side, so ⟨X(u), X(v)⟩ is the weighted sum. Exact: every pair of users sharing an item is
  * scored; nothing is sampled or approximated.
  */
-import type { Dataset } from "../../dataset.ts";
+import { toDataset, type Dataset, type InputColumns } from "../../dataset.ts";
 import { hstack, nnz, normalizeRows, scale, type CSR } from "../../matrix/csr.ts";
 import { BLOCK_NAMES, buildInteractions, type BlockName, type Interactions } from "../../matrix/interactions.ts";
 import { DEFAULT_WEIGHTS, normalizeWeights, type Weights } from "./weights.ts";
@@ -39,8 +39,8 @@ export interface UserItemMatrix {
  * Builds the weighted similarity matrix from a dataset. `weights` default to {@link DEFAULT_WEIGHTS} and are validated and
  * normalized to sum to 1 (see `normalizeWeights`).
  */
-export function buildUserItemMatrix(dataset: Dataset, weights: Partial<Weights> = DEFAULT_WEIGHTS): UserItemMatrix {
-  return weightInteractions(buildInteractions(dataset), weights);
+export function buildUserItemMatrix(dataset: Dataset | InputColumns, weights: Partial<Weights> = DEFAULT_WEIGHTS): UserItemMatrix {
+  return weightInteractions(buildInteractions(toDataset(dataset)), weights);
 }
 
 /** {@link buildUserItemMatrix} from interaction blocks already built. */
