@@ -101,7 +101,7 @@ console.log(JSON.stringify({ exports: Object.keys(recsys).sort(), exitCode: befo
     expect(probe.stderr).toBe("");
     expect(probe.stdout.trim().split("\n")).toHaveLength(1);
     const out = JSON.parse(probe.stdout);
-    for (const name of ["readTables", "rankBySimilarity", "trainFM", "rankByFactorization", "writeRankings", "evaluate"]) {
+    for (const name of ["readTables", "Dataset", "fit", "methods", "registerMethod", "runPipeline", "openStore", "startServer", "createApp", "evaluate"]) {
       expect(out.exports).toContain(name);
     }
     expect(out.exitCode).toBeNull();
@@ -145,13 +145,13 @@ console.log(JSON.stringify({ exports: Object.keys(recsys).sort(), exitCode: befo
     sh([bin, "generate", "--users", "2500", "--out", join(work, "gen"), "--seed", "3"], project);
     writeFileSync(
       join(project, "workers.ts"),
-      `import { factorTopN, readTables, similarityRun } from "recsys";
-const { tables } = await readTables(process.argv[2]!, { threads: 2 });
-const run = await similarityRun(tables, { topN: 5, threads: 2 });
-const users = run.rankings.users.length;
+      `import { fit, readTables } from "recsys";
+const { dataset } = await readTables(process.argv[2]!, { threads: 2 });
+let similarity = 0;
+await (await fit(dataset, "similarity")).rankAll({ topN: 5, threads: 2, onThreads: (t) => (similarity = t) });
 let factors = 0;
-await factorTopN(new Float64Array(users * 4).map((_, i) => Math.sin(i)), users, 4, { topN: 5, threads: 2, onThreads: (t) => (factors = t) });
-console.log(JSON.stringify({ users, similarity: run.stats.threads, factors }));`,
+await (await fit(dataset, "factorization", { epochs: 1 })).rankAll({ topN: 5, threads: 2, onThreads: (t) => (factors = t) });
+console.log(JSON.stringify({ users: dataset.users.length, similarity, factors }));`,
     );
     const out = JSON.parse(sh([bun, "workers.ts", join(work, "gen")], project));
     expect(out).toEqual({ users: 2500, similarity: 2, factors: 2 });
