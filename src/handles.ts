@@ -39,17 +39,3 @@ export function compareHandles(a: string, b: string): number {
   if (ai !== bi) return ai ? -1 : 1;
   return compareBytes(a, b);
 }
-
-/** Distinct handles of all given columns, in canonical order. */
-export function distinctHandles(...columns: readonly string[][]): string[] {
-  const seen = new Set<string>();
-  for (const column of columns) for (const h of column) seen.add(h);
-  return [...seen].sort(compareHandles);
-}
-
-/** Map from handle to its index in `handles`. */
-export function indexHandles(handles: readonly string[]): Map<string, number> {
-  const index = new Map<string, number>();
-  for (let i = 0; i < handles.length; i++) index.set(handles[i], i);
-  return index;
-}

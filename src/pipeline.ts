@@ -4,13 +4,13 @@
  * one transaction, or nothing changes. The CLI's `pipeline` command is argument parsing around
  * {@link runPipeline}.
  */
-import { Dataset } from "./dataset.ts";
+import type { Dataset } from "./dataset.ts";
 import { openStore, type RankingsStore, type Ranked, type RunRow } from "./db/store.ts";
 import { fingerprintDataset, type Fingerprint } from "./fingerprint.ts";
 import { resolveOptions, type EpochReport, type Model } from "./methods/method.ts";
 import { getMethod } from "./methods/registry.ts";
 import { readTables, type ReadResult } from "./read/index.ts";
-import type { ProgressFn, Rankings, Tables } from "./types.ts";
+import type { ProgressFn, Rankings } from "./types.ts";
 import { autoThreads } from "./parallel.ts";
 import { validateTableName } from "./names.ts";
 
@@ -87,13 +87,7 @@ export async function runPipeline(opts: PipelineOptions): Promise<PipelineResult
 
   const startedAt = new Date();
   const stages: Record<string, number> = {};
-  let t = performance.now();
-  const lap = () => {
-    const now = performance.now();
-    const s = Math.round(now - t) / 1000;
-    t = now;
-    return s;
-  };
+  const lap = stopwatch();
 
   let read: ReadResult | undefined;
   let dataset: Dataset;
@@ -111,7 +105,7 @@ export async function runPipeline(opts: PipelineOptions): Promise<PipelineResult
       opts.onRead?.(read);
       store = typeof given === "string" ? await openStore(given) : given;
     }
-    return await rankAndPublish(opts, store, dataset, read, stages, startedAt, method.name, options, table, topN);
+    return await rankAndPublish(opts, store, dataset, read, stages, lap, startedAt, method.name, options, table, topN);
   } finally {
     if (store && store !== given) store.close();
   }
@@ -123,6 +117,7 @@ async function rankAndPublish(
   dataset: Dataset,
   read: ReadResult | undefined,
   stages: Record<string, number>,
+  lap: () => number,
   startedAt: Date,
   methodName: string,
   options: object,
@@ -130,13 +125,6 @@ async function rankAndPublish(
   topN: number,
 ): Promise<PipelineResult> {
   const method = getMethod(methodName);
-  let t = performance.now();
-  const lap = () => {
-    const now = performance.now();
-    const s = Math.round(now - t) / 1000;
-    t = now;
-    return s;
-  };
 
   const model = await method.fit(dataset, options, { onProgress: opts.onProgress, onEpoch: opts.onEpoch });
   let threads = autoThreads(dataset.users.length, opts.threads);
@@ -146,7 +134,7 @@ async function rankAndPublish(
   const ranking = model.rankAll({ topN, threads, onProgress: opts.onProgress, onThreads: (used) => (threads = used) });
   // Awaited by the store; this only keeps a rejection from counting as unhandled meanwhile.
   ranking.catch(() => {});
-  t = performance.now();
+  lap();
   const input = fingerprintDataset(dataset);
   stages.fingerprint = lap();
 
@@ -177,7 +165,13 @@ async function rankAndPublish(
   };
 }
 
-/** Tables as a pipeline input without a directory (e.g. generated in memory). */
-export function tablesInput(tables: Tables): PipelineInput {
-  return { read: { tables, dataset: Dataset.fromColumns(tables), summary: { tables: [] } } };
+/** Seconds (to the millisecond) since the previous call, or since it was made. */
+function stopwatch(): () => number {
+  let t = performance.now();
+  return () => {
+    const now = performance.now();
+    const s = Math.round(now - t) / 1000;
+    t = now;
+    return s;
+  };
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "bun:test";
-import { compareBytes, compareHandles, distinctHandles, indexHandles } from "../src/handles.ts";
+import { compareBytes, compareHandles } from "../src/handles.ts";
 
 describe("canonical handle order", () => {
   it("orders integer handles numerically", () => {
@@ -27,11 +27,5 @@ describe("canonical handle order", () => {
     // U+FF5E is one UTF-16 unit above the surrogates of U+1F600 but its UTF-8 bytes are smaller.
     expect(compareBytes("\uff5e", "😀")).toBeLessThan(0);
     expect("\uff5e" < "😀").toBe(false);
-  });
-
-  it("indexes distinct handles of several columns in canonical order", () => {
-    const users = distinctHandles(["3", "1", "x"], ["2", "1"]);
-    expect(users).toEqual(["1", "2", "3", "x"]);
-    expect(indexHandles(users).get("x")).toBe(3);
   });
 });

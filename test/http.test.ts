@@ -96,6 +96,40 @@ describe("GET /api/similarity/ — the seed's form", () => {
     expect(r.responses.map((x) => JSON.parse(x.body))).toEqual([expected(14), expected(15, 2)]);
   });
 
+  it("answers pipelined requests in order when the handler answers with promises that settle out of order", async () => {
+    // A networked store answers later; later requests must neither overtake earlier ones nor be
+    // parsed before their turn. Delays fall as the request number rises, so without the queue the
+    // answers would come back reversed.
+    let inFlight = 0;
+    let maxInFlight = 0;
+    const server = listen(
+      (req) => {
+        const i = Number(req.target.slice(1));
+        if (i % 4 === 3) return { status: 200, body: JSON.stringify({ i, sync: true }) };
+        inFlight++;
+        maxInFlight = Math.max(maxInFlight, inFlight);
+        return new Promise((resolve, reject) =>
+          setTimeout(() => {
+            inFlight--;
+            if (i === 5) reject(new Error("store failed"));
+            else resolve({ status: 200, body: JSON.stringify({ i }) });
+          }, 2 * (12 - i)),
+        );
+      },
+      { hostname: "127.0.0.1", port: 0, onError: () => {} },
+    );
+    try {
+      const text = Array.from({ length: 12 }, (_, i) => requestText("GET", `/${i}`)).join("");
+      const r = await raw(server.port, text, 12);
+      expect(r.responses.map((x) => x.status)).toEqual(Array.from({ length: 12 }, (_, i) => (i === 5 ? 500 : 200)));
+      expect(r.responses.filter((x) => x.status === 200).map((x) => JSON.parse(x.body).i)).toEqual([0, 1, 2, 3, 4, 6, 7, 8, 9, 10, 11]);
+      // One request of the connection at a time reaches the handler.
+      expect(maxInFlight).toBe(1);
+    } finally {
+      await server.stop(1000);
+    }
+  });
+
   it("reads a head that arrives in pieces", async () => {
     const text = requestText("GET", "/api/similarity/", '{"user_handle":"119"}');
     const he = text.indexOf("\r\n\r\n");

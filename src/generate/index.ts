@@ -7,6 +7,7 @@ import { parse } from "csv-parse/sync";
 import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { ProgressFn } from "../types.ts";
+import { columnNames } from "../read/schema.ts";
 import { CsvSink } from "./csv.ts";
 import { StreamRng as Rng } from "../random.ts";
 import { UserSynthesizer, type Model } from "./users.ts";
@@ -42,12 +43,12 @@ export interface GenerateSummary {
   courseSource: "invented" | string;
 }
 
-/** Column order of each file (DATA_CARD §1 and the real files). */
+/** Column order of each file: the input schema's (DATA_CARD §1 and the real files), and the taste groups'. */
 export const HEADERS = {
-  user_interests: ["user_handle", "interest_tag", "date_followed"],
-  user_course_views: ["user_handle", "view_date", "course_id", "author_handle", "level", "view_time_seconds"],
-  user_assessment_scores: ["user_handle", "assessment_tag", "user_assessment_date", "user_assessment_score"],
-  course_tags: ["course_id", "course_tags"],
+  user_interests: columnNames("user_interests"),
+  user_course_views: columnNames("user_course_views"),
+  user_assessment_scores: columnNames("user_assessment_scores"),
+  course_tags: columnNames("course_tags"),
   taste_groups: ["user_handle", "groups"],
 } as const;
 
