@@ -3,7 +3,7 @@
  * reads, fits, ranks, fingerprints and stores in one transaction.
  */
 import { defineCommand } from "citty";
-import { methods, getMethod, UnknownMethodError } from "../../src/methods/registry.ts";
+import { getMethod, methodNames, methods, UnknownMethodError } from "../../src/methods/registry.ts";
 import { runPipeline, type PipelineResult } from "../../src/pipeline.ts";
 import { InputError } from "../../src/read/errors.ts";
 import { formatSummary } from "../../src/read/summary.ts";
@@ -15,7 +15,7 @@ import { checkMethodFlags, dataDirArg, methodArgs, methodChoices, threadsArg } f
 export default defineCommand({
   meta: { name: "pipeline", description: "Rank every user's most similar users and store them in the rankings table" },
   args: () => ({
-    method: { type: "string", valueHint: methodChoices(), description: "Ranking method", default: "similarity" },
+    method: { type: "string", valueHint: methodChoices(), description: "Ranking method", default: methodNames()[0] },
     "data-dir": { ...dataDirArg["data-dir"], description: "Ingest the four CSVs from DIR first (alias --data_path); else use the tables in the database" },
     ...dbArgs,
     ...tableArg,
