@@ -8,7 +8,7 @@
  * summary's distinct counts come for free, and a table crosses a worker boundary as a few
  * small arrays plus transferable buffers instead of a million strings.
  */
-import { CsvError, Parser } from "csv-parse";
+import { CsvError, parse, type InfoRecord, type Options } from "csv-parse";
 import { checkedTable, tableOf, type Table, type TableName } from "./schema.ts";
 import { InputError, quoteValue } from "./errors.ts";
 import { describeKind, SCHEMA, type ColumnSpec, type TableSpec } from "./schema.ts";
@@ -78,11 +78,26 @@ interface NumberBuilder {
 type Builder = StringBuilder | NumberBuilder;
 
 /**
- * Receives records from csv-parse synchronously, at the moment each is complete, so that the
- * parser's live line counter is the record's own line. (Reading records from the stream side
- * instead would see the counter of some later chunk.)
+ * How csv-parse is asked to read every table. Records arrive through `on_record`
+ * ({@link ColumnarBuilder.take}), which csv-parse calls synchronously at the moment each record
+ * is complete, with a context holding its live line counters, so the context's `lines` is the
+ * record's own last line. (Reading records from the stream side instead would see the counter
+ * of some later chunk.) `take` returns null, so no record is queued on the stream's readable side.
  */
-class ColumnarParser extends Parser {
+function parserOptions(builder: ColumnarBuilder): Options {
+  return {
+    bom: true,
+    // We check field counts ourselves, to name the file, line and column in the message.
+    relax_column_count: true,
+    skip_empty_lines: true,
+    cast: false,
+    relax_quotes: false,
+    on_record: (record, context) => builder.take(record, context),
+  };
+}
+
+/** Builds the columns of one table from the records csv-parse hands to `on_record`. */
+class ColumnarBuilder {
   error: Error | undefined;
   rowsRead = 0;
   rowsKept = 0;
@@ -97,18 +112,10 @@ class ColumnarParser extends Parser {
   private readonly row: Float64Array;
   private lastEnd = 0;
   private lastEmpty = 0;
-  /** Lines csv-parse counted that are not lines (see push). */
+  /** Lines csv-parse counted that are not lines (see take). */
   private skew = 0;
 
   constructor(spec: TableSpec, file: string, path: string | undefined) {
-    super({
-      bom: true,
-      // We check field counts ourselves, to name the file, line and column in the message.
-      relax_column_count: true,
-      skip_empty_lines: true,
-      cast: false,
-      relax_quotes: false,
-    });
     this.spec = spec;
     this.file = file;
     this.path = path;
@@ -121,33 +128,37 @@ class ColumnarParser extends Parser {
     this.row = new Float64Array(spec.columns.length);
   }
 
-  override push(record: unknown): boolean {
-    if (record === null) return super.push(null);
-    if (this.error) return true;
-    const line = this.currentRecordLine();
-    let end = this.info.lines - this.skew;
+  /**
+   * The `on_record` callback: takes one record, with csv-parse's counters as they stand when
+   * the record is complete. Always returns null (nothing to pass down the stream). A field
+   * error is kept, not thrown, and later records are ignored until the caller stops writing.
+   */
+  take(record: string[], context: InfoRecord): null {
+    if (this.error) return null;
+    const line = this.recordLine(context.empty_lines);
+    let end = context.lines - this.skew;
     // csv-parse counts the CR and the LF of a CRLF inside a quoted field as two lines.
     if (end > line) {
-      const extra = countCRLF(record as string[]);
+      const extra = countCRLF(record);
       this.skew += extra;
       end -= extra;
     }
     this.lastEnd = end;
-    this.lastEmpty = this.info.empty_lines;
+    this.lastEmpty = context.empty_lines;
     try {
-      this.accept(record as string[], line);
+      this.accept(record, line);
     } catch (e) {
       this.error = e as Error;
     }
-    return true;
+    return null;
   }
 
   /**
    * Line where the record being read starts: one past the previous record's last line, plus
-   * any blank lines csv-parse skipped in between.
+   * any blank lines csv-parse skipped in between (`emptyLines` is its running count of them).
    */
-  private currentRecordLine(): number {
-    return this.lastEnd + 1 + (this.info.empty_lines - this.lastEmpty);
+  private recordLine(emptyLines: number): number {
+    return this.lastEnd + 1 + (emptyLines - this.lastEmpty);
   }
 
   fail(line: number | undefined, column: string | undefined, expected: string, got?: string): never {
@@ -274,7 +285,13 @@ class ColumnarParser extends Parser {
     if (!(e instanceof CsvError)) return e as Error;
     // An unclosed quote runs to the end of the file; the line where its record starts is the
     // useful one. Other complaints are located where csv-parse saw them.
-    const line = e.code === "CSV_QUOTE_NOT_CLOSED" ? this.currentRecordLine() : typeof e.lines === "number" ? e.lines - this.skew : undefined;
+    // The error carries csv-parse's counters as they stood when it gave up.
+    const line =
+      e.code === "CSV_QUOTE_NOT_CLOSED" && typeof e.empty_lines === "number"
+        ? this.recordLine(e.empty_lines)
+        : typeof e.lines === "number"
+          ? e.lines - this.skew
+          : undefined;
     const index = typeof e.column === "number" ? e.column : undefined;
     const column = index !== undefined && this.header ? this.header[index]?.trim() : undefined;
     const expected: Partial<Record<string, string>> = {
@@ -351,7 +368,8 @@ async function* chunks(source: CsvSource): AsyncIterable<Uint8Array | string> {
 export async function parseEncodedTable(name: TableName, source: CsvSource, options: ParseTableOptions = {}): Promise<EncodedTable> {
   const spec = SCHEMA[name];
   const file = options.file ?? spec.file;
-  const parser = new ColumnarParser(spec, file, options.path);
+  const builder = new ColumnarBuilder(spec, file, options.path);
+  const parser = parse(parserOptions(builder));
   let streamError: unknown;
   const finished = new Promise<void>((resolve) => {
     parser.on("error", (e) => {
@@ -360,7 +378,7 @@ export async function parseEncodedTable(name: TableName, source: CsvSource, opti
     });
     parser.on("finish", () => resolve());
   });
-  const failed = () => parser.error !== undefined || streamError !== undefined;
+  const failed = () => builder.error !== undefined || streamError !== undefined;
   let bytes = 0;
   for await (const chunk of chunks(source)) {
     if (failed()) break;
@@ -375,12 +393,12 @@ export async function parseEncodedTable(name: TableName, source: CsvSource, opti
     parser.end();
     await finished;
   }
-  if (parser.error) throw parser.error;
-  if (streamError !== undefined) throw parser.translate(streamError);
-  if (!parser.sawHeader) {
-    parser.fail(1, undefined, `a header line with columns ${spec.columns.map((c) => c.name).join(", ")}`, "an empty file");
+  if (builder.error) throw builder.error;
+  if (streamError !== undefined) throw builder.translate(streamError);
+  if (!builder.sawHeader) {
+    builder.fail(1, undefined, `a header line with columns ${spec.columns.map((c) => c.name).join(", ")}`, "an empty file");
   }
-  return parser.finish();
+  return builder.finish();
 }
 
 /** Expands a dictionary-encoded string column. */
