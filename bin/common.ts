@@ -3,8 +3,7 @@
  * TTY, and one way to fail. Commands stay thin; the work lives in src/.
  */
 import { createConsola } from "consola";
-import { mkdirSync } from "node:fs";
-import { dirname } from "node:path";
+import { integerOption, numberOption } from "../src/methods/method.ts";
 import { validateTableName } from "../src/names.ts";
 import type { ProgressFn } from "../src/types.ts";
 
@@ -66,13 +65,6 @@ export function resolveDb(args: { db?: string; env?: string }): string {
   return DEV_DB;
 }
 
-/** Like {@link resolveDb}, and creates the parent directory for a database we are about to write. */
-export function resolveWritableDb(args: { db?: string; env?: string }): string {
-  const path = resolveDb(args);
-  mkdirSync(dirname(path), { recursive: true });
-  return path;
-}
-
 export function resolveTable(args: { "results-table"?: string }): string {
   const table = args["results-table"] || process.env.RESULTS_TABLE || "user_ranking";
   try {
@@ -82,22 +74,29 @@ export function resolveTable(args: { "results-table"?: string }): string {
   }
 }
 
-/** Parses a positive integer flag, naming the flag when it is not one. */
+/**
+ * Parses an integer flag ≥ `min` with the same rule as every method option (decimal digits only:
+ * `0x10` and `1e1` are refused), naming the flag when it is not one.
+ */
 export function positiveInt(value: string | undefined, flag: string, fallback: number, min = 1): number {
   if (value === undefined || value === "") return fallback;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < min) throw new CliError(`--${flag} must be an integer ≥ ${min}, got ${JSON.stringify(value)}`);
-  return n;
+  return asUsage(() => integerOption({ default: fallback, min, description: "" }).parse(value, `--${flag}`));
 }
 
-/** Parses a positive finite number flag. */
+/** Parses a positive (or, with `allowZero`, non-negative) finite number flag, as method options are parsed. */
 export function positiveNumber(value: string | undefined, flag: string, fallback: number, allowZero = false): number {
   if (value === undefined || value === "") return fallback;
-  const n = Number(value);
-  if (!Number.isFinite(n) || n < 0 || (!allowZero && n === 0)) {
-    throw new CliError(`--${flag} must be a ${allowZero ? "non-negative" : "positive"} number, got ${JSON.stringify(value)}`);
+  return asUsage(() => numberOption({ default: fallback, allowZero, description: "" }).parse(value, `--${flag}`));
+}
+
+/** The value of `f`, its RangeError turned into a usage error. */
+export function asUsage<T>(f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    if (e instanceof RangeError) throw new CliError(e.message);
+    throw e;
   }
-  return n;
 }
 
 /**

@@ -5,7 +5,8 @@
  */
 import type { ArgsDef } from "citty";
 import { methodFlags, methodNames, type AnyMethod } from "../src/methods/registry.ts";
-import { CliError, positiveInt } from "./common.ts";
+import { existsSync } from "node:fs";
+import { asUsage, CliError, positiveInt, resolveDb } from "./common.ts";
 
 /** citty definitions of every method flag (plus --threads), descriptions prefixed by their methods. */
 export function methodArgs(): ArgsDef {
@@ -42,11 +43,7 @@ export function methodOptions(method: AnyMethod, args: Record<string, unknown>):
     const mine = f.methods.find((m) => m.method === method);
     const text = args[f.flag];
     if (!mine || typeof text !== "string" || text === "") continue;
-    try {
-      options[f.option] = mine.spec.parse(text, `--${f.flag}`);
-    } catch (e) {
-      throw new CliError((e as Error).message);
-    }
+    options[f.option] = asUsage(() => mine.spec.parse(text, `--${f.flag}`));
   }
   return options;
 }
@@ -59,4 +56,11 @@ export function checkMethodFlags(methods: AnyMethod[], args: Record<string, unkn
 /** `--threads`, checked. */
 export function threadsArg(args: Record<string, unknown>): number | undefined {
   return typeof args.threads === "string" ? positiveInt(args.threads, "threads", 1) : undefined;
+}
+
+/** The database whose input tables a command reads: it must exist, else say how to make it. */
+export function inputDatabase(args: { db?: string; env?: string }): string {
+  const path = resolveDb(args);
+  if (!existsSync(path)) throw new CliError(`no database at ${path}: load the data first with \`recsys ingest --data-dir DIR\`, or pass --data-dir to this command`);
+  return path;
 }

@@ -5,7 +5,7 @@
  * {@link runPipeline}.
  */
 import type { Dataset } from "./dataset.ts";
-import { openStore, type RankingsStore, type Ranked, type RunRow } from "./db/store.ts";
+import { openStore, type RankingsStore, type RunRow } from "./db/store.ts";
 import { fingerprintDataset, type Fingerprint } from "./fingerprint.ts";
 import { resolveOptions, type EpochReport, type Model } from "./methods/method.ts";
 import { getMethod } from "./methods/registry.ts";
@@ -89,13 +89,16 @@ export async function runPipeline(opts: PipelineOptions): Promise<PipelineResult
   const stages: Record<string, number> = {};
   const lap = stopwatch();
 
-  let read: ReadResult | undefined;
-  let dataset: Dataset;
-  let store: RankingsStore | undefined;
   const given = opts.store;
+  let opened: RankingsStore | undefined;
+  // A path is opened only once the input has been read and checked: bad input creates nothing.
+  const open = async (): Promise<RankingsStore> => (typeof given === "string" ? (opened = await openStore(given)) : given);
   try {
+    let read: ReadResult | undefined;
+    let dataset: Dataset;
+    let store: RankingsStore;
     if (opts.input === "store") {
-      store = typeof given === "string" ? await openStore(given) : given;
+      store = await open();
       dataset = await store.loadDataset();
       stages.load = lap();
     } else {
@@ -103,66 +106,46 @@ export async function runPipeline(opts: PipelineOptions): Promise<PipelineResult
       dataset = read.dataset;
       stages.read = lap();
       opts.onRead?.(read);
-      store = typeof given === "string" ? await openStore(given) : given;
+      store = await open();
     }
-    return await rankAndPublish(opts, store, dataset, read, stages, lap, startedAt, method.name, options, table, topN);
+
+    const model = await method.fit(dataset, options, { onProgress: opts.onProgress, onEpoch: opts.onEpoch });
+    let threads = autoThreads(dataset.users.length, opts.threads);
+    // The top-n runs on workers from here on; meanwhile this thread fingerprints the input and the
+    // store writes the input tables into its open transaction.
+    const t0 = performance.now();
+    const ranking = model.rankAll({ topN, threads, onProgress: opts.onProgress, onThreads: (used) => (threads = used) });
+    // Awaited by the store; this only keeps a rejection from counting as unhandled meanwhile.
+    ranking.catch(() => {});
+    lap();
+    const input = fingerprintDataset(dataset);
+    stages.fingerprint = lap();
+
+    const ranked = ranking.then((rankings) => {
+      const seconds = Math.round(performance.now() - t0) / 1000;
+      const params = { topN, ...model.params, threads };
+      const methodStages = Object.fromEntries(Object.entries(model.stages).map(([k, v]) => [k, Math.round(v * 1000) / 1000]));
+      const run = { method: method.name, params, input, startedAt, stages: { ...stages, ...methodStages, topN: seconds } };
+      return { rankings, run, params, details: model.details({ rankings, threads, seconds }) };
+    });
+    const run = await store.publish({ table, input: read && { tables: read.tables, summary: read.summary }, ranked, onProgress: opts.onProgress });
+    const { rankings, params, details } = await ranked;
+    return {
+      method: method.name,
+      table,
+      run,
+      model,
+      rankings,
+      params,
+      input,
+      read,
+      details,
+      stages: run.stages,
+      seconds: Math.round(Date.now() - startedAt.getTime()) / 1000,
+    };
   } finally {
-    if (store && store !== given) store.close();
+    opened?.close();
   }
-}
-
-async function rankAndPublish(
-  opts: PipelineOptions,
-  store: RankingsStore,
-  dataset: Dataset,
-  read: ReadResult | undefined,
-  stages: Record<string, number>,
-  lap: () => number,
-  startedAt: Date,
-  methodName: string,
-  options: object,
-  table: string,
-  topN: number,
-): Promise<PipelineResult> {
-  const method = getMethod(methodName);
-
-  const model = await method.fit(dataset, options, { onProgress: opts.onProgress, onEpoch: opts.onEpoch });
-  let threads = autoThreads(dataset.users.length, opts.threads);
-  // The top-n runs on workers from here on; meanwhile this thread fingerprints the input and the
-  // store writes the input tables into its open transaction.
-  const t0 = performance.now();
-  const ranking = model.rankAll({ topN, threads, onProgress: opts.onProgress, onThreads: (used) => (threads = used) });
-  // Awaited by the store; this only keeps a rejection from counting as unhandled meanwhile.
-  ranking.catch(() => {});
-  lap();
-  const input = fingerprintDataset(dataset);
-  stages.fingerprint = lap();
-
-  let details: Record<string, unknown> = {};
-  let params: Record<string, unknown> = {};
-  let rankings: Rankings | undefined;
-  const ranked: Promise<Ranked> = ranking.then((r) => {
-    rankings = r;
-    const seconds = Math.round(performance.now() - t0) / 1000;
-    details = model.details({ rankings: r, threads, seconds });
-    params = { topN, ...model.params, threads };
-    const methodStages = Object.fromEntries(Object.entries(model.stages).map(([k, v]) => [k, Math.round(v * 1000) / 1000]));
-    return { rankings: r, run: { method: method.name, params, input, startedAt, stages: { ...stages, ...methodStages, topN: seconds } } };
-  });
-  const run = await store.publish({ table, input: read && { tables: read.tables, summary: read.summary }, ranked, onProgress: opts.onProgress });
-  return {
-    method: method.name,
-    table,
-    run,
-    model,
-    rankings: rankings!,
-    params,
-    input,
-    read,
-    details,
-    stages: run.stages,
-    seconds: Math.round(Date.now() - startedAt.getTime()) / 1000,
-  };
 }
 
 /** Seconds (to the millisecond) since the previous call, or since it was made. */

@@ -1,5 +1,4 @@
 import { defineCommand } from "citty";
-import { existsSync } from "node:fs";
 import { openStore, MissingTablesError } from "../../src/db/store.ts";
 import type { Dataset } from "../../src/dataset.ts";
 import { evaluate, type EvaluationReport } from "../../src/evaluate.ts";
@@ -7,8 +6,8 @@ import { getMethod, methodNames, methods } from "../../src/methods/registry.ts";
 import { InputError } from "../../src/read/errors.ts";
 import { readTables } from "../../src/read/index.ts";
 import { formatSummary } from "../../src/read/summary.ts";
-import { CliError, dbArgs, jsonArg, log, positiveInt, positiveNumber, printJson, progress, resolveDb } from "../common.ts";
-import { checkMethodFlags, dataDirArg, methodArgs, threadsArg } from "../method-args.ts";
+import { CliError, dbArgs, jsonArg, log, positiveInt, positiveNumber, printJson, progress } from "../common.ts";
+import { checkMethodFlags, dataDirArg, inputDatabase, methodArgs, threadsArg } from "../method-args.ts";
 
 export default defineCommand({
   meta: {
@@ -83,8 +82,7 @@ async function loadDataset(args: Record<string, unknown>, onProgress: (stage: st
       throw e;
     }
   }
-  const dbPath = resolveDb({ db: args.db as string | undefined, env: args.env as string | undefined });
-  if (!existsSync(dbPath)) throw new CliError(`no database at ${dbPath}: load the data first with \`recsys ingest --data-dir DIR\`, or pass --data-dir to this command`);
+  const dbPath = inputDatabase({ db: args.db as string | undefined, env: args.env as string | undefined });
   const store = await openStore(dbPath, { readonly: true });
   try {
     return await store.loadDataset();

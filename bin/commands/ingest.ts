@@ -6,7 +6,7 @@ import { defineCommand } from "citty";
 import { ingest } from "../../src/ingest.ts";
 import { InputError } from "../../src/read/errors.ts";
 import { formatSummary } from "../../src/read/summary.ts";
-import { CliError, dbArgs, jsonArg, log, printJson, progress, resolveWritableDb } from "../common.ts";
+import { CliError, dbArgs, jsonArg, log, printJson, progress, resolveDb } from "../common.ts";
 
 export default defineCommand({
   meta: {
@@ -26,7 +26,7 @@ export default defineCommand({
   async run({ args }) {
     const dir = args["data-dir"];
     if (!dir) throw new CliError("--data-dir DIR is required: the directory holding the four CSV files");
-    const dbPath = resolveWritableDb(args);
+    const dbPath = resolveDb(args);
     const bar = progress(!args.json);
     let result;
     try {

@@ -8,9 +8,8 @@ import { runPipeline, type PipelineResult } from "../../src/pipeline.ts";
 import { InputError } from "../../src/read/errors.ts";
 import { formatSummary } from "../../src/read/summary.ts";
 import { MissingTablesError } from "../../src/db/store.ts";
-import { existsSync } from "node:fs";
-import { CliError, dbArgs, jsonArg, log, positiveInt, printJson, progress, resolveDb, resolveTable, resolveWritableDb, tableArg } from "../common.ts";
-import { checkMethodFlags, dataDirArg, methodArgs, methodChoices, threadsArg } from "../method-args.ts";
+import { CliError, dbArgs, jsonArg, log, positiveInt, printJson, progress, resolveDb, resolveTable, tableArg } from "../common.ts";
+import { checkMethodFlags, dataDirArg, inputDatabase, methodArgs, methodChoices, threadsArg } from "../method-args.ts";
 
 export default defineCommand({
   meta: { name: "pipeline", description: "Rank every user's most similar users and store them in the rankings table" },
@@ -37,10 +36,8 @@ export default defineCommand({
     const threads = threadsArg(args);
     const topN = positiveInt(args["top-n"] as string | undefined, "top-n", 10);
     const dataDir = args["data-dir"] as string | undefined;
-    const dbPath = dataDir ? resolveWritableDb(args) : resolveDb(args);
-    if (!dataDir && !existsSync(dbPath)) {
-      throw new CliError(`no database at ${dbPath}: load the data first with \`recsys ingest --data-dir DIR\`, or pass --data-dir to this command`);
-    }
+    // The store (and its directory) is created only once the input has been read and checked.
+    const dbPath = dataDir ? resolveDb(args) : inputDatabase(args);
 
     const bar = progress(!args.json);
     let result: PipelineResult;
