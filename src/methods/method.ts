@@ -29,6 +29,9 @@ export interface OptionSpec<T> {
 /** Option specs of a method whose options object is `O`. */
 export type OptionSpecs<O> = { readonly [K in keyof O]-?: OptionSpec<O[K]> };
 
+/** The options object a set of option specs describes (the inverse of {@link OptionSpecs}). */
+export type OptionsOf<S> = { [K in keyof S]: S[K] extends OptionSpec<infer T> ? T : never };
+
 /** One training epoch of an iterative method, for progress lines and charts. */
 export interface EpochReport {
   /** 1-based. */
@@ -96,6 +99,11 @@ export interface Method<O extends object = Record<string, unknown>> {
   fit(dataset: Dataset, options: O, context?: FitContext): Promise<Model>;
 }
 
+/** Throws a RangeError unless `user` is a user id of `dataset`. */
+export function checkUser(user: number, dataset: Dataset): void {
+  if (!Number.isInteger(user) || user < 0 || user >= dataset.users.length) throw new RangeError(`user id ${user} is not a user of this dataset (0..${dataset.users.length - 1})`);
+}
+
 /**
  * Checks `given` against a method's option specs and fills in defaults. Unknown options are an
  * error, never ignored.
@@ -122,40 +130,36 @@ export function flagName(option: string): string {
 const INTEGER_TEXT = /^[+]?\d+$/;
 const NUMBER_TEXT = /^[+]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
 
-/** An integer option ≥ `min`. */
-export function integerOption(o: { default: number; min: number; description: string; valueHint?: string; cli?: boolean }): OptionSpec<number> {
-  const check = (v: unknown, name: string, shown: string) => {
-    if (typeof v !== "number" || !Number.isInteger(v) || v < o.min) throw new RangeError(`${name} must be an integer ≥ ${o.min}, got ${shown}`);
+/**
+ * A number option: `valid` decides, `what` says what is expected in messages, and flag text must
+ * match `text` before it is converted.
+ */
+function numeric(o: { default: number; description: string; valueHint: string; cli?: boolean }, what: string, valid: (v: number) => boolean, text: RegExp): OptionSpec<number> {
+  const check = (v: unknown, name: string, shown: string): number => {
+    if (typeof v !== "number" || !valid(v)) throw new RangeError(`${name} must be ${what}, got ${shown}`);
     return v;
   };
   return {
     description: o.description,
-    valueHint: o.valueHint ?? "N",
+    valueHint: o.valueHint,
     default: o.default,
     cli: o.cli,
     check: (v, name) => check(v, name, String(v)),
-    parse: (text, name) => check(INTEGER_TEXT.test(text.trim()) ? Number(text) : NaN, name, JSON.stringify(text)),
+    parse: (t, name) => check(text.test(t.trim()) ? Number(t) : NaN, name, JSON.stringify(t)),
     format: String,
   };
 }
 
-/** A finite number option: positive, or non-negative with `allowZero`. */
+/** An integer option ≥ `min`. */
+export function integerOption(o: { default: number; min: number; description: string; valueHint?: string; cli?: boolean }): OptionSpec<number> {
+  return numeric({ ...o, valueHint: o.valueHint ?? "N" }, `an integer ≥ ${o.min}`, (v) => Number.isInteger(v) && v >= o.min, INTEGER_TEXT);
+}
+
+/** A finite number option: positive, or non-negative with `allowZero`; at most `max` if given. */
 export function numberOption(o: { default: number; allowZero?: boolean; max?: number; description: string; valueHint?: string; cli?: boolean }): OptionSpec<number> {
-  const what = o.max !== undefined ? `a number in [${o.allowZero ? 0 : "0+"}, ${o.max}]` : `a ${o.allowZero ? "non-negative" : "positive"} number`;
-  const check = (v: unknown, name: string, shown: string) => {
-    const ok = typeof v === "number" && Number.isFinite(v) && (o.allowZero ? v >= 0 : v > 0) && (o.max === undefined || v <= o.max);
-    if (!ok) throw new RangeError(`${name} must be ${what}, got ${shown}`);
-    return v as number;
-  };
-  return {
-    description: o.description,
-    valueHint: o.valueHint ?? "X",
-    default: o.default,
-    cli: o.cli,
-    check: (v, name) => check(v, name, String(v)),
-    parse: (text, name) => check(NUMBER_TEXT.test(text.trim()) ? Number(text) : NaN, name, JSON.stringify(text)),
-    format: String,
-  };
+  const what = o.max !== undefined ? `a number in ${o.allowZero ? "[" : "("}0, ${o.max}]` : `a ${o.allowZero ? "non-negative" : "positive"} number`;
+  const valid = (v: number) => Number.isFinite(v) && (o.allowZero ? v >= 0 : v > 0) && (o.max === undefined || v <= o.max);
+  return numeric({ ...o, valueHint: o.valueHint ?? "X" }, what, valid, NUMBER_TEXT);
 }
 
 /** One of a few words. */

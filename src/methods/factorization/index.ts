@@ -13,8 +13,7 @@
 import { toDataset, type Dataset, type InputColumns } from "../../dataset.ts";
 import { usersWithNeighbors } from "../../rank/heap.ts";
 import type { Rankings } from "../../types.ts";
-import { booleanOption, choiceOption, integerOption, numberOption, resolveOptions, type FitContext, type Method, type Model } from "../method.ts";
-import { checkUser } from "../similarity/index.ts";
+import { booleanOption, checkUser, choiceOption, integerOption, numberOption, resolveOptions, type FitContext, type Method, type Model, type OptionsOf, type QueryOptions, type RankAllOptions } from "../method.ts";
 import { buildFeatures, NAMESPACES, type FMData, type Weighting } from "./features.ts";
 import { factorData, factorQuery, rankFactorData, type FactorData } from "./kernel.ts";
 import type { FMParams } from "./model.ts";
@@ -73,33 +72,11 @@ export const FM_DEFAULTS = {
   /** Course examples weigh by log view minutes (made no measurable difference; kept as documented). */
   weighting: "log" as Weighting,
   seed: 42,
-  topN: 10,
-} as const;
-
-/** Options of the factorization method; every field has a default in {@link FM_DEFAULTS}. */
-export interface FMOptions {
-  factors: number;
-  epochs: number;
-  learningRate: number;
-  regularization: number;
-  negatives: number;
-  seed: number;
-  popularNegatives: number;
-  /** Link interest/assessment tags to course tags of the same name (default false). */
-  shareTags: boolean;
-  /** How interaction strength weighs examples (default `log`: longer course views weigh more). */
-  weighting: Weighting;
-  /** Standard deviation of the initial factors. */
-  initStd: number;
-  /** Scale of side-feature values (course tags and level, shared tags) relative to the item id. */
-  sideWeight: number;
-  /** Standard deviation of the initial user factors. */
-  userInitStd: number;
-  /** Step size of user factors relative to the learning rate. */
-  userRate: number;
+  /** Step size of the user factors relative to the learning rate. */
+  userRate: 1,
   /** Last epoch's step size as a fraction of the first. */
-  finalRate: number;
-}
+  finalRate: 0.1,
+} as const;
 
 /** The factorization method's options: defaults, checks and CLI flags. */
 export const FM_OPTIONS = {
@@ -115,9 +92,12 @@ export const FM_OPTIONS = {
   initStd: numberOption({ default: FM_DEFAULTS.initStd, allowZero: true, cli: false, description: "standard deviation of the initial factors" }),
   sideWeight: numberOption({ default: FM_DEFAULTS.sideWeight, allowZero: true, cli: false, description: "scale of side features" }),
   userInitStd: numberOption({ default: FM_DEFAULTS.userInitStd, allowZero: true, cli: false, description: "standard deviation of the initial user factors" }),
-  userRate: numberOption({ default: 1, allowZero: true, cli: false, description: "user factors' step relative to the learning rate" }),
-  finalRate: numberOption({ default: 0.1, allowZero: true, cli: false, description: "last epoch's step as a fraction of the first" }),
+  userRate: numberOption({ default: FM_DEFAULTS.userRate, allowZero: true, cli: false, description: "user factors' step relative to the learning rate" }),
+  finalRate: numberOption({ default: FM_DEFAULTS.finalRate, allowZero: true, cli: false, description: "last epoch's step as a fraction of the first" }),
 };
+
+/** Options of the factorization method (see {@link FM_DEFAULTS} for what each does and why its default). */
+export type FMOptions = OptionsOf<typeof FM_OPTIONS>;
 
 /** Resolves options against {@link FM_DEFAULTS}, checking each (a RangeError names the option). */
 export function fmParameters(opts: Partial<FMOptions> = {}): FMOptions {
@@ -192,23 +172,28 @@ export class FactorizationModel implements Model {
     this.factors = factorData(userFactors(fm), fm.users.length, fm.k);
   }
 
-  async rankAll(options: Parameters<Model["rankAll"]>[0] = {}): Promise<Rankings> {
+  async rankAll(options: RankAllOptions = {}): Promise<Rankings> {
     const lists = await rankFactorData(this.factors, options);
     return { users: [...this.dataset.users], ...lists };
   }
 
-  similarUsers(user: number, options: Parameters<Model["similarUsers"]>[1] = {}) {
+  similarUsers(user: number, options: QueryOptions = {}) {
     checkUser(user, this.dataset);
     return factorQuery(this.factors, user, options.n ?? 10, options.eligible);
   }
 
+  /** Distinct items per namespace. */
+  private items(): FactorizationDetails["items"] {
+    const ns = this.fm.data.nsStart;
+    return { interest: ns[1] - ns[0], course: ns[2] - ns[1], assessment: ns[3] - ns[2] };
+  }
+
   details(r: { rankings: Rankings; threads: number; seconds: number }): FactorizationDetails & Record<string, unknown> {
     const { data, epochs } = this.fm;
-    const ns = data.nsStart;
     return {
       users: data.nUsers,
       usersWithNeighbors: usersWithNeighbors(r.rankings),
-      items: { interest: ns[1] - ns[0], course: ns[2] - ns[1], assessment: ns[3] - ns[2] },
+      items: this.items(),
       features: data.nFeatures,
       positives: data.posUser.length,
       epochs,
@@ -220,9 +205,7 @@ export class FactorizationModel implements Model {
   describe(details: Record<string, unknown>): string[] {
     const fmt = (n: number) => n.toLocaleString("en-US");
     const data = this.fm.data;
-    const ns = data.nsStart;
-    const items = { interest: ns[1] - ns[0], course: ns[2] - ns[1], assessment: ns[3] - ns[2] };
-    const lines = [`  items: ${Object.entries(items).map(([k, n]) => `${k} ${fmt(n)}`).join(", ")}; ${fmt(data.nFeatures)} features, ${fmt(data.posUser.length)} positive pairs`];
+    const lines = [`  items: ${Object.entries(this.items()).map(([k, n]) => `${k} ${fmt(n)}`).join(", ")}; ${fmt(data.nFeatures)} features, ${fmt(data.posUser.length)} positive pairs`];
     const last = this.fm.epochs.at(-1);
     if (last) lines.push(`  ${this.fm.epochs.length} epochs, final loss ${last.loss.toFixed(4)}, sampled AUC ${last.auc.toFixed(4)}; ${String(details.threads)} thread(s)`);
     return lines;

@@ -13,7 +13,7 @@ import { usersWithNeighbors } from "../../rank/heap.ts";
 import { queryTopN, rankAllPairs } from "../../rank/driver.ts";
 import { workerEntry } from "../../parallel.ts";
 import type { Rankings } from "../../types.ts";
-import type { Method, Model, OptionSpec } from "../method.ts";
+import { checkUser, type Method, type Model, type OptionSpec, type QueryOptions, type RankAllOptions } from "../method.ts";
 import { scoreUser, similarityKernel, topNScratch, type SimilarityData, type TopNScratch } from "./kernel.ts";
 import { buildUserItemMatrix, type BlockStats, type UserItemMatrix } from "./matrix.ts";
 import { DEFAULT_WEIGHTS, formatWeights, normalizeWeights, parseWeights, type Weights } from "./weights.ts";
@@ -83,7 +83,7 @@ export class SimilarityModel implements Model {
     this.data = { x: matrix.matrix, xt: transpose(matrix.matrix) };
   }
 
-  async rankAll(options: Parameters<Model["rankAll"]>[0] = {}): Promise<Rankings> {
+  async rankAll(options: RankAllOptions = {}): Promise<Rankings> {
     const lists = await rankAllPairs({
       rows: this.matrix.matrix.rows,
       topN: options.topN ?? 10,
@@ -97,7 +97,7 @@ export class SimilarityModel implements Model {
     return { users: [...this.dataset.users], ...lists };
   }
 
-  similarUsers(user: number, options: Parameters<Model["similarUsers"]>[1] = {}) {
+  similarUsers(user: number, options: QueryOptions = {}) {
     checkUser(user, this.dataset);
     this.scratch ??= topNScratch(this.matrix.matrix.rows);
     const scratch = this.scratch;
@@ -127,11 +127,6 @@ export class SimilarityModel implements Model {
     lines.push(`  matrix nnz ${fmt(nnz(this.matrix.matrix))}, ${String(details.threads)} thread(s)`);
     return lines;
   }
-}
-
-/** Throws a RangeError unless `user` is a user id of `dataset`. */
-export function checkUser(user: number, dataset: Dataset): void {
-  if (!Number.isInteger(user) || user < 0 || user >= dataset.users.length) throw new RangeError(`user id ${user} is not a user of this dataset (0..${dataset.users.length - 1})`);
 }
 
 /** The similarity method. */
