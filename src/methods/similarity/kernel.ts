@@ -29,40 +29,55 @@ export function topNScratch(rows: number): TopNScratch {
 }
 
 /**
- * Scores rows [start, end) against every later row and offers each positive score to both rows'
- * selections in `heaps`. `xt` must be `transpose(x)`.
+ * Accumulates row u's dot products with the rows sharing an item into `scratch.acc` and lists
+ * those rows in `scratch.touched`; returns how many. With `laterOnly`, only rows after u (each
+ * unordered pair once, for the all-users ranking); else every row, u itself included. Either way
+ * a score is summed over the shared items in increasing column order from 0, so both give the
+ * same bits for the same pair.
  */
-export function accumulateRows(x: CSR, xt: CSR, start: number, end: number, heaps: RowSelections, scratch: TopNScratch): void {
+export function gatherRow(x: CSR, xt: CSR, u: number, laterOnly: boolean, scratch: TopNScratch): number {
   const { indptr, indices, data } = x;
   const tIndptr = xt.indptr;
   const tIndices = xt.indices;
   const tData = xt.data;
   const { acc, seen, touched } = scratch;
-  const floor = heaps.floor;
-  for (let u = start; u < end; u++) {
-    let nTouched = 0;
-    for (let p = indptr[u]; p < indptr[u + 1]; p++) {
-      const a = data[p];
-      const k = indices[p];
+  let nTouched = 0;
+  for (let p = indptr[u]; p < indptr[u + 1]; p++) {
+    const a = data[p];
+    const k = indices[p];
+    let lo = tIndptr[k];
+    const stop = tIndptr[k + 1];
+    if (laterOnly) {
       // First entry of column k past row u (column entries are in increasing row order).
-      let lo = tIndptr[k];
-      let hi = tIndptr[k + 1];
+      let hi = stop;
       while (lo < hi) {
         const mid = (lo + hi) >>> 1;
         if (tIndices[mid] <= u) lo = mid + 1;
         else hi = mid;
       }
-      const stop = tIndptr[k + 1];
-      for (let q = lo; q < stop; q++) {
-        const v = tIndices[q];
-        // Branch-free append: about half the visits are first visits, and a branch here
-        // mispredicts often enough to double the cost of the loop.
-        touched[nTouched] = v;
-        nTouched += seen[v] ^ 1;
-        seen[v] = 1;
-        acc[v] += a * tData[q];
-      }
     }
+    for (let q = lo; q < stop; q++) {
+      const v = tIndices[q];
+      // Branch-free append: about half the visits are first visits, and a branch here
+      // mispredicts often enough to double the cost of the loop.
+      touched[nTouched] = v;
+      nTouched += seen[v] ^ 1;
+      seen[v] = 1;
+      acc[v] += a * tData[q];
+    }
+  }
+  return nTouched;
+}
+
+/**
+ * Scores rows [start, end) against every later row and offers each positive score to both rows'
+ * selections in `heaps`. `xt` must be `transpose(x)`.
+ */
+export function accumulateRows(x: CSR, xt: CSR, start: number, end: number, heaps: RowSelections, scratch: TopNScratch): void {
+  const { acc, seen, touched } = scratch;
+  const floor = heaps.floor;
+  for (let u = start; u < end; u++) {
+    const nTouched = gatherRow(x, xt, u, true, scratch);
     for (let t = 0; t < nTouched; t++) {
       const v = touched[t];
       const s = acc[v];
@@ -92,24 +107,11 @@ export const similarityKernel: KernelSetup<SimilarityData> = (data, sel) => {
 /**
  * One user's scores against every other user, offered to `offer` (each other user sharing an
  * item, once, with a score > 0). Each score is summed over the shared items in increasing column
- * order from 0, exactly as {@link accumulateRows} sums it: bit-identical to the all-users ranking.
+ * order from 0, by the same {@link gatherRow} as {@link accumulateRows}: bit-identical to the all-users ranking.
  */
 export function scoreUser(data: SimilarityData, u: number, scratch: TopNScratch, offer: (id: number, score: number) => void): void {
-  const { indptr, indices, data: values } = data.x;
-  const { indptr: tIndptr, indices: tIndices, data: tData } = data.xt;
   const { acc, seen, touched } = scratch;
-  let nTouched = 0;
-  for (let p = indptr[u]; p < indptr[u + 1]; p++) {
-    const a = values[p];
-    const k = indices[p];
-    for (let q = tIndptr[k]; q < tIndptr[k + 1]; q++) {
-      const v = tIndices[q];
-      touched[nTouched] = v;
-      nTouched += seen[v] ^ 1;
-      seen[v] = 1;
-      acc[v] += a * tData[q];
-    }
-  }
+  const nTouched = gatherRow(data.x, data.xt, u, false, scratch);
   for (let t = 0; t < nTouched; t++) {
     const v = touched[t];
     const s = acc[v];
