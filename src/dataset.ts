@@ -14,6 +14,7 @@
  * course id carry nothing and are left out, as every method would skip them.
  */
 import { compareHandles } from "./handles.ts";
+import type { EncodedStrings as Encoded } from "./read/csv.ts";
 import type { ColumnsOf } from "./read/schema.ts";
 
 /** The input columns a {@link Dataset} is built from (what the ranking methods read). */
@@ -22,12 +23,6 @@ export interface InputColumns {
   user_assessment_scores: ColumnsOf<"user_assessment_scores", "user_handle" | "assessment_tag" | "user_assessment_score">;
   user_course_views: ColumnsOf<"user_course_views", "user_handle" | "course_id" | "level" | "view_time_seconds">;
   course_tags: ColumnsOf<"course_tags", "course_id" | "course_tags">;
-}
-
-/** A string column as distinct values and one code per row: `value(i) = dict[codes[i]]`. */
-export interface Encoded {
-  dict: readonly string[];
-  codes: Int32Array;
 }
 
 /** The four tables' method columns with their string columns dictionary-encoded (the reader's form). */

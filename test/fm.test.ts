@@ -160,7 +160,7 @@ describe("factorization features", () => {
       { c1: ["python", "data"] },
     );
     ds.user_assessment_scores = { user_handle: ["10", "10"], assessment_tag: ["java", "java"], user_assessment_score: Float64Array.from([90, 210]) };
-    const d = buildFeatures(ds);
+    const d = buildFeatures(IdDataset.fromColumns(ds));
     expect(d.users).toEqual(["2", "10"]);
     expect(d.itemNames).toEqual(["interest:java", "interest:python", "course:c1", "assessment:java"]);
     // 2: python, c1; 10: java (interest), java (assessment).

@@ -7,7 +7,7 @@ import { compareHandles } from "../src/handles.ts";
 import { BLOCK_NAMES, buildInteractions, type BlockName } from "../src/matrix/interactions.ts";
 import { runRows, sharedArray, WorkersUnavailableError } from "../src/parallel.ts";
 import { buildUserItemMatrix, type Weights } from "../src/methods/similarity/index.ts";
-import type { InputColumns as Dataset } from "../src/dataset.ts";
+import { Dataset as IdDataset, type InputColumns as Dataset } from "../src/dataset.ts";
 import type { Rankings } from "../src/types.ts";
 import { rankBySimilarity, similarityRun, similarityTopN } from "./fixtures/methods.ts";
 import { rng, syntheticDataset } from "./fixtures/synthetic-dataset.ts";
@@ -283,7 +283,7 @@ describe("similarity: a hand-computed example", () => {
   });
 
   it("builds the raw block values of the definition", () => {
-    const { users, blocks } = buildInteractions(ds);
+    const { users, blocks } = buildInteractions(IdDataset.fromColumns(ds));
     expect(users).toEqual(["1", "2", "10", "a", "b"]);
     expect(blocks.courses.items).toEqual(["course:c1", "course:c2", "course:c3", "tag:x", "tag:y"]);
     const a = 3;

@@ -16,7 +16,7 @@
  * block's columns are the dataset's items that occur in it, in the dataset's (sorted) order: the
  * interests and assessment tags users have, the courses they viewed and those courses' tags.
  */
-import { compactIds, toDataset, usedIds, type Dataset, type InputColumns } from "../dataset.ts";
+import { compactIds, usedIds, type Dataset } from "../dataset.ts";
 import { type CSR, fromCoordinates } from "./csr.ts";
 
 export type BlockName = "interests" | "courses" | "assessments";
@@ -50,8 +50,7 @@ function columnsOf(ids: Int32Array, vocab: readonly string[]): { cols: Int32Arra
  * order (courses block: all `course:` items, then all `tag:` items), so results do not depend on
  * input row order.
  */
-export function buildInteractions(input: Dataset | InputColumns): Interactions {
-  const dataset = toDataset(input);
+export function buildInteractions(dataset: Dataset): Interactions {
   const nUsers = dataset.users.length;
 
   // Interests: one coordinate per row; duplicates collapse to 1.

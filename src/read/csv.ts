@@ -9,9 +9,8 @@
  * small arrays plus transferable buffers instead of a million strings.
  */
 import { CsvError, parse, type InfoRecord, type Options } from "csv-parse";
-import { checkedTable, tableOf, type Table, type TableName } from "./schema.ts";
 import { InputError, quoteValue } from "./errors.ts";
-import { describeKind, SCHEMA, type ColumnSpec, type TableSpec } from "./schema.ts";
+import { checkedTable, describeKind, SCHEMA, type ColumnSpec, type Table, type TableName, type TableSpec } from "./schema.ts";
 import type { TableSummary } from "./summary.ts";
 import { normalizeTag, parseDate, parseDateTime, parseNonNegative } from "./values.ts";
 
@@ -115,7 +114,12 @@ class ColumnarBuilder {
   /** Lines csv-parse counted that are not lines (see take). */
   private skew = 0;
 
-  constructor(spec: TableSpec, file: string, path: string | undefined) {
+  constructor(
+    private readonly name: TableName,
+    file: string,
+    path: string | undefined,
+  ) {
+    const spec = SCHEMA[name];
     this.spec = spec;
     this.file = file;
     this.path = path;
@@ -322,9 +326,9 @@ class ColumnarBuilder {
       distinct[label] = countUsed(column);
     }
     return {
-      name: tableOf(this.spec),
+      name: this.name,
       columns,
-      summary: { table: tableOf(this.spec), file: this.file, rowsRead: this.rowsRead, rowsKept: n, dropped: this.dropped, distinct },
+      summary: { table: this.name, file: this.file, rowsRead: this.rowsRead, rowsKept: n, dropped: this.dropped, distinct },
     };
   }
 }
@@ -368,7 +372,7 @@ async function* chunks(source: CsvSource): AsyncIterable<Uint8Array | string> {
 export async function parseEncodedTable(name: TableName, source: CsvSource, options: ParseTableOptions = {}): Promise<EncodedTable> {
   const spec = SCHEMA[name];
   const file = options.file ?? spec.file;
-  const builder = new ColumnarBuilder(spec, file, options.path);
+  const builder = new ColumnarBuilder(name, file, options.path);
   const parser = parse(parserOptions(builder));
   let streamError: unknown;
   const finished = new Promise<void>((resolve) => {

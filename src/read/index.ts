@@ -3,10 +3,10 @@
  */
 import { statSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { Dataset, type Encoded, type EncodedColumns } from "../dataset.ts";
+import { Dataset, type EncodedColumns } from "../dataset.ts";
 import type { ProgressFn } from "../types.ts";
 import { defaultThreads, isMissingWorkerEntry, workerEntry } from "../parallel.ts";
-import { decodeTable, parseEncodedTable, parseTable, type CsvSource, type EncodedTable } from "./csv.ts";
+import { decodeTable, parseEncodedTable, parseTable, type CsvSource, type EncodedStrings, type EncodedTable } from "./csv.ts";
 import type { ReadReply, ReadRequest } from "./worker.ts";
 import { InputError } from "./errors.ts";
 import { checkedTable, SCHEMA, TABLE_NAMES, type ColumnName, type TableName, type Tables } from "./schema.ts";
@@ -124,14 +124,11 @@ export async function readTables(dir: string, options: ReadOptions = {}): Promis
 
   // Every file was read to its end or its first error; report the first table's error, so the
   // message does not depend on which thread finished first.
-  for (const name of TABLE_NAMES) {
-    const outcome = outcomes.get(name)!;
-    if (outcome instanceof Error) throw outcome;
-  }
   const encoded = new Map<TableName, EncodedTable>();
   for (const name of TABLE_NAMES) {
     const outcome = outcomes.get(name);
-    if (!outcome || outcome instanceof Error) throw new Error(`${name} was not read`);
+    if (outcome instanceof Error) throw outcome;
+    if (!outcome) throw new Error(`${name} was not read`);
     encoded.set(name, outcome);
   }
   return fromEncoded(encoded, root);
@@ -150,7 +147,7 @@ function fromEncoded(encoded: Map<TableName, EncodedTable>, dir?: string): ReadR
     user_course_views: checkedTable("user_course_views", decodeTable(get("user_course_views"))),
     course_tags: checkedTable("course_tags", decodeTable(get("course_tags"))),
   };
-  const strings = <N extends TableName>(name: N, column: ColumnName<N>): Encoded => {
+  const strings = <N extends TableName>(name: N, column: ColumnName<N>): EncodedStrings => {
     const j = SCHEMA[name].columns.findIndex((c) => c.name === column);
     const c = get(name).columns[j];
     if (c === undefined || c instanceof Float64Array) throw new Error(`${name}.${column} is not a string column`);

@@ -136,17 +136,6 @@ export function checkedTable<N extends TableName>(name: N, value: AnyTable): Tab
   return value;
 }
 
-/** True for the name of an input table. */
-export function isTableName(name: string): name is TableName {
-  return (TABLE_NAMES as readonly string[]).includes(name);
-}
-
-/** The table a spec describes. */
-export function tableOf(spec: TableSpec): TableName {
-  if (!isTableName(spec.table)) throw new Error(`no input table ${spec.table}`);
-  return spec.table;
-}
-
 /** Rows in a table (the length of its first column). */
 export function rowCount(table: AnyTable, name: TableName): number {
   return table[SCHEMA[name].columns[0].name].length;

@@ -20,7 +20,7 @@
  * Feature ids are laid out as [users | items | topics | levels | bands] so that a user's latent
  * vector is row `u` of the factor matrix.
  */
-import { compactIds, toDataset, usedIds, type Dataset, type InputColumns } from "../../dataset.ts";
+import { compactIds, usedIds, type Dataset } from "../../dataset.ts";
 
 /** Item namespaces, in feature-id order. */
 export const NAMESPACES = ["interest", "course", "assessment"] as const;
@@ -89,8 +89,7 @@ interface Raw {
 
 
 /** Builds the FM's feature rows and positive examples from a dataset. */
-export function buildFeatures(input: Dataset | InputColumns, opts: FeatureOptions = {}): FMData {
-  const dataset = toDataset(input);
+export function buildFeatures(dataset: Dataset, opts: FeatureOptions = {}): FMData {
   const shareTags = opts.shareTags ?? false;
   const weighting = opts.weighting ?? "log";
   const side = opts.sideWeight ?? 1;
