@@ -166,7 +166,7 @@ export class Dataset implements Vocabulary {
     });
   }
 
-  /** The string columns again, rows in order (for fingerprints and round trips). */
+  /** The string columns again, rows in order (a round trip of {@link Dataset.fromColumns}). */
   columns(): InputColumns {
     const ir = this.interestRows;
     const ar = this.assessmentRows;

@@ -9,7 +9,7 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { HeaderList, HttpRequest, HttpResponse } from "./http.ts";
 import { openApiDocument } from "./openapi.ts";
-import { MissingTableError, type Awaitable, type NeighborRow, type TableReader } from "../db/store.ts";
+import { MissingTableError, type Awaitable, type NeighborRow, type RunRow, type TableReader } from "../db/store.ts";
 import { renderNeighbors } from "./render.ts";
 
 export { renderNeighbors, roundScore } from "./render.ts";
@@ -222,23 +222,19 @@ export function createApp(reader: TableReader, options: AppOptions = {}): (req: 
       onError(e);
       return json(503, { status: "unavailable", database: "unreachable", error: (e as Error).message });
     };
+    const report = (run: RunRow | null, topN: number): HttpResponse =>
+      json(reader.exists ? 200 : 503, {
+        status: reader.exists ? "ok" : "unavailable",
+        database: "reachable",
+        table: { name: reader.table, present: reader.exists, topN },
+        lastRun: run ? { id: run.id, method: run.method, finishedAt: run.finished_at, users: run.users_ranked } : null,
+        ...(reader.exists ? {} : { error: new MissingTableError(reader.table).message }),
+      });
     try {
-      const answer = then(reader.ping(), () =>
-        then(reader.sync(true), () =>
-          then(reader.lastRun(), (run) =>
-            then(reader.exists ? reader.topN() : 0, (topN) => {
-              const report = {
-                status: reader.exists ? "ok" : "unavailable",
-                database: "reachable",
-                table: { name: reader.table, present: reader.exists, topN },
-                lastRun: run ? { id: run.id, method: run.method, finishedAt: run.finished_at, users: run.users_ranked } : null,
-                ...(reader.exists ? {} : { error: new MissingTableError(reader.table).message }),
-              };
-              return json(reader.exists ? 200 : 503, report);
-            }),
-          ),
-        ),
-      );
+      // ping → sync → last run → top-n, each step as soon as the previous one is in.
+      const synced = then(reader.ping(), () => reader.sync(true));
+      const run = then(synced, () => reader.lastRun());
+      const answer = then(run, (r) => then(reader.exists ? reader.topN() : 0, (topN) => report(r, topN)));
       return answer instanceof Promise ? answer.catch(unreachable) : answer;
     } catch (e) {
       return unreachable(e);

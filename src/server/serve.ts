@@ -82,25 +82,14 @@ export function bufferedWriter(write: (text: string) => void): { write(text: str
 
 /** Opens the store and starts listening; the returned server is already bound. */
 export async function startServer(options: ServeOptions): Promise<RunningServer> {
-  let store: RankingsStore;
-  const owned = typeof options.dbPath === "string";
-  if (typeof options.dbPath === "string") {
-    if (!existsSync(options.dbPath)) {
-      throw new StartupError(
-        `database ${options.dbPath} does not exist; create it with \`recsys pipeline --method similarity --data-dir DIR --db ${options.dbPath}\``,
-      );
-    }
-    try {
-      store = await openStore(options.dbPath, { readonly: options.readonly ?? true, create: false });
-    } catch (e) {
-      throw new StartupError((e as Error).message);
-    }
-  } else store = options.dbPath;
+  const store = typeof options.dbPath === "string" ? await openOwnStore(options.dbPath, options.readonly ?? true) : options.dbPath;
+  // A store given open stays the caller's to close.
+  const owned = store === options.dbPath ? undefined : store;
   let reader: TableReader;
   try {
     reader = store.reader(options.table, { checkEveryMs: options.checkEveryMs ?? 100 });
   } catch (e) {
-    if (owned) store.close();
+    owned?.close();
     throw new StartupError((e as Error).message);
   }
   const sink = bufferedWriter(options.logSink ?? ((t) => process.stderr.write(t)));
@@ -125,7 +114,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     });
   } catch (e) {
     reader.close();
-    if (owned) store.close();
+    owned?.close();
     throw new StartupError(`cannot listen on ${options.hostname}:${options.port}: ${(e as Error).message}`);
   }
   const host = http.hostname.includes(":") ? `[${http.hostname}]` : http.hostname;
@@ -138,10 +127,22 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       closing ??= http.stop(graceMs).then(() => {
         clearInterval(stampTimer);
         reader.close();
-        if (owned) store.close();
+        owned?.close();
         sink.flush();
       });
       return closing;
     },
   };
+}
+
+/** Opens the store at `path` for the server (which then closes it); a missing file is a start-up error. */
+async function openOwnStore(path: string, readonly: boolean): Promise<RankingsStore> {
+  if (!existsSync(path)) {
+    throw new StartupError(`database ${path} does not exist; create it with \`recsys pipeline --method similarity --data-dir DIR --db ${path}\``);
+  }
+  try {
+    return await openStore(path, { readonly, create: false });
+  } catch (e) {
+    throw new StartupError((e as Error).message);
+  }
 }
