@@ -69,6 +69,27 @@ function offer4(sel: RowSelections, q: number, c0: number, c1: number, c2: numbe
 }
 
 /**
+ * Copies the non-zero rows of [from, to) into `buf` (ids into `ids`), padded with zero rows of id
+ * -1 to a multiple of four; returns the padded count (0 when none is non-zero).
+ */
+function packRows(unit: Float64Array, nonzero: Uint8Array, k: number, from: number, to: number, ids: Int32Array, buf: Float64Array): number {
+  let n = 0;
+  for (let r = from; r < to; r++) {
+    if (!nonzero[r]) continue;
+    ids[n] = r;
+    buf.set(unit.subarray(r * k, r * k + k), n * k);
+    n++;
+  }
+  if (n === 0) return 0;
+  while (n % 4 !== 0) {
+    ids[n] = -1;
+    buf.fill(0, n * k, n * k + k);
+    n++;
+  }
+  return n;
+}
+
+/**
  * Scores every pair {q, c} with q in `[start, end)` and q < c < rows, over the (already
  * normalised) rows of `unit` (rows × k), skipping all-zero rows (`nonzero[r] = 0`), and offers
  * each score to both q's and c's selection in `sel`. Each unordered pair is scored exactly once
@@ -84,36 +105,12 @@ export function factorPairsRows(unit: Float64Array, nonzero: Uint8Array, rows: n
   const qbuf = new Float64Array((QUERY_BLOCK + 4) * k);
 
   for (let qa = start; qa < end; qa += QUERY_BLOCK) {
-    const qb = Math.min(end, qa + QUERY_BLOCK);
-    let nq = 0;
-    for (let q = qa; q < qb; q++) {
-      if (!nonzero[q]) continue;
-      qIds[nq] = q;
-      qbuf.set(unit.subarray(q * k, q * k + k), nq * k);
-      nq++;
-    }
+    const nq = packRows(unit, nonzero, k, qa, Math.min(end, qa + QUERY_BLOCK), qIds, qbuf);
     if (nq === 0) continue;
-    while (nq % 4 !== 0) {
-      qIds[nq] = -1;
-      qbuf.fill(0, nq * k, nq * k + k);
-      nq++;
-    }
     // Candidates from the block's first row on: pairs with c ≤ q are skipped at offer time.
     for (let ca = qa; ca < rows; ca += CANDIDATE_TILE) {
-      const cb = Math.min(rows, ca + CANDIDATE_TILE);
-      let t = 0;
-      for (let c = ca; c < cb; c++) {
-        if (!nonzero[c]) continue;
-        tileIds[t] = c;
-        tile.set(unit.subarray(c * k, c * k + k), t * k);
-        t++;
-      }
+      const t = packRows(unit, nonzero, k, ca, Math.min(rows, ca + CANDIDATE_TILE), tileIds, tile);
       if (t === 0) continue;
-      while (t % 4 !== 0) {
-        tileIds[t] = -1;
-        tile.fill(0, t * k, t * k + k);
-        t++;
-      }
       for (let g = 0; g < nq; g += 4) {
         const p0 = g * k;
         const p1 = p0 + k;
