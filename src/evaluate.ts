@@ -18,7 +18,8 @@
  * not have.
  */
 import { toDataset, type Dataset, type InputColumns } from "./dataset.ts";
-import { resolveOptions, type EpochReport } from "./methods/method.ts";
+import { resolveOptions, type EpochReport, type Model } from "./methods/method.ts";
+import { clearVotes, collectVotes, indexRows, selectTop, voteScratch, type ItemIndex, type VoteScratch } from "./recommend.ts";
 import { getMethod, methodNames } from "./methods/registry.ts";
 import { Rng } from "./random.ts";
 import type { ProgressFn, Rankings } from "./types.ts";
@@ -63,27 +64,17 @@ export interface SplitOptions {
   seed?: number;
 }
 
-/** Each user's distinct items (CSR over users, item ids sorted). */
-function userItems(dataset: Dataset, space: ItemSpace): { offsets: Int32Array; ids: Int32Array } {
-  const n = dataset.users.length;
+/** Each user's distinct interests and courses in one item space (CSR over users, item ids sorted). */
+function userItems(dataset: Dataset, space: ItemSpace): ItemIndex {
   const ir = dataset.interestRows;
   const vr = dataset.viewRows;
-  const counts = new Int32Array(n + 1);
-  for (let r = 0; r < ir.user.length; r++) counts[ir.user[r] + 1]++;
-  for (let r = 0; r < vr.user.length; r++) counts[vr.user[r] + 1]++;
-  for (let u = 0; u < n; u++) counts[u + 1] += counts[u];
-  const fill = counts.slice(0, n);
-  const all = new Int32Array(counts[n]);
-  for (let r = 0; r < ir.user.length; r++) all[fill[ir.user[r]]++] = space.interestBase + ir.interest[r];
-  for (let r = 0; r < vr.user.length; r++) all[fill[vr.user[r]]++] = vr.course[r];
-  const offsets = new Int32Array(n + 1);
-  const out: number[] = [];
-  for (let u = 0; u < n; u++) {
-    const row = all.subarray(counts[u], counts[u + 1]).sort();
-    for (let i = 0; i < row.length; i++) if (i === 0 || row[i] !== row[i - 1]) out.push(row[i]);
-    offsets[u + 1] = out.length;
-  }
-  return { offsets, ids: Int32Array.from(out) };
+  const rowUser = new Int32Array(ir.user.length + vr.user.length);
+  const rowItem = new Int32Array(rowUser.length);
+  rowUser.set(ir.user);
+  rowUser.set(vr.user, ir.user.length);
+  for (let r = 0; r < ir.user.length; r++) rowItem[r] = space.interestBase + ir.interest[r];
+  rowItem.set(vr.course, ir.user.length);
+  return indexRows(dataset.users.length, space.items, rowUser, rowItem);
 }
 
 /** Hides a seeded share of each user's distinct interests and courses (see the module comment). */
@@ -144,23 +135,9 @@ export function splitHoldout(input: Dataset | InputColumns, opts: SplitOptions =
   return { train, users: dataset.users, hiddenOffsets, hidden: Int32Array.from(hidden), scoredUsers, space };
 }
 
-/** Users' training items as ids, for voting. */
-export interface ItemIndex {
-  /** Item keys; id = position (see {@link ItemSpace}). */
-  items: string[];
-  /** Per user its item ids (CSR), sorted. */
-  offsets: Int32Array;
-  ids: Int32Array;
-  /** Training users per item. */
-  popularity: Int32Array;
-}
-
 /** Indexes the interests and courses of every user of `dataset`. */
 export function indexItems(dataset: Dataset, space: ItemSpace = itemSpace(dataset)): ItemIndex {
-  const { offsets, ids } = userItems(dataset, space);
-  const popularity = new Int32Array(space.items.length);
-  for (let i = 0; i < ids.length; i++) popularity[ids[i]]++;
-  return { items: space.items, offsets, ids, popularity };
+  return userItems(dataset, space);
 }
 
 /** Top-k recommendations per user (CSR over users, item ids into `index.items`). */
@@ -170,46 +147,54 @@ export interface Recommendations {
   ids: Int32Array;
 }
 
-/** Ranks candidate item ids by score desc, then popularity desc, then key; keeps k. */
-function selectTop(cands: number[], score: Float64Array, index: ItemIndex, k: number): number[] {
-  cands.sort((a, b) => score[b] - score[a] || index.popularity[b] - index.popularity[a] || (index.items[a] < index.items[b] ? -1 : 1));
-  return cands.slice(0, k);
-}
-
 /**
- * Neighbour voting: for each user, the `k` items its first `neighbors` neighbours in `rankings`
- * have and it does not, by summed similarity (negative similarities vote 0). `rankings.users` must
- * be in the same order as the users of `index`.
+ * Neighbour voting (`recommend.ts`, the same code as `recsys recommend`): for each user, the `k`
+ * items its first `neighbors` neighbours in `rankings` have and it does not, by summed similarity.
+ * `rankings.users` must be in the same order as the users of `index`.
  */
 export function recommendFromNeighbors(rankings: Rankings, index: ItemIndex, opts: { neighbors?: number; k?: number } = {}): Recommendations {
   const k = opts.k ?? 10;
   const limit = opts.neighbors ?? 20;
   const rows = rankings.users.length;
-  const score = new Float64Array(index.items.length);
-  const own = new Uint8Array(index.items.length);
+  const scratch = voteScratch(index);
+  return perUser(rows, k, index, scratch, (u) => {
+    const start = rankings.offsets[u];
+    const count = Math.min(rankings.offsets[u + 1], start + limit) - start;
+    const cands = collectVotes(index, rankings.neighbors.subarray(start), rankings.scores.subarray(start), count, scratch);
+    const top = selectTop(cands, scratch.score, index, k);
+    clearVotes(cands, scratch);
+    return top;
+  });
+}
+
+/** Recommendations per user from `pick(u)`, with the user's own items marked in `scratch.own` meanwhile. */
+function perUser(rows: number, k: number, index: ItemIndex, scratch: VoteScratch, pick: (u: number) => number[]): Recommendations {
   const offsets = new Int32Array(rows + 1);
   const out: number[] = [];
   for (let u = 0; u < rows; u++) {
-    for (let q = index.offsets[u]; q < index.offsets[u + 1]; q++) own[index.ids[q]] = 1;
-    const cands: number[] = [];
-    const end = Math.min(rankings.offsets[u + 1], rankings.offsets[u] + limit);
-    for (let q = rankings.offsets[u]; q < end; q++) {
-      const w = rankings.scores[q];
-      if (!(w > 0)) continue;
-      const v = rankings.neighbors[q];
-      for (let p = index.offsets[v]; p < index.offsets[v + 1]; p++) {
-        const item = index.ids[p];
-        if (own[item]) continue;
-        if (score[item] === 0) cands.push(item);
-        score[item] += w;
-      }
-    }
-    for (const item of selectTop(cands, score, index, k)) out.push(item);
-    for (const item of cands) score[item] = 0;
-    for (let q = index.offsets[u]; q < index.offsets[u + 1]; q++) own[index.ids[q]] = 0;
+    for (let q = index.offsets[u]; q < index.offsets[u + 1]; q++) scratch.own[index.ids[q]] = 1;
+    for (const item of pick(u)) out.push(item);
+    for (let q = index.offsets[u]; q < index.offsets[u + 1]; q++) scratch.own[index.ids[q]] = 0;
     offsets[u + 1] = out.length;
   }
   return { k, offsets, ids: Int32Array.from(out) };
+}
+
+/**
+ * A model's own item ranking (`Model.scoreItems`, e.g. the factorization machine's ŷ): for each
+ * user, the `k` interests and courses it does not have with the highest scores.
+ */
+export function recommendByModel(model: Model, index: ItemIndex, space: ItemSpace, k = 10): Recommendations {
+  if (!model.scoreItems) throw new RangeError(`method ${model.method} has no item scores of its own`);
+  const scratch = voteScratch(index);
+  const scores = new Float64Array(index.items.length);
+  return perUser(model.dataset.users.length, k, index, scratch, (u) => {
+    scores.set(model.scoreItems!(u, "courses"), 0);
+    scores.set(model.scoreItems!(u, "interests"), space.interestBase);
+    const cands: number[] = [];
+    for (let i = 0; i < scores.length; i++) if (Number.isFinite(scores[i]) && !scratch.own[i]) cands.push(i);
+    return selectTop(cands, scores, index, k);
+  });
 }
 
 /** The most-popular baseline: the `k` items with the most training users that the user lacks. */
@@ -233,6 +218,20 @@ export function recommendPopular(index: ItemIndex, rows: number, k = 10): Recomm
     offsets[u + 1] = out.length;
   }
   return { k, offsets, ids: Int32Array.from(out) };
+}
+
+/** Share of the items some user has in training that some recommendation list holds. */
+export function coverage(recs: Recommendations, index: ItemIndex): number {
+  const hit = new Uint8Array(index.items.length);
+  for (let q = 0; q < recs.ids.length; q++) hit[recs.ids[q]] = 1;
+  let shown = 0;
+  let catalogue = 0;
+  for (let i = 0; i < hit.length; i++) {
+    if (index.popularity[i] === 0) continue;
+    catalogue++;
+    shown += hit[i];
+  }
+  return catalogue ? shown / catalogue : 0;
 }
 
 /** Mean recall@k and NDCG@k over the users with hidden items. */
@@ -292,9 +291,12 @@ export interface EvaluateOptions {
 
 /** One row of the evaluation table. */
 export interface MethodResult extends Scores {
+  /** The method's name; `<name> (model)` for a method's own item scores instead of neighbour votes. */
   method: string;
-  /** Seconds to fit and rank users (0 for the baseline). */
+  /** Seconds to fit and rank users (0 for the baseline; for a `(model)` row, to score items). */
   seconds: number;
+  /** Share of the items users have in training that appear in at least one recommendation list. */
+  coverage: number;
 }
 
 export interface EvaluationReport {
@@ -335,11 +337,17 @@ export async function evaluate(input: Dataset | InputColumns, opts: EvaluateOpti
     const seconds = (performance.now() - t0) / 1000;
     if (rankings.users.length !== split.users.length) throw new Error(`${method.name} ranked a different set of users than the split holds`);
     const recs = recommendFromNeighbors(rankings, index, { neighbors, k });
-    results.push({ method: method.name, seconds, ...scoreRecommendations(recs, split) });
+    results.push({ method: method.name, seconds, ...scoreRecommendations(recs, split), coverage: coverage(recs, index) });
     params[method.name] = model.params;
+    if (model.scoreItems) {
+      // Both ways (`recsys recommend --using model`): the model's own item scores.
+      const t1 = performance.now();
+      const own = recommendByModel(model, index, split.space, k);
+      results.push({ method: `${method.name} (model)`, seconds: (performance.now() - t1) / 1000, ...scoreRecommendations(own, split), coverage: coverage(own, index) });
+    }
   }
   const popular = recommendPopular(index, split.users.length, k);
-  results.push({ method: "most-popular", seconds: 0, ...scoreRecommendations(popular, split) });
+  results.push({ method: "most-popular", seconds: 0, ...scoreRecommendations(popular, split), coverage: coverage(popular, index) });
   return {
     fraction,
     seed,

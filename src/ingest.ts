@@ -4,6 +4,7 @@
  * leaves it exactly as it was (and creates nothing).
  */
 import { openStore, type RankingsStore } from "./db/store.ts";
+import { fingerprintDataset } from "./fingerprint.ts";
 import { readTables } from "./read/index.ts";
 import type { IngestSummary } from "./read/summary.ts";
 import type { ProgressFn, Tables } from "./types.ts";
@@ -34,7 +35,10 @@ export interface IngestResult {
  */
 export async function ingest(dir: string, store: RankingsStore | string, options: IngestOptions = {}): Promise<IngestResult> {
   const t0 = performance.now();
-  const { tables, summary } = await readTables(dir, { onProgress: options.onProgress });
+  const read = await readTables(dir, { onProgress: options.onProgress });
+  const { tables } = read;
+  // The fingerprint is recorded with the ingest: a rankings table ranked from other input is then known to be stale.
+  const summary = { ...read.summary, input: fingerprintDataset(read.dataset) };
   const t1 = performance.now();
   const target = typeof store === "string" ? await openStore(store) : store;
   try {

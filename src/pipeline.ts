@@ -45,6 +45,19 @@ export interface PipelineOptions {
   onEpoch?: (epoch: EpochReport) => void;
   /** Called once the input is read, before ranking (e.g. to print the read summary). */
   onRead?: (read: ReadResult) => void;
+  /**
+   * Publish even when the run ranked nobody although users have interactions (default false: such
+   * a run fails with {@link DegenerateRunError} and the previous table stays served).
+   */
+  allowEmpty?: boolean;
+}
+
+/**
+ * A run produced a degenerate model (e.g. training diverged) or no rankings although users have
+ * interactions; nothing was published.
+ */
+export class DegenerateRunError extends Error {
+  override name = "DegenerateRunError";
 }
 
 /** What a pipeline run did. */
@@ -123,12 +136,13 @@ export async function runPipeline(opts: PipelineOptions): Promise<PipelineResult
 
     const ranked = ranking.then((rankings) => {
       const seconds = Math.round(performance.now() - t0) / 1000;
+      checkRun(model, rankings, dataset, opts.allowEmpty ?? false);
       const params = { topN, ...model.params, threads };
       const methodStages = Object.fromEntries(Object.entries(model.stages).map(([k, v]) => [k, Math.round(v * 1000) / 1000]));
       const run = { method: method.name, params, input, startedAt, stages: { ...stages, ...methodStages, topN: seconds } };
-      return { rankings, run, params, details: model.details({ rankings, threads, seconds }) };
+      return { rankings, run, params, model: model.state?.(), details: model.details({ rankings, threads, seconds }) };
     });
-    const run = await store.publish({ table, input: read && { tables: read.tables, summary: read.summary }, ranked, onProgress: opts.onProgress });
+    const run = await store.publish({ table, input: read && { tables: read.tables, summary: { ...read.summary, input } }, ranked, onProgress: opts.onProgress });
     const { rankings, params, details } = await ranked;
     return {
       method: method.name,
@@ -145,6 +159,22 @@ export async function runPipeline(opts: PipelineOptions): Promise<PipelineResult
     };
   } finally {
     opened?.close();
+  }
+}
+
+/**
+ * Refuses to publish a degenerate run: a model that reports a problem (e.g. a diverged training),
+ * or no neighbours for anyone although users share items (unless `allowEmpty`).
+ */
+function checkRun(model: Model, rankings: Rankings, dataset: Dataset, allowEmpty: boolean): void {
+  const problem = model.problem?.();
+  if (problem) throw new DegenerateRunError(`${model.method}: ${problem}; nothing was published (the previous rankings stay served)`);
+  const rows = rankings.neighbors.length;
+  const interactions = dataset.interestRows.user.length + dataset.viewRows.user.length + dataset.assessmentRows.user.length;
+  if (rows === 0 && interactions > 0 && dataset.users.length > 1 && !allowEmpty) {
+    throw new DegenerateRunError(
+      `${model.method} ranked no neighbours for any of ${dataset.users.length.toLocaleString("en-US")} users although they have ${interactions.toLocaleString("en-US")} interactions; nothing was published (the previous rankings stay served). Check the method's options, or pass --allow-empty to publish an empty table`,
+    );
   }
 }
 

@@ -120,7 +120,7 @@ describe("the compiled binary", () => {
     const r = run(["evaluate", "--db", db, "--method", "all", "--epochs", "2", "--json"]);
     expect(r.code).toBe(0);
     const report = JSON.parse(r.out) as { results: { method: string; recall: number }[] };
-    expect(report.results.map((x) => x.method).sort()).toEqual(["factorization", "most-popular", "similarity"]);
+    expect(report.results.map((x) => x.method).sort()).toEqual(["factorization", "factorization (model)", "most-popular", "similarity"]);
     for (const x of report.results) expect(x.recall).toBeGreaterThan(0);
   }, 120_000);
 

@@ -159,16 +159,22 @@ describe("evaluate", () => {
   it("scores both methods and the baseline; methods that find alike users beat popularity", async () => {
     const ds = grouped(600, 3);
     const r = await evaluate(ds, { methods: ["similarity", "factorization"], seed: 2, threads: 1 });
-    expect(r.results.map((x) => x.method)).toEqual(["similarity", "factorization", "most-popular"]);
+    // The factorization machine is scored both ways: neighbour votes and its own item scores.
+    expect(r.results.map((x) => x.method)).toEqual(["similarity", "factorization", "factorization (model)", "most-popular"]);
     expect(r.scoredUsers).toBeGreaterThan(300);
-    const [sim, fm, pop] = r.results;
+    const [sim, fm, fmModel, pop] = r.results;
     for (const x of r.results) {
       expect(x.users).toBe(r.scoredUsers);
       expect(x.recall).toBeGreaterThanOrEqual(0);
       expect(x.recall).toBeLessThanOrEqual(1);
+      expect(x.coverage).toBeGreaterThan(0);
+      expect(x.coverage).toBeLessThanOrEqual(1);
     }
     expect(sim.recall).toBeGreaterThan(pop.recall);
     expect(fm.recall).toBeGreaterThan(pop.recall);
+    expect(fmModel.recall).toBeGreaterThan(0);
+    // Popularity recommends the same few items to everyone: the least coverage.
+    expect(pop.coverage).toBeLessThan(sim.coverage);
     // Deterministic for a seed.
     const again = await evaluate(ds, { methods: ["factorization"], seed: 2, threads: 1 });
     expect(again.results[0].recall).toBe(fm.recall);

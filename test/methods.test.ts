@@ -127,9 +127,10 @@ const jaccard: Method<JaccardOptions> = {
         return { users: [...dataset.users], ...lists };
       },
       similarUsers(u, o = {}) {
+        if (typeof u !== "number") throw new RangeError("jaccard has no fold-in");
         return queryTopN(o.n ?? 10, (offer) => {
           for (let v = 0; v < n; v++) if (v !== u && score(u, v) > 0) offer(v, score(u, v));
-        }, o.eligible);
+        }, o);
       },
       details: ({ rankings }) => ({ users: n, usersWithNeighbors: rankings.offsets.length - 1 }),
       describe: () => ["  jaccard over interests"],

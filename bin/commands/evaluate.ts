@@ -102,10 +102,12 @@ export function formatReport(r: EvaluationReport): string {
   const nd = `NDCG@${r.k}`;
   const lines = [
     `held out ${Math.round(r.fraction * 100)}% of each user's interests and courses (seed ${r.seed}): ${fmt(r.hiddenItems)} items of ${fmt(r.scoredUsers)} users (of ${fmt(r.users)}); top-${r.neighbors} neighbours vote`,
-    `${"method".padEnd(15)}${head.padStart(11)}${nd.padStart(11)}${"seconds".padStart(10)}`,
+    `${"method".padEnd(22)}${head.padStart(11)}${nd.padStart(11)}${"coverage".padStart(10)}${"seconds".padStart(10)}`,
   ];
   for (const x of r.results) {
-    lines.push(`${x.method.padEnd(15)}${x.recall.toFixed(4).padStart(11)}${x.ndcg.toFixed(4).padStart(11)}${(x.method === "most-popular" ? "-" : x.seconds.toFixed(2)).padStart(10)}`);
+    lines.push(
+      `${x.method.padEnd(22)}${x.recall.toFixed(4).padStart(11)}${x.ndcg.toFixed(4).padStart(11)}${x.coverage.toFixed(4).padStart(10)}${(x.method === "most-popular" ? "-" : x.seconds.toFixed(2)).padStart(10)}`,
+    );
   }
   return lines.join("\n");
 }

@@ -5,6 +5,7 @@
 import type { Database } from "bun:sqlite";
 import { rowCount, SCHEMA, sqlType, type AnyTable } from "../read/schema.ts";
 import type { IngestSummary } from "../read/summary.ts";
+import { tableExists } from "./open.ts";
 import { TABLE_NAMES, type ProgressFn, type TableName, type Tables } from "../types.ts";
 
 /** One row per successful ingest: when, from where, how many rows. */
@@ -15,8 +16,25 @@ const INGESTS_DDL = `CREATE TABLE IF NOT EXISTS ${INGESTS_TABLE} (
   ingested_at TEXT NOT NULL,
   source_dir TEXT,
   rows TEXT NOT NULL,
-  summary TEXT NOT NULL
+  summary TEXT NOT NULL,
+  input TEXT
 )`;
+
+/** Creates the ingests table, adding the `input` column to one made by an older version. */
+function ensureIngestsTable(db: Database): void {
+  db.exec(INGESTS_DDL);
+  const columns = db.query(`PRAGMA table_info(${INGESTS_TABLE})`).all() as { name: string }[];
+  if (!columns.some((c) => c.name === "input")) db.exec(`ALTER TABLE ${INGESTS_TABLE} ADD COLUMN input TEXT`);
+}
+
+/** The input fingerprint recorded by the latest ingest, or null. */
+export function lastIngestInput(db: Database): { rows: Record<string, number>; sha256: string } | null {
+  if (!tableExists(db, INGESTS_TABLE)) return null;
+  const columns = db.query(`PRAGMA table_info(${INGESTS_TABLE})`).all() as { name: string }[];
+  if (!columns.some((c) => c.name === "input")) return null;
+  const r = db.query(`SELECT input FROM ${INGESTS_TABLE} ORDER BY id DESC LIMIT 1`).get() as { input: string | null } | null;
+  return r?.input ? JSON.parse(r.input) : null;
+}
 
 /** Rows per INSERT statement: fewer round trips into SQLite, well under its 32,766-parameter limit. */
 const BATCH = 32;
@@ -81,13 +99,14 @@ export function writeTables(db: Database, tables: Tables, options: WriteOptions 
       done += n;
       options.onProgress?.("write", done, total);
     }
-    db.exec(INGESTS_DDL);
+    ensureIngestsTable(db);
     const rows = Object.fromEntries(TABLE_NAMES.map((name) => [name, rowCount(tables[name], name)]));
-    db.query(`INSERT INTO ${INGESTS_TABLE} (ingested_at, source_dir, rows, summary) VALUES (?, ?, ?, ?)`).run(
+    db.query(`INSERT INTO ${INGESTS_TABLE} (ingested_at, source_dir, rows, summary, input) VALUES (?, ?, ?, ?, ?)`).run(
       new Date().toISOString(),
       options.summary?.dir ?? null,
       JSON.stringify(rows),
       JSON.stringify(options.summary?.tables ?? null),
+      options.summary?.input ? JSON.stringify(options.summary.input) : null,
     );
   }).immediate();
 }

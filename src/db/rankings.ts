@@ -100,6 +100,33 @@ export function writeRankings(db: Database, table: string, rankings: Rankings, r
   return row;
 }
 
+/** Every recorded run, oldest first. */
+export function allRuns(db: Database): RunRow[] {
+  if (!tableExists(db, RUNS_TABLE)) return [];
+  return (db.query(`SELECT * FROM ${RUNS_TABLE} ORDER BY id`).all() as Record<string, unknown>[]).map(runRow);
+}
+
+/**
+ * The rankings tables that exist (tables with the rankings columns, scratch tables aside), each
+ * with its latest recorded run, by name.
+ */
+export function rankingsTables(db: Database): { table: string; run: RunRow | null }[] {
+  const names = (db.query("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'recsys\_%' ESCAPE '\' AND name NOT LIKE '%\_\_recsys\_next' ESCAPE '\' ORDER BY name").all() as { name: string }[]).map((r) => r.name);
+  const out: { table: string; run: RunRow | null }[] = [];
+  for (const table of names) {
+    const cols = (db.query(`PRAGMA table_info("${table.replace(/"/g, '""')}")`).all() as { name: string }[]).map((c) => c.name).join(",");
+    if (cols !== "user_handle,rank,similar,score") continue;
+    let run: RunRow | null = null;
+    try {
+      run = lastRun(db, table);
+    } catch {
+      // a table name recsys would not create: listed without a run
+    }
+    out.push({ table, run });
+  }
+  return out;
+}
+
 /** The most recent run that wrote `table`, or null if none is recorded. */
 export function lastRun(db: Database, table: string): RunRow | null {
   validateTableName(table);
@@ -107,7 +134,10 @@ export function lastRun(db: Database, table: string): RunRow | null {
   const r = db
     .query(`SELECT * FROM ${RUNS_TABLE} WHERE results_table = ? ORDER BY id DESC LIMIT 1`)
     .get(table) as Record<string, unknown> | null;
-  if (!r) return null;
+  return r ? runRow(r) : null;
+}
+
+function runRow(r: Record<string, unknown>): RunRow {
   return {
     id: Number(r.id),
     results_table: String(r.results_table),

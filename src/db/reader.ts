@@ -13,6 +13,8 @@
 import type { Database, Statement } from "bun:sqlite";
 import { validateTableName } from "../names.ts";
 import { tableExists } from "./open.ts";
+import type { Fingerprint } from "../fingerprint.ts";
+import { lastIngestInput } from "./ingest.ts";
 import { lastRun } from "./rankings.ts";
 import { MissingTableError, type NeighborRow, type ReaderOptions, type RunRow, type TableReader } from "./store.ts";
 
@@ -111,6 +113,11 @@ export class RankingsReader implements TableReader {
   /** The latest run recorded for this table, or null. */
   lastRun(): RunRow | null {
     return lastRun(this.db, this.table);
+  }
+
+  /** The input fingerprint of the latest ingest, or null. */
+  inputFingerprint(): Fingerprint | null {
+    return lastIngestInput(this.db) as Fingerprint | null;
   }
 
   /** Cheap liveness probe: throws if the database cannot be read. */

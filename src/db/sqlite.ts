@@ -6,14 +6,18 @@ import type { Database } from "bun:sqlite";
 import { existsSync, mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { Dataset } from "../dataset.ts";
+import type { Fingerprint } from "../fingerprint.ts";
+import type { ModelState } from "../methods/method.ts";
+import { validateTableName } from "../names.ts";
 import type { IngestSummary } from "../read/summary.ts";
 import type { ProgressFn, Tables } from "../types.ts";
-import { writeTables } from "./ingest.ts";
+import { lastIngestInput, writeTables } from "./ingest.ts";
 import { loadColumns } from "./load.ts";
-import { openDatabase } from "./open.ts";
-import { lastRun, writeRankings } from "./rankings.ts";
+import { loadModel, saveModel } from "./models.ts";
+import { openDatabase, tableExists } from "./open.ts";
+import { allRuns, lastRun, rankingsTables, writeRankings } from "./rankings.ts";
 import { RankingsReader } from "./reader.ts";
-import type { PublishJob, RankingsStore, ReaderOptions, RunRow, StoreOptions, TableReader } from "./store.ts";
+import { MissingTableError, type PublishJob, type RankingRow, type RankingsStore, type ReaderOptions, type RunRow, type StoreOptions, type TableReader } from "./store.ts";
 
 export class SqliteStore implements RankingsStore {
   readonly kind = "sqlite";
@@ -57,10 +61,11 @@ export class SqliteStore implements RankingsStore {
         writeTables(db, job.input.tables, { summary: job.input.summary, onProgress: job.onProgress });
         ingest = Math.round(performance.now() - t0) / 1000;
       }
-      const { rankings, run } = early ?? (await job.ranked);
+      const { rankings, run, model } = early ?? (await job.ranked);
       // In flow order: the method's top-n ran while the input tables were written.
       const stages = ingest === undefined ? run.stages : { ...run.stages, ingest };
       const row = writeRankings(db, job.table, rankings, { ...run, stages });
+      if (model) saveModel(db, row.id, job.table, model);
       db.exec("COMMIT");
       return row;
     } catch (e) {
@@ -77,6 +82,36 @@ export class SqliteStore implements RankingsStore {
 
   lastRun(table: string): RunRow | null {
     return lastRun(this.db, table);
+  }
+
+  runs(): RunRow[] {
+    return allRuns(this.db);
+  }
+
+  rankingsTables(): { table: string; run: RunRow | null }[] {
+    return rankingsTables(this.db);
+  }
+
+  loadModel(runId: number): ModelState | null {
+    return loadModel(this.db, runId);
+  }
+
+  inputFingerprint(): Fingerprint | null {
+    return lastIngestInput(this.db) as Fingerprint | null;
+  }
+
+  async *scan(table: string): AsyncIterable<RankingRow> {
+    validateTableName(table);
+    if (!tableExists(this.db, table)) throw new MissingTableError(table);
+    // Rows one at a time from SQLite's cursor: memory stays flat however large the table.
+    const stmt = this.db.prepare(`SELECT user_handle, rank, similar, score FROM "${table}" ORDER BY user_handle, rank`);
+    try {
+      for (const row of stmt.iterate() as IterableIterator<Record<string, unknown>>) {
+        yield [row.user_handle as string, row.rank as number, row.similar as string, row.score as number];
+      }
+    } finally {
+      stmt.finalize();
+    }
   }
 
   close(): void {

@@ -9,6 +9,8 @@
  * caller handles both.
  */
 import type { Dataset } from "../dataset.ts";
+import type { Fingerprint } from "../fingerprint.ts";
+import type { ModelState } from "../methods/method.ts";
 import type { IngestSummary } from "../read/summary.ts";
 import type { ProgressFn, Rankings, Tables } from "../types.ts";
 
@@ -44,11 +46,16 @@ export interface RunRow {
   stages: Record<string, number>;
 }
 
-/** Rankings ready to publish, with their run record. */
+/** Rankings ready to publish, with their run record and the model's state (`Model.state`). */
 export interface Ranked {
   rankings: Rankings;
   run: RunRecord;
+  /** Stored with the run, in the same transaction, for queries later. */
+  model?: ModelState;
 }
+
+/** One row of a rankings table, as exported. */
+export type RankingRow = [user_handle: string, rank: number, similar: string, score: number];
 
 /** One atomic publication (see {@link RankingsStore.publish}). */
 export interface PublishJob {
@@ -85,6 +92,8 @@ export interface TableReader {
   neighbors(handle: string, n: number): Awaitable<NeighborRow[]>;
   /** The latest run recorded for this table, or null. */
   lastRun(): Awaitable<RunRow | null>;
+  /** The store's current input fingerprint (see {@link RankingsStore.inputFingerprint}). */
+  inputFingerprint(): Awaitable<Fingerprint | null>;
   /** Throws if the store cannot be read. */
   ping(): Awaitable<void>;
   close(): void;
@@ -121,6 +130,20 @@ export interface RankingsStore {
   reader(table: string, options?: ReaderOptions): TableReader;
   /** The most recent run that wrote `table`, or null. */
   lastRun(table: string): Awaitable<RunRow | null>;
+  /** Every run recorded, oldest first. */
+  runs(): Awaitable<RunRow[]>;
+  /** The rankings tables that exist, each with its latest run (null if none is recorded), by name. */
+  rankingsTables(): Awaitable<{ table: string; run: RunRow | null }[]>;
+  /** The model state stored with run `runId`, or null. */
+  loadModel(runId: number): Awaitable<ModelState | null>;
+  /**
+   * The fingerprint of the input tables as last written (by `ingest` or a pipeline given CSVs),
+   * or null if unknown (written by an older version, or by another tool). A run whose recorded
+   * input differs ranked other data: its rankings are stale.
+   */
+  inputFingerprint(): Awaitable<Fingerprint | null>;
+  /** Streams a rankings table in key order (user, rank), without loading it whole. */
+  scan(table: string): AsyncIterable<RankingRow>;
   close(): void;
 }
 

@@ -7,6 +7,8 @@
  * pipeline, evaluation, CLI and API only ever see this interface, through the registry.
  */
 import type { Dataset } from "../dataset.ts";
+import type { BlockName } from "../matrix/interactions.ts";
+import type { Profile, UnknownItems } from "../profile.ts";
 import type { QueryResult } from "../rank/driver.ts";
 import type { ProgressFn, Rankings } from "../types.ts";
 
@@ -67,7 +69,68 @@ export interface QueryOptions {
   n?: number;
   /** Only users whose entry is 1 may be returned (the user itself never is). */
   eligible?: Uint8Array | null;
+  /** Only users scoring at least this much. */
+  minScore?: number;
 }
+
+/**
+ * Someone who is not (or not as such) in the data, placed in a fitted model's space by
+ * {@link Model.foldIn}: a query subject like a user id, for {@link Model.similarUsers},
+ * {@link Model.explain} and recommendations.
+ */
+export interface FoldedProfile {
+  /** The method that folded it in (a folded profile only fits its own model). */
+  readonly method: string;
+  /** The profile as given. */
+  readonly profile: Profile;
+  /** Items of the profile the model does not know; they are left out (reported, not fatal). */
+  readonly unknown: UnknownItems;
+}
+
+/** Whom a query is about: a user id of the model's dataset, or a folded-in profile. */
+export type Subject = number | FoldedProfile;
+
+/** One item's part in an {@link Explanation}. */
+export interface ExplainedItem {
+  /** Item key: `interest:<tag>`, `course:<id>`, `tag:<course tag>`, `assessment:<tag>`. */
+  item: string;
+  block: BlockName;
+  /** Its contribution to the score (see {@link Explanation}). */
+  contribution: number;
+  /** Whether both users have the item. */
+  shared: boolean;
+}
+
+/**
+ * Why two users are similar: the score split into the blocks' contributions and, within them, the
+ * items'. `blocks` (plus `residual`, where the method has one) add up to `score`; each block is
+ * the sum of all its items' contributions, of which `items` lists the largest.
+ */
+export interface Explanation {
+  score: number;
+  blocks: Record<BlockName, number>;
+  /** The part no block accounts for (factorization; 0 for similarity). */
+  residual: number;
+  items: ExplainedItem[];
+  /** What the numbers mean for this method, in one sentence. */
+  meaning: string;
+}
+
+/** Options of {@link Model.explain}. */
+export interface ExplainOptions {
+  /** Items listed, largest contribution first (default 10). */
+  items?: number;
+}
+
+/** The arrays a fitted model needs besides its dataset and params to answer queries later (see {@link Method.restore}). */
+export interface ModelState {
+  arrays: Record<string, Float64Array>;
+  /** Small JSON-serializable facts of the fit (e.g. per-epoch statistics). */
+  meta: Record<string, unknown>;
+}
+
+/** Item namespaces that can be recommended. */
+export type ItemKind = "courses" | "interests" | "assessments";
 
 /** A fitted model. */
 export interface Model {
@@ -81,8 +144,32 @@ export interface Model {
   readonly stages: Record<string, number>;
   /** Every user's top-n most similar other users, best first, ties by lower user id. */
   rankAll(options?: RankAllOptions): Promise<Rankings>;
-  /** One user's top-n, exactly as {@link rankAll} would rank them, filtered by `eligible`. */
-  similarUsers(user: number, options?: QueryOptions): QueryResult;
+  /**
+   * One user's (or a folded profile's) top-n, filtered by `eligible` and `minScore`; for a user id
+   * exactly as {@link rankAll} ranks them (same scores, same tie order).
+   */
+  similarUsers(subject: Subject, options?: QueryOptions): QueryResult;
+  /**
+   * Places a profile in the model's space without refitting (similarity: one more row of the
+   * matrix; factorization: its factors fitted with every other parameter fixed). Deterministic.
+   * Optional: a method without it cannot answer for new users (the API says so).
+   */
+  foldIn?(profile: Profile): FoldedProfile;
+  /** Why `other` is similar to `subject` (see {@link Explanation}). */
+  explain?(subject: Subject, other: number, options?: ExplainOptions): Explanation;
+  /**
+   * The model's own score of every item of `kind` for `subject` (ids in the dataset's vocabulary
+   * of that kind), where the method has one (factorization's ŷ); else undefined.
+   */
+  scoreItems?(subject: Subject, kind: ItemKind): Float64Array;
+  /** A reason the fit is unusable (e.g. training diverged), or null/undefined if it is sound. */
+  problem?(): string | null;
+  /**
+   * What to keep so that {@link Method.restore} gives back this model from the same dataset.
+   * Without it (and `restore`), a stored run's model is fitted again from its recorded options,
+   * which gives the same model only for a deterministic method.
+   */
+  state?(): ModelState;
   /** Method-specific figures of the fit and of a ranking, for `--json` and the runs table. */
   details(ranking: { rankings: Rankings; threads: number; seconds: number }): Record<string, unknown>;
   /** The same, as a few indented lines for people. */
@@ -97,11 +184,22 @@ export interface Method<O extends object = Record<string, unknown>> {
   readonly options: OptionSpecs<O>;
   /** Fits a model; `options` are checked and completed with defaults first ({@link resolveOptions}). */
   fit(dataset: Dataset, options: O, context?: FitContext): Promise<Model>;
+  /**
+   * The model {@link Model.state} described, on the dataset it was fitted on (the caller checks
+   * that by fingerprint): the same answers, without fitting again.
+   */
+  restore?(dataset: Dataset, options: O, state: ModelState): Model;
 }
 
 /** Throws a RangeError unless `user` is a user id of `dataset`. */
 export function checkUser(user: number, dataset: Dataset): void {
   if (!Number.isInteger(user) || user < 0 || user >= dataset.users.length) throw new RangeError(`user id ${user} is not a user of this dataset (0..${dataset.users.length - 1})`);
+}
+
+/** Checks a subject: a user id of `dataset`, or a profile folded in by the method `method`. */
+export function checkSubject(subject: Subject, dataset: Dataset, method: string): void {
+  if (typeof subject === "number") checkUser(subject, dataset);
+  else if (subject.method !== method) throw new RangeError(`a profile folded in by ${subject.method} cannot be asked of a ${method} model`);
 }
 
 /**

@@ -127,17 +127,27 @@ export interface QueryResult {
   scores: Float64Array;
 }
 
+/** Which candidates a query may return. */
+export interface QueryFilter {
+  /** Only ids whose entry is 1. */
+  eligible?: Uint8Array | null;
+  /** Only scores ≥ this. */
+  minScore?: number;
+}
+
 /**
  * One query's top-n: `candidates` offers (id, score) pairs (each id at most once); ids whose
- * `eligible` entry is 0 are skipped, so filters (exclude, within) are masks, not plumbing. Best
- * first, ties by lower id: the order of {@link rankAllPairs}.
+ * `eligible` entry is 0 and scores below `minScore` are skipped, so filters (exclude, within,
+ * a floor) are masks, not plumbing. Best first, ties by lower id: the order of {@link rankAllPairs}.
  */
-export function queryTopN(n: number, candidates: (offer: (id: number, score: number) => void) => void, eligible?: Uint8Array | null): QueryResult {
+export function queryTopN(n: number, candidates: (offer: (id: number, score: number) => void) => void, filter: QueryFilter = {}): QueryResult {
   if (!Number.isInteger(n) || n < 1) throw new RangeError(`n must be a positive integer, got ${n}`);
   const top = new TopN(n);
-  if (eligible) {
+  const { eligible, minScore } = filter;
+  if (eligible || minScore !== undefined) {
+    const floor = minScore ?? -Infinity;
     candidates((id, score) => {
-      if (eligible[id]) top.offer(id, score);
+      if ((!eligible || eligible[id]) && score >= floor) top.offer(id, score);
     });
   } else {
     candidates((id, score) => top.offer(id, score));

@@ -23,6 +23,8 @@ export interface IngestSummary {
   dir?: string;
   /** In {@link TABLE_NAMES} order. */
   tables: TableSummary[];
+  /** The fingerprint of the dataset read (recorded with the ingest; see `fingerprintDataset`). */
+  input?: { rows: Record<string, number>; sha256: string };
 }
 
 /** Number of distinct strings in `values`. */

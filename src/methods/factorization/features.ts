@@ -79,6 +79,8 @@ export interface FMData {
   /** Each user's items, sorted (CSR over users), to reject observed items as negatives. */
   userOffsets: Int32Array;
   userItems: Int32Array;
+  /** The mean raw course weight the course positives' weights were divided by (1 without `log` weighting). */
+  courseWeightMean: number;
 }
 
 interface Raw {
@@ -251,9 +253,9 @@ export function buildFeatures(dataset: Dataset, opts: FeatureOptions = {}): FMDa
       nCourse++;
     }
   }
+  const courseWeightMean = nCourse > 0 ? logSum / nCourse : 1;
   if (nCourse > 0) {
-    const mean = logSum / nCourse;
-    for (let p = 0; p < nPairs; p++) if (posItem[p] >= nsStart[1] && posItem[p] < nsStart[2]) posWeight[p] /= mean;
+    for (let p = 0; p < nPairs; p++) if (posItem[p] >= nsStart[1] && posItem[p] < nsStart[2]) posWeight[p] /= courseWeightMean;
   }
 
   const userItems = posItem.slice();
@@ -286,6 +288,7 @@ export function buildFeatures(dataset: Dataset, opts: FeatureOptions = {}): FMDa
     nsItems,
     userOffsets,
     userItems,
+    courseWeightMean,
   };
 }
 

@@ -13,9 +13,30 @@
 import { toDataset, type Dataset, type InputColumns } from "../../dataset.ts";
 import { usersWithNeighbors } from "../../rank/heap.ts";
 import type { Rankings } from "../../types.ts";
-import { booleanOption, checkUser, choiceOption, integerOption, numberOption, resolveOptions, type FitContext, type Method, type Model, type OptionsOf, type QueryOptions, type RankAllOptions } from "../method.ts";
-import { buildFeatures, NAMESPACES, type FMData, type Weighting } from "./features.ts";
-import { factorData, factorQuery, rankFactorData, type FactorData } from "./kernel.ts";
+import type { Profile } from "../../profile.ts";
+import {
+  booleanOption,
+  checkSubject,
+  choiceOption,
+  integerOption,
+  numberOption,
+  resolveOptions,
+  type ExplainOptions,
+  type Explanation,
+  type FitContext,
+  type FoldedProfile,
+  type ItemKind,
+  type Method,
+  type Model,
+  type ModelState,
+  type OptionsOf,
+  type QueryOptions,
+  type RankAllOptions,
+  type Subject,
+} from "../method.ts";
+import { buildFeatures, hasItem, NAMESPACES, type FMData, type Weighting } from "./features.ts";
+import { explainFactors, foldInFactors, itemIndex, itemScores, itemTable, namespaceOfKind, userItems, withSpareRow, type ItemTable } from "./fold.ts";
+import { factorData, factorQuery, normalizeRows, rankFactorData, type FactorData } from "./kernel.ts";
 import type { FMParams } from "./model.ts";
 import { trainFMParams, type EpochStats } from "./train.ts";
 
@@ -119,10 +140,14 @@ export function trainFM(dataset: Dataset | InputColumns, opts: Partial<FMOptions
   return train(toDataset(dataset), fmParameters(opts), context).model;
 }
 
+function features(dataset: Dataset, p: FMOptions): FMData {
+  return buildFeatures(dataset, { shareTags: p.shareTags, weighting: p.weighting, sideWeight: p.sideWeight });
+}
+
 function train(dataset: Dataset, p: FMOptions, context: FitContext): { model: FMModel; seconds: { features: number; train: number } } {
   const t0 = performance.now();
   context.onProgress?.("features", 0, 1);
-  const data = buildFeatures(dataset, { shareTags: p.shareTags, weighting: p.weighting, sideWeight: p.sideWeight });
+  const data = features(dataset, p);
   context.onProgress?.("features", 1, 1);
   const t1 = performance.now();
   const { params, epochs } = trainFMParams(data, { ...p, onEpoch: context.onEpoch, onProgress: context.onProgress });
@@ -156,11 +181,24 @@ export interface FactorizationDetails {
   seconds: { features: number; train: number; topN: number };
 }
 
+/** A profile folded into a factorization model: its fitted factors. */
+interface FactorProfile extends FoldedProfile {
+  /** Raw factors (for item scores) and their unit vector (for cosines). */
+  readonly factors: Float64Array;
+  readonly unit: Float64Array;
+  /** The profile's FM items, sorted. */
+  readonly items: Int32Array;
+}
+
 /** A fitted factorization model: the FM and its users' unit factor rows. */
 export class FactorizationModel implements Model {
   readonly method = "factorization";
   readonly stages: { features: number; train: number };
   private readonly factors: FactorData;
+  private spare: FMParams | undefined;
+  private itemIds: Map<string, number> | undefined;
+  private readonly tables: ItemTable[] = [];
+  private readonly vocabItems: Int32Array[] = [];
 
   constructor(
     readonly dataset: Dataset,
@@ -177,9 +215,98 @@ export class FactorizationModel implements Model {
     return { users: [...this.dataset.users], ...lists };
   }
 
-  similarUsers(user: number, options: QueryOptions = {}) {
-    checkUser(user, this.dataset);
-    return factorQuery(this.factors, user, options.n ?? 10, options.eligible);
+  similarUsers(subject: Subject, options: QueryOptions = {}) {
+    checkSubject(subject, this.dataset, this.method);
+    const { unit, self } = this.query(subject);
+    return factorQuery(this.factors, unit, self, options.n ?? 10, options);
+  }
+
+  /** The unit factor vector of a subject, and its row (-1 for a profile). */
+  private query(subject: Subject): { unit: Float64Array; self: number } {
+    if (typeof subject !== "number") return { unit: (subject as FactorProfile).unit, self: -1 };
+    const k = this.fm.k;
+    return { unit: this.factors.unit.subarray(subject * k, subject * k + k), self: subject };
+  }
+
+  private itemIndex(): Map<string, number> {
+    this.itemIds ??= itemIndex(this.fm.data);
+    return this.itemIds;
+  }
+
+  /** Fits the profile's factors with every other parameter fixed (see `fold.ts`); deterministic for the model's seed. */
+  foldIn(profile: Profile): FoldedProfile {
+    this.spare ??= withSpareRow(this.fm.params);
+    const ids = this.itemIndex();
+    const { factors, unknown } = foldInFactors(this.fm.data, this.spare, ids, profile, this.params);
+    const items = new Set<number>();
+    for (const t of profile.interests ?? []) items.add(ids.get(`interest:${t}`) ?? -1);
+    for (const c of Object.keys(profile.courses ?? {})) items.add(ids.get(`course:${c}`) ?? -1);
+    for (const a of Object.keys(profile.assessments ?? {})) items.add(ids.get(`assessment:${a}`) ?? -1);
+    items.delete(-1);
+    const folded: FactorProfile = {
+      method: this.method,
+      profile,
+      unknown,
+      factors,
+      unit: normalizeRows(factors, 1, this.fm.k),
+      items: Int32Array.from(items).sort(),
+    };
+    return folded;
+  }
+
+  explain(subject: Subject, other: number, options: ExplainOptions = {}): Explanation {
+    checkSubject(subject, this.dataset, this.method);
+    checkSubject(other, this.dataset, this.method);
+    const { data, params, k } = this.fm;
+    const u = this.query(subject);
+    const v = this.query(other);
+    let score = 0;
+    for (let f = 0; f < k; f++) score += u.unit[f] * v.unit[f];
+    const itemsU = typeof subject === "number" ? userItems(data, subject) : (subject as FactorProfile).items;
+    return explainFactors(data, params, u.unit, v.unit, score, itemsU, (i) => hasItem(data, other, i), options.items ?? 10);
+  }
+
+  /** ŷ of every item of `kind` for the subject, over the dataset's vocabulary of that kind (-Infinity: an item the model never saw). */
+  scoreItems(subject: Subject, kind: ItemKind): Float64Array {
+    checkSubject(subject, this.dataset, this.method);
+    const { data, params, k } = this.fm;
+    const raw = typeof subject === "number" ? params.v.subarray(subject * k, subject * k + k) : (subject as FactorProfile).factors;
+    const ns = namespaceOfKind(kind);
+    this.tables[ns] ??= itemTable(data, params, ns);
+    this.vocabItems[ns] ??= this.vocabularyItems(kind, ns);
+    const scores = itemScores(this.tables[ns], raw, k);
+    const map = this.vocabItems[ns];
+    const out = new Float64Array(map.length);
+    for (let id = 0; id < map.length; id++) out[id] = map[id] < 0 ? -Infinity : scores[map[id]];
+    return out;
+  }
+
+  /** For each id of the dataset's vocabulary of `kind`, its item within namespace `ns` (-1: none). */
+  private vocabularyItems(kind: ItemKind, ns: number): Int32Array {
+    const vocab = kind === "interests" ? this.dataset.interests : kind === "courses" ? this.dataset.courses : this.dataset.assessments;
+    const ids = this.itemIndex();
+    const lo = this.fm.data.nsStart[ns];
+    return Int32Array.from(vocab, (key) => {
+      const item = ids.get(`${NAMESPACES[ns]}:${key}`);
+      return item === undefined ? -1 : item - lo;
+    });
+  }
+
+  /** A diverged training: a non-finite loss, or non-finite user factors. */
+  problem(): string | null {
+    const bad = this.fm.epochs.find((e) => !Number.isFinite(e.loss));
+    if (bad) return `training diverged (loss ${bad.loss} at epoch ${bad.epoch}); try a smaller --learning-rate (now ${this.params.learningRate})`;
+    const v = this.fm.params.v;
+    for (let i = 0; i < this.fm.users.length * this.fm.k; i++) {
+      if (!Number.isFinite(v[i])) return `training diverged (non-finite user factors); try a smaller --learning-rate (now ${this.params.learningRate})`;
+    }
+    return null;
+  }
+
+  /** Every learned parameter; the feature rows are rebuilt from the dataset on restore. */
+  state(): ModelState {
+    const { params, epochs } = this.fm;
+    return { arrays: { w0: params.w0, w: params.w, v: params.v }, meta: { epochs } };
   }
 
   /** Distinct items per namespace. */
@@ -224,5 +351,17 @@ export const factorization: Method<FMOptions> = {
   async fit(dataset, options, context = {}) {
     const { model, seconds } = train(dataset, options, context);
     return new FactorizationModel(dataset, model, options, seconds);
+  },
+  restore(dataset, options, state) {
+    const t0 = performance.now();
+    const data = features(dataset, options);
+    const { w0, w, v } = state.arrays;
+    const k = options.factors;
+    if (!w0 || !w || !v || w0.length !== 1 || w.length !== data.nFeatures || v.length !== data.nFeatures * k) {
+      throw new RangeError(`the stored factorization model does not fit this input (${data.nFeatures} features × ${k} factors expected)`);
+    }
+    const params: FMParams = { nFeatures: data.nFeatures, k, w0, w, v };
+    const epochs = Array.isArray(state.meta.epochs) ? (state.meta.epochs as EpochStats[]) : [];
+    return new FactorizationModel(dataset, { users: data.users, k, params, data, epochs }, options, { features: (performance.now() - t0) / 1000, train: 0 });
   },
 };

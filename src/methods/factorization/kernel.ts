@@ -11,7 +11,7 @@
  * cosine is bit-identical to the naive loop Σ_f a_f·b_f: ties stay ties, and the result does not
  * depend on tiling or on how rows are split between threads.
  */
-import { queryTopN, rankAllPairs, type KernelSetup, type NeighborLists, type QueryResult } from "../../rank/driver.ts";
+import { queryTopN, rankAllPairs, type KernelSetup, type NeighborLists, type QueryFilter, type QueryResult } from "../../rank/driver.ts";
 import { offerRow as offer, type RowSelections } from "../../rank/heap.ts";
 import { autoThreads, workerEntry } from "../../parallel.ts";
 import type { ProgressFn } from "../../types.ts";
@@ -233,24 +233,26 @@ export function rankFactorData(data: FactorData, opts: FactorTopNOptions = {}): 
 }
 
 /**
- * One row's top-n by cosine against every other non-zero row, summed over the k factors in index
- * order exactly as the 4 × 4 kernel sums them: bit-identical to {@link factorTopN}'s scores.
+ * One query's top-n by exact cosine: `query` is a unit factor vector (k entries), e.g. row `self`
+ * of `data.unit` or a folded-in profile's; row `self` itself is never returned (-1: none). The
+ * same left-to-right sum as the all-users kernel, so a row's answer equals its ranking.
  */
-export function factorQuery(data: FactorData, row: number, n: number, eligible?: Uint8Array | null): QueryResult {
+export function factorQuery(data: FactorData, query: Float64Array, self: number, n: number, filter: QueryFilter = {}): QueryResult {
   const { unit, nonzero, rows, k } = data;
-  if (!nonzero[row]) return { ids: new Int32Array(0), scores: new Float64Array(0) };
-  const o = row * k;
+  let any = false;
+  for (let f = 0; f < k; f++) any ||= query[f] !== 0;
+  if (!any) return { ids: new Int32Array(0), scores: new Float64Array(0) };
   return queryTopN(
     n,
     (offer) => {
       for (let c = 0; c < rows; c++) {
-        if (c === row || !nonzero[c]) continue;
+        if (c === self || !nonzero[c]) continue;
         const p = c * k;
         let s = 0;
-        for (let f = 0; f < k; f++) s += unit[o + f] * unit[p + f];
+        for (let f = 0; f < k; f++) s += query[f] * unit[p + f];
         offer(c, s);
       }
     },
-    eligible,
+    filter,
   );
 }

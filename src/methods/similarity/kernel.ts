@@ -36,23 +36,30 @@ export function topNScratch(rows: number): TopNScratch {
  * same bits for the same pair.
  */
 export function gatherRow(x: CSR, xt: CSR, u: number, laterOnly: boolean, scratch: TopNScratch): number {
-  const { indptr, indices, data } = x;
+  return gatherEntries(x.indices, x.data, x.indptr[u], x.indptr[u + 1], laterOnly ? u : -1, xt, scratch);
+}
+
+/**
+ * {@link gatherRow} for any sparse row: entries `[from, to)` of `indices`/`data` (columns
+ * increasing), e.g. a matrix row or a folded-in profile. Rows up to `after` are skipped (-1: none).
+ */
+export function gatherEntries(indices: Int32Array, data: Float64Array, from: number, to: number, after: number, xt: CSR, scratch: TopNScratch): number {
   const tIndptr = xt.indptr;
   const tIndices = xt.indices;
   const tData = xt.data;
   const { acc, seen, touched } = scratch;
   let nTouched = 0;
-  for (let p = indptr[u]; p < indptr[u + 1]; p++) {
+  for (let p = from; p < to; p++) {
     const a = data[p];
     const k = indices[p];
     let lo = tIndptr[k];
     const stop = tIndptr[k + 1];
-    if (laterOnly) {
-      // First entry of column k past row u (column entries are in increasing row order).
+    if (after >= 0) {
+      // First entry of column k past row `after` (column entries are in increasing row order).
       let hi = stop;
       while (lo < hi) {
         const mid = (lo + hi) >>> 1;
-        if (tIndices[mid] <= u) lo = mid + 1;
+        if (tIndices[mid] <= after) lo = mid + 1;
         else hi = mid;
       }
     }
@@ -104,19 +111,26 @@ export const similarityKernel: KernelSetup<SimilarityData> = (data, sel) => {
   return (start, end) => accumulateRows(data.x, data.xt, start, end, sel, scratch);
 };
 
+/** A sparse query row: column ids (increasing) and values, in the matrix's column space. */
+export interface SparseRow {
+  indices: Int32Array;
+  data: Float64Array;
+}
+
 /**
- * One user's scores against every other user, offered to `offer` (each other user sharing an
- * item, once, with a score > 0). Each score is summed over the shared items in increasing column
- * order from 0, by the same {@link gatherRow} as {@link accumulateRows}: bit-identical to the all-users ranking.
+ * One query's scores against every row, offered to `offer` (each row sharing an item, once, with
+ * a score > 0; row `self` never). The query is row `self` of the matrix, or `row` when given (a
+ * folded-in profile). Each score is summed over the shared items in increasing column order from
+ * 0, by the same {@link gatherEntries} as {@link accumulateRows}: bit-identical to the all-users ranking.
  */
-export function scoreUser(data: SimilarityData, u: number, scratch: TopNScratch, offer: (id: number, score: number) => void): void {
+export function scoreUser(data: SimilarityData, self: number, scratch: TopNScratch, offer: (id: number, score: number) => void, row?: SparseRow): void {
   const { acc, seen, touched } = scratch;
-  const nTouched = gatherRow(data.x, data.xt, u, false, scratch);
+  const nTouched = row ? gatherEntries(row.indices, row.data, 0, row.indices.length, -1, data.xt, scratch) : gatherRow(data.x, data.xt, self, false, scratch);
   for (let t = 0; t < nTouched; t++) {
     const v = touched[t];
     const s = acc[v];
     acc[v] = 0;
     seen[v] = 0;
-    if (v !== u && s > 0) offer(v, s);
+    if (v !== self && s > 0) offer(v, s);
   }
 }

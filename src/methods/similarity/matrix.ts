@@ -33,7 +33,17 @@ export interface UserItemMatrix {
   /** Blocks with positive weight side by side, each row L2-normalized per block and scaled by √w_b. */
   matrix: CSR;
   blocks: Record<BlockName, BlockStats>;
+  /**
+   * Item key of every matrix column (`interest:<tag>`, `course:<id>`, `tag:<course tag>`,
+   * `assessment:<tag>`), in column order.
+   */
+  columns: string[];
+  /** Block of every matrix column (index into {@link BLOCK_NAMES}). */
+  columnBlocks: Uint8Array;
 }
+
+/** The key prefix of each block's items in {@link UserItemMatrix.columns} (the courses block's keys carry their own). */
+const KEY_PREFIX: Record<BlockName, string> = { interests: "interest:", courses: "", assessments: "assessment:" };
 
 /**
  * Builds the weighted similarity matrix from a dataset. `weights` default to {@link DEFAULT_WEIGHTS} and are validated and
@@ -48,14 +58,22 @@ export function weightInteractions(interactions: Interactions, weights: Partial<
   const w = normalizeWeights(weights);
   const parts: CSR[] = [];
   const blocks = {} as Record<BlockName, BlockStats>;
-  for (const name of BLOCK_NAMES) {
+  const columns: string[] = [];
+  const columnBlocks: number[] = [];
+  for (const [b, name] of BLOCK_NAMES.entries()) {
     const { items, values } = interactions.blocks[name];
     const unit = normalizeRows(values);
     let users = 0;
     for (let u = 0; u < unit.rows; u++) if (unit.indptr[u + 1] > unit.indptr[u]) users++;
     blocks[name] = { weight: w[name], items: items.length, nnz: nnz(unit), users };
-    if (w[name] > 0) parts.push(scale(unit, Math.sqrt(w[name])));
+    if (w[name] > 0) {
+      parts.push(scale(unit, Math.sqrt(w[name])));
+      for (const item of items) {
+        columns.push(KEY_PREFIX[name] + item);
+        columnBlocks.push(b);
+      }
+    }
   }
-  return { users: interactions.users, weights: w, matrix: hstack(parts), blocks };
+  return { users: interactions.users, weights: w, matrix: hstack(parts), blocks, columns, columnBlocks: Uint8Array.from(columnBlocks) };
 }
 
