@@ -14,13 +14,12 @@ export function methodArgs(): ArgsDef {
   for (const f of methodFlags()) {
     const first = f.methods[0].spec;
     const owners = f.methods.map((m) => m.method.name).join(", ");
-    const defaults = new Set(f.methods.map((m) => m.spec.format(m.spec.default)));
+    const defaults = [...new Set(f.methods.map((m) => m.spec.format(m.spec.default)))];
+    // The default is shown, not filled in: a flag given to a method that has no such option is then an error.
     args[f.flag] = {
       type: "string",
       valueHint: first.valueHint,
-      description: `${owners}: ${first.description}`,
-      // One default when the methods agree; else each method's own applies.
-      ...(defaults.size === 1 ? { default: [...defaults][0] } : {}),
+      description: `${owners}: ${first.description}${defaults.length === 1 ? ` (default: ${defaults[0]})` : ""}`,
     };
   }
   args.threads = { type: "string", valueHint: "N", description: "Worker threads (default: all cores for more than 2,000 users, else 1)" };
@@ -51,6 +50,17 @@ export function methodOptions(method: AnyMethod, args: Record<string, unknown>):
 /** Checks every method flag for every method, naming the flag at fault (before any work). */
 export function checkMethodFlags(methods: AnyMethod[], args: Record<string, unknown>): Map<AnyMethod, Record<string, unknown>> {
   return new Map(methods.map((m) => [m, methodOptions(m, args)]));
+}
+
+/** A method flag given while none of `chosen` has that option is an error, not silently ignored. */
+export function refuseForeignFlags(chosen: AnyMethod[], args: Record<string, unknown>): void {
+  for (const f of methodFlags()) {
+    const text = args[f.flag];
+    if (typeof text !== "string" || text === "") continue;
+    if (f.methods.some((m) => chosen.includes(m.method))) continue;
+    const owners = f.methods.map((m) => m.method.name).join(", ");
+    throw new CliError(`--${f.flag} does not apply to ${chosen.map((m) => m.name).join(", ")} (it is an option of ${owners})`);
+  }
 }
 
 /** `--threads`, checked. */

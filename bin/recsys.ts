@@ -14,6 +14,8 @@ const subCommands = {
   pipeline: () => import("./commands/pipeline.ts").then((m) => m.default),
   evaluate: () => import("./commands/evaluate.ts").then((m) => m.default),
   similar: () => import("./commands/similar.ts").then((m) => m.default),
+  recommend: () => import("./commands/recommend.ts").then((m) => m.default),
+  export: () => import("./commands/export.ts").then((m) => m.default),
   serve: () => import("./commands/serve.ts").then((m) => m.default),
 } as const;
 
@@ -44,11 +46,28 @@ function checkFlags(args: ArgsDef, argv: string[]): void {
     for (const a of [(def as { alias?: string | string[] }).alias ?? []].flat()) known.add(a);
     if (def.type === "boolean") known.add(`no-${name}`);
   }
-  for (const a of argv) {
-    if (a === "--") break;
+  const takesValue = new Set<string>();
+  for (const [name, def] of Object.entries(args)) {
+    if (def.type !== "string") continue;
+    takesValue.add(name);
+    for (const a of [(def as { alias?: string | string[] }).alias ?? []].flat()) takesValue.add(a);
+  }
+  const positionals = Object.entries(args).filter(([, def]) => def.type === "positional").map(([name]) => name);
+  let given = 0;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === "--") {
+      given += argv.length - i - 1;
+      break;
+    }
     const m = /^--?([^=]+)/.exec(a);
-    if (!m || /^-\d/.test(a)) continue;
+    if (!m || /^-\d/.test(a)) {
+      // citty ignores positionals beyond those it defines: `similar 110 111` must not answer for 110 alone.
+      if (++given > positionals.length) throw new CliError(`unexpected argument ${JSON.stringify(a)}${positionals.length ? ` (this command takes ${positionals.map((p) => p.toUpperCase()).join(" ")})` : " (this command takes no positional arguments)"}`);
+      continue;
+    }
     if (!known.has(m[1])) throw new CliError(`unknown option ${a.split("=")[0]} (see --help)`);
+    if (takesValue.has(m[1]) && !a.includes("=")) i++;
   }
 }
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "bun:test";
 import { Dataset as IdDataset, type InputColumns as Dataset } from "../src/dataset.ts";
+import { grouped } from "./fixtures/grouped.ts";
 import { evaluate, indexItems, recommendFromNeighbors, recommendPopular, scoreRecommendations, splitHoldout } from "../src/evaluate.ts";
 import { Rng } from "../src/random.ts";
 import type { Rankings } from "../src/types.ts";
@@ -8,46 +9,6 @@ const interestKey = (tag: string) => `interest:${tag}`;
 const courseKey = (id: string) => `course:${id}`;
 
 /** A small dataset with taste: users of group g follow tags and watch courses of g, plus noise. */
-function grouped(users: number, seed: number): Dataset {
-  const rng = new Rng(seed);
-  const ds: Dataset = {
-    user_interests: { user_handle: [], interest_tag: [] },
-    user_assessment_scores: { user_handle: ["1", "2"], assessment_tag: ["python", "java"], user_assessment_score: Float64Array.from([120, 80]) },
-    user_course_views: { user_handle: [], course_id: [], level: [], view_time_seconds: new Float64Array(0) },
-    course_tags: { course_id: [], course_tags: [] },
-  };
-  const seconds: number[] = [];
-  for (let u = 1; u <= users; u++) {
-    const g = u % 3;
-    const n = rng.int(12);
-    for (let i = 0; i < n; i++) {
-      // Re-follows repeat rows: the split must hide all rows of a hidden item.
-      const tag = rng.next() < 0.85 ? `g${g}-tag${Math.floor(Math.pow(rng.next(), 2) * 15)}` : `noise${rng.int(30)}`;
-      const times = 1 + rng.int(2);
-      for (let t = 0; t < times; t++) {
-        ds.user_interests.user_handle.push(String(u));
-        ds.user_interests.interest_tag.push(tag);
-      }
-    }
-    const c = rng.int(6);
-    for (let i = 0; i < c; i++) {
-      const course = `g${g}-course${Math.floor(Math.pow(rng.next(), 2) * 20)}`;
-      for (let t = 0; t < 1 + rng.int(3); t++) {
-        ds.user_course_views.user_handle.push(String(u));
-        ds.user_course_views.course_id.push(course);
-        ds.user_course_views.level.push("Beginner");
-        seconds.push(rng.int(3000));
-      }
-    }
-  }
-  ds.user_course_views.view_time_seconds = Float64Array.from(seconds);
-  for (let g = 0; g < 3; g++)
-    for (let c = 0; c < 20; c++) {
-      ds.course_tags.course_id.push(`g${g}-course${c}`);
-      ds.course_tags.course_tags.push(`g${g}-tag${c % 15}`);
-    }
-  return ds;
-}
 
 function itemsByUser(ds: Dataset): Map<string, Set<string>> {
   const m = new Map<string, Set<string>>();

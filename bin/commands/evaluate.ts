@@ -7,7 +7,7 @@ import { InputError } from "../../src/read/errors.ts";
 import { readTables } from "../../src/read/index.ts";
 import { formatSummary } from "../../src/read/summary.ts";
 import { CliError, dbArgs, jsonArg, log, positiveInt, positiveNumber, printJson, progress } from "../common.ts";
-import { checkMethodFlags, dataDirArg, inputDatabase, methodArgs, threadsArg } from "../method-args.ts";
+import { checkMethodFlags, refuseForeignFlags, dataDirArg, inputDatabase, methodArgs, threadsArg } from "../method-args.ts";
 
 export default defineCommand({
   meta: {
@@ -36,6 +36,8 @@ export default defineCommand({
     }
     const chosen = choice === "all" ? methods() : [getMethod(choice)];
     const flags = checkMethodFlags(methods(), args);
+    // --seed is evaluate's own (the split's, and each method's unless set), whatever the methods.
+    refuseForeignFlags(chosen, { ...args, seed: undefined });
     const seed = positiveInt(typeof args.seed === "string" ? args.seed : undefined, "seed", 42, 0);
     const fraction = positiveNumber(args.fraction as string | undefined, "fraction", 0.2);
     if (!(fraction < 1)) throw new CliError(`--fraction must lie strictly between 0 and 1, got ${JSON.stringify(args.fraction)}`);

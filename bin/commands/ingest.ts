@@ -44,6 +44,22 @@ export default defineCommand({
       return;
     }
     process.stdout.write(formatSummary(summary) + "\n");
+    await warnStaleTables(dbPath);
     log.success(`ingested into ${dbPath} in ${(seconds.read + seconds.write).toFixed(2)} s (read ${seconds.read.toFixed(2)} s, write ${seconds.write.toFixed(2)} s)`);
   },
 });
+
+/** Names every rankings table the new input makes out of date (ranked from other input). */
+async function warnStaleTables(dbPath: string): Promise<void> {
+  const { openStore } = await import("../../src/db/store.ts");
+  const store = await openStore(dbPath, { readonly: true });
+  try {
+    const current = store.inputFingerprint() as { sha256: string } | null;
+    for (const { table, run } of await store.rankingsTables()) {
+      const ranked = (run?.input as { sha256?: string } | undefined)?.sha256;
+      if (current && ranked && ranked !== current.sha256) log.warn(`rankings table ${table} is now out of date: run recsys pipeline --method ${run!.method} --results-table ${table}`);
+    }
+  } finally {
+    store.close();
+  }
+}

@@ -4,12 +4,12 @@
  */
 import { defineCommand } from "citty";
 import { getMethod, methodNames, methods, UnknownMethodError } from "../../src/methods/registry.ts";
-import { runPipeline, type PipelineResult } from "../../src/pipeline.ts";
+import { DegenerateRunError, runPipeline, type PipelineResult } from "../../src/pipeline.ts";
 import { InputError } from "../../src/read/errors.ts";
 import { formatSummary } from "../../src/read/summary.ts";
 import { MissingTablesError } from "../../src/db/store.ts";
 import { CliError, dbArgs, jsonArg, log, positiveInt, printJson, progress, resolveDb, resolveTable, tableArg } from "../common.ts";
-import { checkMethodFlags, dataDirArg, inputDatabase, methodArgs, methodChoices, threadsArg } from "../method-args.ts";
+import { checkMethodFlags, refuseForeignFlags, dataDirArg, inputDatabase, methodArgs, methodChoices, threadsArg } from "../method-args.ts";
 
 export default defineCommand({
   meta: { name: "pipeline", description: "Rank every user's most similar users and store them in the rankings table" },
@@ -20,6 +20,7 @@ export default defineCommand({
     ...tableArg,
     "top-n": { type: "string", valueHint: "N", description: "Neighbours kept per user (alias --top_users)", default: "10" },
     ...methodArgs(),
+    "allow-empty": { type: "boolean", description: "Publish even if the run ranks nobody although users have interactions (else it fails and the previous table stays)" },
     ...jsonArg,
   }),
   async run({ args }) {
@@ -33,6 +34,7 @@ export default defineCommand({
     // Every flag is checked before any file is read or the database is touched.
     const table = resolveTable(args);
     const options = checkMethodFlags(methods(), args).get(method) ?? {};
+    refuseForeignFlags([method], args);
     const threads = threadsArg(args);
     const topN = positiveInt(args["top-n"] as string | undefined, "top-n", 10);
     const dataDir = args["data-dir"] as string | undefined;
@@ -51,6 +53,7 @@ export default defineCommand({
         topN,
         threads,
         onProgress: bar.report,
+        allowEmpty: args["allow-empty"] === true,
         onRead: (read) => {
           bar.done();
           if (!args.json) process.stderr.write(formatSummary(read.summary) + "\n");
@@ -65,6 +68,7 @@ export default defineCommand({
     } catch (e) {
       // Bad input is the user's to fix, like a bad flag: the message names file, line and column.
       if (e instanceof InputError || e instanceof MissingTablesError) throw new CliError(e.message);
+      if (e instanceof DegenerateRunError) throw new CliError(e.message, 1);
       throw e;
     } finally {
       bar.done();

@@ -1,103 +1,136 @@
 import { defineCommand } from "citty";
-import { existsSync } from "node:fs";
-import { CliError, dbArgs, jsonArg, positiveInt, resolveDb, resolveTable, tableArg } from "../common.ts";
+import type { Explanation } from "../../src/methods/method.ts";
+import { askArgs, askServer, asCliErrors, chooseTable, openLocalStore, readHandles, readProfile, userArg, warnIfStale } from "../ask.ts";
+import { CliError, dbArgs, jsonArg, log, positiveInt, tableArg } from "../common.ts";
 
-type Row = [similar: string, score: number];
+interface Row {
+  similar: string;
+  score: number;
+  explanation?: Explanation;
+}
 
-/** rank, similar user, score: aligned columns for people. */
+/** rank, similar user, score (and each explanation): aligned columns for people. */
 function printTable(rows: Row[]): void {
-  const width = Math.max(7, ...rows.map((r) => r[0].length));
+  const width = Math.max(7, ...rows.map((r) => r.similar.length));
   const rankWidth = Math.max(4, String(rows.length).length);
   let out = `${"rank".padStart(rankWidth)}  ${"similar".padEnd(width)}  score\n`;
-  rows.forEach(([similar, score], i) => {
-    out += `${String(i + 1).padStart(rankWidth)}  ${similar.padEnd(width)}  ${score.toFixed(4)}\n`;
+  rows.forEach((r, i) => {
+    out += `${String(i + 1).padStart(rankWidth)}  ${r.similar.padEnd(width)}  ${r.score.toFixed(4)}\n`;
+    const e = r.explanation;
+    if (e) {
+      const pad = " ".repeat(rankWidth + 2);
+      const blocks = Object.entries(e.blocks).map(([b, x]) => `${b} ${x.toFixed(4)}`);
+      if (e.residual !== 0) blocks.push(`residual ${e.residual.toFixed(4)}`);
+      out += `${pad}${blocks.join("  ")}\n`;
+      for (const item of e.items) out += `${pad}  ${item.contribution >= 0 ? "+" : "-"}${Math.abs(item.contribution).toFixed(4)}  ${item.item}${item.shared ? "" : " (not shared)"}\n`;
+    }
   });
   process.stdout.write(out);
 }
 
-/** Asks a running `recsys serve` (POST with a JSON body, the API's own form). */
-async function fromServer(url: string, user: string, n: number | undefined): Promise<string> {
-  const endpoint = `${url.replace(/\/+$/, "")}/api/similarity/`;
-  const headers: Record<string, string> = { "Content-Type": "application/json" };
-  if (process.env.RECSYS_API_TOKEN) headers.Authorization = `Bearer ${process.env.RECSYS_API_TOKEN}`;
-  let res: Response;
-  try {
-    res = await fetch(endpoint, {
-      method: "POST",
-      headers,
-      body: JSON.stringify(n === undefined ? { user_handle: user } : { user_handle: user, n }),
-      signal: AbortSignal.timeout(10_000),
-    });
-  } catch (e) {
-    throw new CliError(`cannot reach the server at ${url}: ${(e as Error).message}`, 1);
-  }
-  const text = await res.text();
-  if (!res.ok) {
-    let message = text;
-    try {
-      message = (JSON.parse(text) as { error?: string }).error ?? text;
-    } catch {
-      // not JSON: show what came back
-    }
-    throw new CliError(`${endpoint} answered ${res.status}: ${message}`, 1);
-  }
-  return text;
-}
-
-/** Reads the rankings table from the store; same validation and same JSON as the API. */
-async function fromDatabase(args: { db?: string; env?: string; "results-table"?: string }, user: string, n: number | undefined): Promise<Row[]> {
-  const path = resolveDb(args);
-  const table = resolveTable(args);
-  if (!existsSync(path)) throw new CliError(`database ${path} does not exist; create it with \`recsys pipeline --method similarity --db ${path}\``, 1);
-  // Loaded here, and only the store (not the server): start-up is part of this command's budget.
-  const { openStore, MissingTableError } = await import("../../src/db/store.ts");
-  const store = await openStore(path, { readonly: true });
-  try {
-    const reader = store.reader(table);
-    const handle = user.trim();
-    if (!handle) throw new CliError("USER must not be empty");
-    await reader.sync(true);
-    let rows: Row[];
-    try {
-      rows = await reader.neighbors(handle, n ?? 10);
-    } catch (e) {
-      if (e instanceof MissingTableError) throw new CliError(e.message, 1);
-      throw e;
-    }
-    if (rows.length === 0) throw new CliError(`unknown user ${JSON.stringify(handle)}: no rankings in table ${table} of ${path}`, 1);
-    // Fewer rows than asked is fine for a user with few neighbours, not for n past the stored top-n.
-    const top = await reader.topN();
-    if (n !== undefined && rows.length < n && n > top) throw new CliError(`--n must be between 1 and ${top} (the stored top-n), got ${n}`);
-    return rows;
-  } finally {
-    store.close();
-  }
-}
-
 export default defineCommand({
-  meta: { name: "similar", description: "Print the users most similar to USER (from the database, or from a running server with --url)" },
+  meta: {
+    name: "similar",
+    description: "Print the users most similar to USER (or to a --profile), from the database or a running server (--url)",
+  },
   args: {
-    user: { type: "positional", required: true, valueHint: "USER", description: "User handle" },
-    n: { type: "string", valueHint: "N", description: "How many (1..stored top-n; default 10)" },
+    user: { type: "positional", required: false, valueHint: "USER", description: "User handle" },
+    n: { type: "string", valueHint: "N", description: "How many (default 10; more than the stored top-n is answered by the run's model)" },
+    exclude: { type: "string", valueHint: "H1,H2", description: "Never return these handles (comma-separated)" },
+    within: { type: "string", valueHint: "FILE", description: "Only return handles listed in FILE (one per line), e.g. a cohort" },
+    "min-score": { type: "string", valueHint: "X", description: "Only neighbours scoring at least X" },
+    explain: { type: "boolean", description: "Show why: each block's share of the score and the items that contribute most" },
+    ...askArgs,
     ...jsonArg,
     ...dbArgs,
     ...tableArg,
-    url: { type: "string", valueHint: "http://host:port", description: "Ask a running `recsys serve` instead of the database ($RECSYS_API_TOKEN is sent if set)" },
   },
   async run({ args }) {
+    // Every flag is checked before the database or the server is touched.
+    const user = userArg(args);
     const n = args.n === undefined ? undefined : positiveInt(args.n, "n", 10);
-    const user = String(args.user);
+    const exclude = args.exclude === undefined ? undefined : readHandles(args.exclude, "exclude", false);
+    const within = args.within === undefined ? undefined : readHandles(args.within, "within", true);
+    let minScore: number | undefined;
+    if (args["min-score"] !== undefined) {
+      minScore = Number(args["min-score"]);
+      if (!/^-?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(args["min-score"].trim()) || !Number.isFinite(minScore)) throw new CliError(`--min-score must be a number, got ${JSON.stringify(args["min-score"])}`);
+    }
+    const profile = args.profile === undefined ? undefined : readProfile(args.profile);
+    const explain = args.explain === true;
+
     if (args.url) {
-      if (!/^https?:\/\/[^/]+/.test(args.url)) throw new CliError(`--url must look like http://host:port, got ${JSON.stringify(args.url)}`);
-      const text = await fromServer(args.url, user, n);
+      if (args.method !== undefined && args["results-table"] !== undefined) throw new CliError("give --method or --results-table, not both");
+      const body: Record<string, unknown> = user !== undefined ? { user_handle: user } : { profile };
+      if (n !== undefined) body.n = n;
+      if (exclude) body.exclude = exclude;
+      if (within) body.within = within;
+      if (minScore !== undefined) body.min_score = minScore;
+      if (explain) body.explain = true;
+      if (args.method !== undefined) body.method = args.method;
+      if (args["results-table"] !== undefined) body.table = args["results-table"];
+      const text = await askServer(args.url, "similarity", body);
+      const answer = JSON.parse(text) as Row[] | { similar: Row[]; unknown?: Record<string, string[]> };
+      const rows = Array.isArray(answer) ? answer : answer.similar;
+      if (!Array.isArray(answer)) reportUnknown(answer.unknown);
       if (args.json) process.stdout.write(text + "\n");
-      else printTable((JSON.parse(text) as { similar: string; score: number }[]).map((r) => [r.similar, r.score]));
+      else printTable(rows);
       return;
     }
-    const rows = await fromDatabase(args, user, n);
-    if (args.json) {
-      const { renderNeighbors } = await import("../../src/server/render.ts");
-      process.stdout.write(renderNeighbors(rows) + "\n");
-    } else printTable(rows);
+
+    const store = await openLocalStore(args);
+    try {
+      const table = await chooseTable(store, args);
+      const reader = store.reader(table);
+      await reader.sync(true);
+      await warnIfStale(reader);
+      const plain = user !== undefined && !exclude && !within && minScore === undefined && !explain;
+      if (plain) {
+        // The stored top-n answers without loading the model (fast start-up), when it holds enough.
+        const { MissingTableError } = await import("../../src/db/store.ts");
+        if (!reader.exists) throw new CliError(new MissingTableError(table).message, 1);
+        const top = await reader.topN();
+        if (n === undefined || n <= top) {
+          const rows = await reader.neighbors(user, n ?? 10);
+          if (rows.length === 0) throw new CliError(`unknown user ${JSON.stringify(user)}: no rankings in table ${table} of ${store.location}`);
+          return print(rows.map(([similar, score]) => ({ similar, score })), args.json === true);
+        }
+      }
+      const { loadRecommender } = await import("../../src/recommender.ts");
+      const answer = await asCliErrors(async () => {
+        const rec = await loadRecommender(store, table);
+        return rec.similar(user ?? (profile as object), { n, exclude, within, minScore, explain });
+      }).catch((e: Error) => {
+        // More than the stored top-n needs the model: say why it was asked for.
+        if (plain && e instanceof CliError) throw new CliError(`--n ${n} is more than the stored top-n of ${table}, which needs the run's model: ${e.message}`, e.exitCode);
+        throw e;
+      });
+      if (answer.ignored.exclude.length) log.info(`--exclude: ${answer.ignored.exclude.length} handle(s) are not users of the data: ${answer.ignored.exclude.slice(0, 5).join(", ")}`);
+      if (answer.ignored.within.length) log.info(`--within: ${answer.ignored.within.length} handle(s) are not users of the data: ${answer.ignored.within.slice(0, 5).join(", ")}`);
+      reportUnknown(answer.unknown);
+      if (answer.neighbors.length === 0 && user !== undefined && !exclude && !within && minScore === undefined) {
+        throw new CliError(`user ${JSON.stringify(user)} has no similar user in table ${table}`, 1);
+      }
+      await print(answer.neighbors, args.json === true);
+    } finally {
+      store.close();
+    }
   },
 });
+
+/** Prints neighbours: the API's JSON with --json, else a table. */
+async function print(rows: Row[], json: boolean): Promise<void> {
+  if (!json) return printTable(rows);
+  const { roundScore } = await import("../../src/server/render.ts");
+  const out = rows.map((r) => (r.explanation ? { similar: r.similar, score: roundScore(r.score), explanation: r.explanation } : { similar: r.similar, score: roundScore(r.score) }));
+  // The API's byte form for the plain answer: no spaces, as `GET /api/similarity/` answers.
+  process.stdout.write(JSON.stringify(out) + "\n");
+}
+
+/** Tells which items of a profile the model does not know (they were left out). */
+export function reportUnknown(unknown: { [block: string]: string[] } | object | undefined): void {
+  if (!unknown) return;
+  for (const [block, keys] of Object.entries(unknown as Record<string, string[]>)) {
+    if (keys.length) log.warn(`profile: ${keys.length} unknown ${block} left out: ${keys.slice(0, 5).join(", ")}${keys.length > 5 ? ", …" : ""}`);
+  }
+}

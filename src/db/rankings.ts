@@ -111,7 +111,8 @@ export function allRuns(db: Database): RunRow[] {
  * with its latest recorded run, by name.
  */
 export function rankingsTables(db: Database): { table: string; run: RunRow | null }[] {
-  const names = (db.query("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'recsys\_%' ESCAPE '\' AND name NOT LIKE '%\_\_recsys\_next' ESCAPE '\' ORDER BY name").all() as { name: string }[]).map((r) => r.name);
+  // `!` escapes LIKE's `_` wildcard: the bookkeeping tables and the swap's scratch tables are not rankings.
+  const names = (db.query("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'recsys!_%' ESCAPE '!' AND name NOT LIKE '%!_!_recsys!_next' ESCAPE '!' ORDER BY name").all() as { name: string }[]).map((r) => r.name);
   const out: { table: string; run: RunRow | null }[] = [];
   for (const table of names) {
     const cols = (db.query(`PRAGMA table_info("${table.replace(/"/g, '""')}")`).all() as { name: string }[]).map((c) => c.name).join(",");

@@ -9,10 +9,16 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { HeaderList, HttpRequest, HttpResponse } from "./http.ts";
 import { openApiDocument } from "./openapi.ts";
-import { MissingTableError, type Awaitable, type NeighborRow, type RunRow, type TableReader } from "../db/store.ts";
+import { MissingTableError, MissingTablesError, type Awaitable, type NeighborRow, type RunRow, type TableReader } from "../db/store.ts";
+import type { Fingerprint } from "../fingerprint.ts";
+import { UnknownMethodError } from "../methods/registry.ts";
+import { NoRunError, StaleRankingsError } from "../recommender.ts";
+import { UnknownTableError, type Catalog } from "./catalog.ts";
+import { ClientError, MAX_HANDLE, parseHandle, parseModelQuery, recommendationsAnswer, RECOMMENDATION_FIELDS, SIMILARITY_FIELDS, similarityAnswer } from "./queries.ts";
 import { renderNeighbors } from "./render.ts";
 
 export { renderNeighbors, roundScore } from "./render.ts";
+export { MAX_HANDLE, parseHandle } from "./queries.ts";
 
 export interface AppOptions {
   /** When set, /api routes require `Authorization: Bearer <token>` (prod). */
@@ -21,10 +27,14 @@ export interface AppOptions {
   cacheSize?: number;
   /** Unexpected failures (bugs, I/O errors) are reported here; the client sees a generic 500. */
   onError?: (error: unknown) => void;
+  /**
+   * Every rankings table of the store and the models behind them: queries beyond the stored
+   * top-n (filters, explanations, profiles, recommendations, `method`/`table` per request).
+   * Without it, only the stored top-n of `reader`'s table is served.
+   */
+  catalog?: Catalog;
 }
 
-/** Longest accepted user handle, characters. */
-export const MAX_HANDLE = 256;
 /** `n` when the client gives none (or the stored top-n if that is smaller). */
 export const DEFAULT_N = 10;
 
@@ -33,33 +43,8 @@ const SIMPLE_BODY = /^\{"user_handle":"([^"\\\x00-\x1f]{1,256})"\}$/;
 const ALLOW_API = "GET, HEAD, POST";
 const ALLOW_READ = "GET, HEAD";
 
-/** A client mistake: becomes `{"error": message}` with `status`. */
-class ClientError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-    readonly headers?: Record<string, string>,
-  ) {
-    super(message);
-  }
-}
-
 function json(status: number, value: unknown, headers?: Record<string, string>): HttpResponse {
   return { status, body: JSON.stringify(value), headers };
-}
-
-/**
- * Validates a user handle from JSON (string or integer) or from a URL (string). Handles are
- * trimmed, as ingest trims them.
- */
-export function parseHandle(value: unknown): string {
-  let handle: string;
-  if (typeof value === "string") handle = value.trim();
-  else if (typeof value === "number" && Number.isSafeInteger(value)) handle = String(value);
-  else throw new ClientError(400, "user_handle must be a string or an integer");
-  if (handle === "") throw new ClientError(400, "user_handle must not be empty");
-  if (handle.length > MAX_HANDLE) throw new ClientError(400, `user_handle must be at most ${MAX_HANDLE} characters`);
-  return handle;
 }
 
 /** Validates `n` (JSON integer or decimal digits from a URL) against 1..max. */
@@ -134,9 +119,11 @@ export function createApp(reader: TableReader, options: AppOptions = {}): (req: 
     }
   }
 
-  function similarity(req: HttpRequest, path: string, query: string): Awaitable<HttpResponse> {
-    const given: { user_handle?: unknown; n?: unknown } = {};
-    const take = (key: "user_handle" | "n", value: unknown, where: string) => {
+  /** The request's fields from the JSON body, the query string and the path, each given once. */
+  function fields(req: HttpRequest, path: string, query: string, prefix: string, allowed: readonly string[]): Record<string, unknown> {
+    const given: Record<string, unknown> = {};
+    const expected = allowed.join(", ");
+    const take = (key: string, value: unknown, where: string) => {
       if (given[key] !== undefined && String(given[key]) !== String(value)) {
         throw new ClientError(400, `${key} given twice with different values (${where} and elsewhere)`);
       }
@@ -165,7 +152,7 @@ export function createApp(reader: TableReader, options: AppOptions = {}): (req: 
         throw new ClientError(400, 'request body must be a JSON object like {"user_handle":"110"}');
       }
       for (const [k, v] of Object.entries(parsed)) {
-        if (k !== "user_handle" && k !== "n") throw new ClientError(400, `unknown field ${JSON.stringify(k)} in body (expected user_handle, n)`);
+        if (!allowed.includes(k)) throw new ClientError(400, `unknown field ${JSON.stringify(k)} in body (expected ${expected})`);
         take(k, v, "body");
       }
     }
@@ -177,11 +164,11 @@ export function createApp(reader: TableReader, options: AppOptions = {}): (req: 
         throw new ClientError(400, "malformed query string");
       }
       for (const [k, v] of params) {
-        if (k !== "user_handle" && k !== "n") throw new ClientError(400, `unknown query parameter ${JSON.stringify(k)} (expected user_handle, n)`);
+        if (!allowed.includes(k)) throw new ClientError(400, `unknown query parameter ${JSON.stringify(k)} (expected ${expected})`);
         take(k, v, "query");
       }
     }
-    const segment = path.length > 16 ? path.slice(16) : ""; // after "/api/similarity/"
+    const segment = path.length > prefix.length ? path.slice(prefix.length) : "";
     if (segment) {
       let decoded: string;
       try {
@@ -191,6 +178,18 @@ export function createApp(reader: TableReader, options: AppOptions = {}): (req: 
       }
       take("user_handle", decoded, "path");
     }
+    return given;
+  }
+
+  /** Whether a similarity request is the seed's: one user, at most `n`, from the served table. */
+  function isTableLookup(given: Record<string, unknown>): boolean {
+    for (const k in given) if (k !== "user_handle" && k !== "n" && given[k] !== undefined) return false;
+    return true;
+  }
+
+  function similarity(req: HttpRequest, path: string, query: string): Awaitable<HttpResponse> {
+    const given = fields(req, path, query, "/api/similarity/", SIMILARITY_FIELDS);
+    if (!isTableLookup(given)) return fromModel(given, "similarity");
     if (given.user_handle === undefined) {
       throw new ClientError(400, 'missing user_handle: send {"user_handle":"110"}, ?user_handle=110 or /api/similarity/110');
     }
@@ -204,6 +203,8 @@ export function createApp(reader: TableReader, options: AppOptions = {}): (req: 
       if (!reader.exists) throw new MissingTableError(reader.table);
       return then(reader.topN(), (top) => {
         const max = Math.max(top, 1);
+        // More than the table holds: the model answers (exactly the table's order, continued).
+        if (options.catalog && requested !== undefined && beyond(requested, max)) return fromModel(given, "similarity");
         const n = requested === undefined ? Math.min(DEFAULT_N, max) : parseN(requested, max);
         const hit = cache.get(n, handle);
         if (hit !== undefined) return { status: 200, body: hit };
@@ -217,24 +218,54 @@ export function createApp(reader: TableReader, options: AppOptions = {}): (req: 
     });
   }
 
+  /** Answers from the model behind the chosen table (`table`, the latest table of `method`, or the served one). */
+  async function fromModel(given: Record<string, unknown>, route: "similarity" | "recommendations"): Promise<HttpResponse> {
+    const catalog = options.catalog;
+    if (!catalog) throw new ClientError(400, "this server answers only the stored top-n (user_handle and n)");
+    const q = parseModelQuery(given);
+    if (given.table !== undefined && given.method !== undefined) throw new ClientError(400, "give table or method, not both");
+    const target =
+      given.table !== undefined
+        ? await catalog.table(String(given.table))
+        : given.method !== undefined
+          ? await catalog.tableOf(String(given.method))
+          : reader;
+    await target.sync();
+    if (!target.exists) throw new MissingTableError(target.table);
+    const rec = await catalog.recommender(target);
+    const answer = route === "similarity" ? similarityAnswer(rec, q) : recommendationsAnswer(rec, q);
+    return { status: 200, body: JSON.stringify(answer) };
+  }
+
+  function recommendations(req: HttpRequest, path: string, query: string): Awaitable<HttpResponse> {
+    return fromModel(fields(req, path, query, "/api/recommendations/", RECOMMENDATION_FIELDS), "recommendations");
+  }
+
   function health(): Awaitable<HttpResponse> {
     const unreachable = (e: unknown): HttpResponse => {
       onError(e);
       return json(503, { status: "unavailable", database: "unreachable", error: (e as Error).message });
     };
-    const report = (run: RunRow | null, topN: number): HttpResponse =>
-      json(reader.exists ? 200 : 503, {
+    const report = (run: RunRow | null, topN: number, input: Fingerprint | null): HttpResponse => {
+      // Stale: the run ranked other input than the store now holds (a re-ingest since).
+      const ranked = (run?.input as Fingerprint | undefined)?.sha256 ?? null;
+      const current = input?.sha256 ?? null;
+      return json(reader.exists ? 200 : 503, {
         status: reader.exists ? "ok" : "unavailable",
         database: "reachable",
         table: { name: reader.table, present: reader.exists, topN },
         lastRun: run ? { id: run.id, method: run.method, finishedAt: run.finished_at, users: run.users_ranked } : null,
+        stale: Boolean(ranked && current && ranked !== current),
+        input: { ranked, current },
         ...(reader.exists ? {} : { error: new MissingTableError(reader.table).message }),
       });
+    };
     try {
-      // ping → sync → last run → top-n, each step as soon as the previous one is in.
+      // ping → sync → last run → input → top-n, each step as soon as the previous one is in.
       const synced = then(reader.ping(), () => reader.sync(true));
       const run = then(synced, () => reader.lastRun());
-      const answer = then(run, (r) => then(reader.exists ? reader.topN() : 0, (topN) => report(r, topN)));
+      const input = then(run, () => reader.inputFingerprint());
+      const answer = then(run, (r) => then(input, (i) => then(reader.exists ? reader.topN() : 0, (topN) => report(r, topN, i))));
       return answer instanceof Promise ? answer.catch(unreachable) : answer;
     } catch (e) {
       return unreachable(e);
@@ -259,6 +290,13 @@ export function createApp(reader: TableReader, options: AppOptions = {}): (req: 
         }
         return similarity(req, path, query);
       }
+      if (path === "/api/recommendations" || path.startsWith("/api/recommendations/")) {
+        if (path.indexOf("/", 21) >= 0) throw new ClientError(404, `no route ${path}; a handle containing "/" must be percent-encoded`);
+        if (method !== "GET" && method !== "POST") {
+          throw new ClientError(405, `method ${method} not allowed on ${path}; use GET or POST`, { Allow: ALLOW_API });
+        }
+        return recommendations(req, path, query);
+      }
       if (path === "/api/openapi.json") {
         if (method !== "GET") throw new ClientError(405, `method ${method} not allowed on ${path}; use GET`, { Allow: ALLOW_READ });
         return { status: 200, body: openapi };
@@ -270,6 +308,11 @@ export function createApp(reader: TableReader, options: AppOptions = {}): (req: 
   const failed = (e: unknown): HttpResponse => {
     if (e instanceof ClientError) return json(e.status, { error: e.message }, e.headers);
     if (e instanceof MissingTableError) return json(503, { error: e.message }, { "Retry-After": "60" });
+    if (e instanceof UnknownTableError) return json(404, { error: e.message });
+    if (e instanceof UnknownMethodError) return json(400, { error: `method: ${e.message}` });
+    // The table's rankings and the input disagree, or there is no run to load: the operator must re-run the pipeline.
+    if (e instanceof StaleRankingsError || e instanceof NoRunError) return json(409, { error: e.message });
+    if (e instanceof MissingTablesError) return json(409, { error: `the model cannot be loaded: ${e.message}` });
     onError(e);
     return json(500, { error: "internal server error" });
   };
@@ -281,6 +324,12 @@ export function createApp(reader: TableReader, options: AppOptions = {}): (req: 
       return failed(e);
     }
   };
+}
+
+/** Whether a requested `n` (JSON or URL text) is a valid count above `max`. */
+function beyond(value: unknown, max: number): boolean {
+  const n = typeof value === "string" && /^\d{1,9}$/.test(value.trim()) ? Number(value.trim()) : value;
+  return typeof n === "number" && Number.isInteger(n) && n > max;
 }
 
 /** `f(value)` now if `value` is here, else once it arrives: no promise when none is needed. */

@@ -5,6 +5,7 @@
 import { existsSync } from "node:fs";
 import { openStore, type RankingsStore, type TableReader } from "../db/store.ts";
 import { createApp } from "./app.ts";
+import { Catalog } from "./catalog.ts";
 import { DEFAULT_MAX_CONNECTIONS, listen, type HttpServer } from "./http.ts";
 
 export interface ServeOptions {
@@ -97,7 +98,10 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   const stampTimer = setInterval(() => (stamp = new Date().toISOString().slice(0, 19) + "Z"), 1000);
   stampTimer.unref();
   const onError = (e: unknown) => sink.write(`${stamp} error ${(e as Error)?.stack ?? String(e)}\n`);
-  const handler = createApp(reader, { token: options.token, onError, cacheSize: options.cacheSize });
+  const catalog = new Catalog(store, reader, options.checkEveryMs ?? 100, (table, info) =>
+    sink.write(`${stamp} model of ${table} ${info.source === "stored" ? "loaded" : "fitted again"} in ${info.seconds.toFixed(2)} s\n`),
+  );
+  const handler = createApp(reader, { token: options.token, onError, cacheSize: options.cacheSize, catalog });
   const log = options.accessLog !== false;
   const maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
   let http: HttpServer;
@@ -126,6 +130,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       sink.flush(); // lines of requests already answered come before anything logged about shutdown
       closing ??= http.stop(graceMs).then(() => {
         clearInterval(stampTimer);
+        catalog.close();
         reader.close();
         owned?.close();
         sink.flush();

@@ -1,0 +1,99 @@
+/**
+ * What one server process can answer from: every rankings table of a store (chosen per request by
+ * `table` or `method`), and the model behind each table's latest run, loaded once, lazily, and
+ * again when a new run replaces the table (noticed as the table's reader notices the swap).
+ */
+import { MissingTableError, type RankingsStore, type RunRow, type TableReader } from "../db/store.ts";
+import type { Fingerprint } from "../fingerprint.ts";
+import { getMethod } from "../methods/registry.ts";
+import { validateTableName } from "../names.ts";
+import { loadRecommender, type LoadInfo, type Recommender } from "../recommender.ts";
+
+/** Most tables one server keeps readers for (a table must exist to get one, so this only bounds a store with very many). */
+const MAX_TABLES = 64;
+
+/** No such rankings table, or none made by that method: the API's 404. */
+export class UnknownTableError extends Error {
+  override name = "UnknownTableError";
+}
+
+/** Whether a table's rankings still describe the store's input. */
+export interface Staleness {
+  stale: boolean;
+  /** The input the run ranked, and the input the store holds now (null: not recorded). */
+  ranked: Fingerprint | null;
+  current: Fingerprint | null;
+}
+
+export class Catalog {
+  private readonly readers = new Map<string, TableReader>();
+  private readonly models = new Map<string, { runId: number; model: Promise<Recommender> }>();
+
+  constructor(
+    private readonly store: RankingsStore,
+    /** The default table's reader (the server's `--results-table`). */
+    readonly main: TableReader,
+    private readonly checkEveryMs = 100,
+    private readonly onLoad?: (table: string, info: LoadInfo) => void,
+  ) {
+    this.readers.set(main.table, main);
+  }
+
+  /** The reader of an existing rankings table. @throws {UnknownTableError} */
+  async table(name: string): Promise<TableReader> {
+    try {
+      validateTableName(name);
+    } catch (e) {
+      throw new UnknownTableError((e as Error).message);
+    }
+    let reader = this.readers.get(name);
+    if (!reader) {
+      const tables = await this.store.rankingsTables();
+      if (!tables.some((t) => t.table === name)) throw new UnknownTableError(`no rankings table ${JSON.stringify(name)}; tables: ${tables.map((t) => t.table).join(", ") || "none yet"}`);
+      if (this.readers.size >= MAX_TABLES) throw new UnknownTableError(`this server already serves ${MAX_TABLES} tables`);
+      reader = this.store.reader(name, { checkEveryMs: this.checkEveryMs });
+      this.readers.set(name, reader);
+    }
+    await reader.sync();
+    if (!reader.exists) throw new UnknownTableError(new MissingTableError(name).message);
+    return reader;
+  }
+
+  /** The rankings table whose latest run used `method` (the most recent such run). @throws {UnknownTableError} */
+  async tableOf(method: string): Promise<TableReader> {
+    getMethod(method); // an unknown method name is the client's mistake (RangeError → 400)
+    const tables = (await this.store.rankingsTables()).filter((t) => t.run?.method === method);
+    if (tables.length === 0) throw new UnknownTableError(`no rankings table was made by method ${method}; run \`recsys pipeline --method ${method} --results-table T\``);
+    const latest = tables.reduce((a, b) => ((b.run?.id ?? 0) > (a.run?.id ?? 0) ? b : a));
+    return this.table(latest.table);
+  }
+
+  /** The model behind `reader`'s table, as of its latest run (cached per run). */
+  async recommender(reader: TableReader): Promise<Recommender> {
+    await reader.sync();
+    const run = await reader.lastRun();
+    const cached = this.models.get(reader.table);
+    if (cached && run && cached.runId === run.id) return cached.model;
+    const model = loadRecommender(this.store, reader.table, (info) => this.onLoad?.(reader.table, info));
+    // A failed load (e.g. stale input) is not cached: the next request tries again.
+    this.models.set(reader.table, { runId: run?.id ?? -1, model });
+    model.catch(() => {
+      if (this.models.get(reader.table)?.model === model) this.models.delete(reader.table);
+    });
+    return model;
+  }
+
+  /** Whether `reader`'s table is stale (its run ranked other input than the store holds). */
+  async staleness(reader: TableReader, run?: RunRow | null): Promise<Staleness> {
+    const last = run === undefined ? await reader.lastRun() : run;
+    const ranked = (last?.input as Fingerprint | undefined) ?? null;
+    const current = await reader.inputFingerprint();
+    return { stale: Boolean(ranked && current && ranked.sha256 !== current.sha256), ranked, current };
+  }
+
+  close(): void {
+    for (const r of this.readers.values()) if (r !== this.main) r.close();
+    this.readers.clear();
+    this.models.clear();
+  }
+}
