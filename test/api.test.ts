@@ -128,7 +128,7 @@ describe("GET /healthz and /api/openapi.json", () => {
     const r = await get("/api/openapi.json");
     expect(r.status).toBe(200);
     expect(r.body.openapi).toStartWith("3.1");
-    expect(Object.keys(r.body.paths).sort()).toEqual(["/api/openapi.json", "/api/similarity/", "/api/similarity/{user_handle}", "/healthz"]);
+    expect(Object.keys(r.body.paths).sort()).toEqual(["/api/openapi.json", "/api/recommendations/", "/api/similarity/", "/api/similarity/{user_handle}", "/healthz"]);
     const get_ = r.body.paths["/api/similarity/"].get;
     expect(get_.parameters.map((p: { name: string }) => p.name)).toEqual(["user_handle", "n"]);
     expect(Object.keys(get_.responses).sort()).toEqual(["200", "400", "401", "404", "405", "408", "413", "431", "503"]);

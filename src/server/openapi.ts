@@ -40,8 +40,32 @@ const nQuery = {
   name: "n",
   in: "query",
   required: false,
-  description: "How many neighbours (1..stored top-n; default 10 or the stored top-n if smaller).",
-  schema: { type: "integer", minimum: 1 },
+  description: "How many neighbours (default 10 or the stored top-n if smaller). Up to the stored top-n from the table; beyond it (≤ 10,000) from the run's model, the same order continued.",
+  schema: { type: "integer", minimum: 1, maximum: 10000 },
+};
+
+/** The query-string forms of the model's options (a JSON body takes the same names). */
+const modelQuery = [
+  { name: "exclude", in: "query", required: false, description: "Handles never returned, comma-separated.", schema: { type: "string" }, example: "5537,1021" },
+  { name: "within", in: "query", required: false, description: "Only these handles may be returned (a cohort), comma-separated.", schema: { type: "string" } },
+  { name: "min_score", in: "query", required: false, description: "Only neighbours scoring at least this.", schema: { type: "number" } },
+  { name: "explain", in: "query", required: false, description: "true (or a number of items, ≤ 100): add an `explanation` to each neighbour.", schema: { type: "string" } },
+  { name: "method", in: "query", required: false, description: "Answer from the latest rankings table made by this method (404 if none).", schema: { type: "string" } },
+  { name: "table", in: "query", required: false, description: "Answer from this rankings table (404 if it does not exist).", schema: { type: "string" } },
+];
+
+const modelErrors = {
+  "409": error("The table's run cannot answer beyond its stored rows: its input changed since (stale: run the pipeline again), it has no recorded run, or the database has no input tables."),
+};
+
+const recommendations = {
+  description: "Items the user's most similar users have and the user does not (or, with using=model, the model's own item scores), each with the neighbours who have it.",
+  content: {
+    "application/json": {
+      schema: { $ref: "#/components/schemas/Recommendations" },
+      example: { kind: "courses", using: "neighbors", items: [{ item: "python-fundamentals", score: 1.7311, votes: 1.7311, voters: [{ similar: "5537", score: 0.8957 }] }] },
+    },
+  },
 };
 
 const body = {
@@ -71,16 +95,41 @@ export function openApiDocument(): Record<string, unknown> {
           parameters: [
             { name: "user_handle", in: "query", required: false, description: "The user (or give it in the JSON body).", schema: { type: "string" } },
             nQuery,
+            ...modelQuery,
           ],
           requestBody: body,
-          responses: { "200": neighbours, ...similarityErrors },
+          responses: { "200": neighbours, ...similarityErrors, ...modelErrors },
         },
         post: {
           operationId: "similarPost",
           parameters: [nQuery],
-          requestBody: { ...body, required: true, description: "The user and optional n." },
-          responses: { "200": neighbours, ...similarityErrors },
+          requestBody: {
+            ...body,
+            required: true,
+            description:
+              'One user (`{"user_handle":"110"}`, the seed\'s request, answered byte for byte as before), a batch (`{"user_handles":["110","5537"]}`, ≤ 100: `{"results":[{"user_handle":"110","similar":[…]}, {"user_handle":"x","error":"…"}]}`), or someone not in the data (`{"profile":{"interests":["python"],"courses":{"python-intro":3600},"assessments":{"python":180}}}`: `{"similar":[…],"unknown":{"interests":[],"courses":[],"assessments":[]}}`), with any of the options.',
+          },
+          responses: { "200": neighbours, ...similarityErrors, ...modelErrors },
         },
+      },
+      "/api/recommendations/": {
+        summary: "Items for a user (or a batch, or a profile) from its most similar users (also without the trailing slash, or /api/recommendations/{user_handle}).",
+        get: {
+          operationId: "recommendGet",
+          parameters: [
+            { name: "user_handle", in: "query", required: false, schema: { type: "string" } },
+            { name: "kind", in: "query", required: false, description: "courses (default), interests or assessments.", schema: { enum: ["courses", "interests", "assessments"] } },
+            { name: "n", in: "query", required: false, description: "How many items (default 10).", schema: { type: "integer", minimum: 1, maximum: 10000 } },
+            { name: "neighbors", in: "query", required: false, description: "Most similar users that vote (default 20, as `recsys evaluate`).", schema: { type: "integer", minimum: 1, maximum: 1000 } },
+            { name: "using", in: "query", required: false, description: "neighbors (default) or model (the factorization machine's own item scores).", schema: { enum: ["neighbors", "model"] } },
+            { name: "exclude_seen", in: "query", required: false, description: "Leave out what the user already has (default true).", schema: { type: "boolean" } },
+            { name: "exclude", in: "query", required: false, description: "Items never recommended, comma-separated.", schema: { type: "string" } },
+            ...modelQuery.filter((p) => p.name === "method" || p.name === "table"),
+          ],
+          requestBody: { ...body, description: "The same fields as a JSON object (user_handle, user_handles or profile; kind, n, …)." },
+          responses: { "200": recommendations, ...similarityErrors, ...modelErrors },
+        },
+        post: { operationId: "recommendPost", requestBody: { ...body, required: true }, responses: { "200": recommendations, ...similarityErrors, ...modelErrors } },
       },
       "/api/similarity/{user_handle}": {
         get: {
@@ -121,7 +170,54 @@ export function openApiDocument(): Record<string, unknown> {
           required: ["user_handle"],
           properties: {
             user_handle: { oneOf: [{ type: "string", minLength: 1, maxLength: 256 }, { type: "integer" }] },
-            n: { type: "integer", minimum: 1 },
+            user_handles: { type: "array", maxItems: 100, items: { type: "string" } },
+            profile: { $ref: "#/components/schemas/Profile" },
+            n: { type: "integer", minimum: 1, maximum: 10000 },
+            exclude: { type: "array", items: { type: "string" } },
+            within: { type: "array", items: { type: "string" } },
+            min_score: { type: "number" },
+            explain: { oneOf: [{ type: "boolean" }, { type: "integer", minimum: 1, maximum: 100 }] },
+            method: { type: "string" },
+            table: { type: "string" },
+          },
+        },
+        Profile: {
+          type: "object",
+          additionalProperties: false,
+          properties: {
+            interests: { type: "array", items: { type: "string" } },
+            courses: { type: "object", additionalProperties: { type: "number", minimum: 0 }, description: "Seconds viewed per course id." },
+            assessments: { type: "object", additionalProperties: { type: "number", minimum: 0 }, description: "Best score per assessment tag." },
+          },
+        },
+        Explanation: {
+          type: "object",
+          description: "Why two users are similar: the blocks (plus residual) add up to score; each block is the sum of its items' contributions, of which the largest are listed.",
+          properties: {
+            score: { type: "number" },
+            blocks: { type: "object", properties: { interests: { type: "number" }, courses: { type: "number" }, assessments: { type: "number" } } },
+            residual: { type: "number", description: "0 for similarity; for factorization, what the first user's items do not account for." },
+            items: { type: "array", items: { type: "object", properties: { item: { type: "string" }, block: { type: "string" }, contribution: { type: "number" }, shared: { type: "boolean" } } } },
+            meaning: { type: "string" },
+          },
+        },
+        Recommendations: {
+          type: "object",
+          properties: {
+            kind: { enum: ["courses", "interests", "assessments"] },
+            using: { enum: ["neighbors", "model"] },
+            items: {
+              type: "array",
+              items: {
+                type: "object",
+                properties: {
+                  item: { type: "string" },
+                  score: { type: "number" },
+                  votes: { type: "number" },
+                  voters: { type: "array", items: { $ref: "#/components/schemas/Neighbor" } },
+                },
+              },
+            },
           },
         },
         Neighbor: {
@@ -130,6 +226,7 @@ export function openApiDocument(): Record<string, unknown> {
           properties: {
             similar: { type: "string", description: "Handle of the similar user." },
             score: { type: "number", description: "Similarity, rounded to 4 decimals." },
+            explanation: { $ref: "#/components/schemas/Explanation" },
           },
         },
         Error: { type: "object", required: ["error"], properties: { error: { type: "string" } } },
@@ -152,6 +249,8 @@ export function openApiDocument(): Record<string, unknown> {
                 },
               ],
             },
+            stale: { type: "boolean", description: "The table's run ranked other input than the database now holds (re-ingested since): run the pipeline again." },
+            input: { type: "object", properties: { ranked: { type: ["string", "null"] }, current: { type: ["string", "null"] } }, description: "sha256 of the input the run ranked and of the input held now." },
             error: { type: "string" },
           },
         },
