@@ -130,8 +130,8 @@ describe("GET /healthz and /api/openapi.json", () => {
     expect(r.body.openapi).toStartWith("3.1");
     expect(Object.keys(r.body.paths).sort()).toEqual(["/api/openapi.json", "/api/recommendations/", "/api/similarity/", "/api/similarity/{user_handle}", "/healthz"]);
     const get_ = r.body.paths["/api/similarity/"].get;
-    expect(get_.parameters.map((p: { name: string }) => p.name)).toEqual(["user_handle", "n"]);
-    expect(Object.keys(get_.responses).sort()).toEqual(["200", "400", "401", "404", "405", "408", "413", "431", "503"]);
+    expect(get_.parameters.map((p: { name: string }) => p.name)).toEqual(["user_handle", "n", "exclude", "within", "min_score", "explain", "method", "table"]);
+    expect(Object.keys(get_.responses).sort()).toEqual(["200", "400", "401", "404", "405", "408", "409", "413", "431", "503"]);
     expect(r.body.paths["/api/similarity/"].post).toBeDefined();
   });
 });

@@ -171,5 +171,5 @@ describe("a third method: one definition and one registration", () => {
       unregister();
     }
     expect(methodNames()).not.toContain("jaccard");
-  });
+  }, 30_000);
 });
