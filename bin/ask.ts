@@ -5,9 +5,13 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import type { RankingsStore, TableReader } from "../src/db/store.ts";
-import { CliError, log, resolveDb, resolveTable } from "./common.ts";
+import { CliError, dbArgs, jsonArg, log, resolveDb, resolveTable, tableArg } from "./common.ts";
 
+/** The flags of a query command besides its own: whom and where to ask, how to print. */
 export const askArgs = {
+  ...jsonArg,
+  ...dbArgs,
+  ...tableArg,
   method: { type: "string", valueHint: "M", description: "Ask the latest rankings table made by method M (instead of --results-table)" },
   profile: { type: "string", valueHint: "FILE", description: 'Ask for someone not in the data: a JSON profile {"interests":[…],"courses":{"id":seconds},"assessments":{"tag":score}}' },
   "user-id": { type: "string", valueHint: "USER", description: "The user (the original tool's --user_id; same as the USER argument)" },
@@ -77,6 +81,14 @@ export async function chooseTable(store: RankingsStore, args: { method?: string;
   const tables = (await store.rankingsTables()).filter((t) => t.run?.method === args.method);
   if (tables.length === 0) throw new CliError(`no rankings table was made by method ${args.method}; run \`recsys pipeline --method ${args.method} --results-table T\``, 1);
   return tables.reduce((a, b) => ((b.run?.id ?? 0) > (a.run?.id ?? 0) ? b : a)).table;
+}
+
+/** The reader of the table to ask (`--method` or `--results-table`), synced, with the stale warning given. */
+export async function openTable(store: RankingsStore, args: { method?: string; "results-table"?: string }): Promise<TableReader> {
+  const reader = store.reader(await chooseTable(store, args));
+  await reader.sync(true);
+  await warnIfStale(reader);
+  return reader;
 }
 
 /** Warns on stderr when the table's run ranked other input than the store holds. */

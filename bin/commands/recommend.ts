@@ -1,7 +1,7 @@
 import { defineCommand } from "citty";
 import type { RecommendAnswer } from "../../src/recommender.ts";
-import { askArgs, askServer, asCliErrors, chooseTable, openLocalStore, readHandles, readProfile, userArg, warnIfStale } from "../ask.ts";
-import { CliError, dbArgs, jsonArg, positiveInt, tableArg } from "../common.ts";
+import { askArgs, askServer, asCliErrors, openLocalStore, openTable, readHandles, readProfile, userArg } from "../ask.ts";
+import { CliError, positiveInt } from "../common.ts";
 import { reportUnknown } from "./similar.ts";
 
 const KINDS = ["courses", "interests", "assessments"] as const;
@@ -29,9 +29,6 @@ export default defineCommand({
     exclude: { type: "string", valueHint: "ID1,ID2", description: "Never recommend these items (comma-separated ids or tags)" },
     explain: { type: "boolean", description: "List the neighbours who voted for each item" },
     ...askArgs,
-    ...jsonArg,
-    ...dbArgs,
-    ...tableArg,
   },
   async run({ args }) {
     const user = userArg(args);
@@ -56,10 +53,7 @@ export default defineCommand({
     } else {
       const store = await openLocalStore(args);
       try {
-        const table = await chooseTable(store, args);
-        const reader = store.reader(table);
-        await reader.sync(true);
-        await warnIfStale(reader);
+        const { table } = await openTable(store, args);
         const { loadRecommender } = await import("../../src/recommender.ts");
         answer = await asCliErrors(async () => (await loadRecommender(store, table)).recommend(user ?? (profile as object), { kind, n, neighbors, using, excludeSeen, exclude }));
       } finally {

@@ -1,7 +1,7 @@
 import { defineCommand } from "citty";
 import type { Explanation } from "../../src/methods/method.ts";
-import { askArgs, askServer, asCliErrors, chooseTable, openLocalStore, readHandles, readProfile, userArg, warnIfStale } from "../ask.ts";
-import { CliError, dbArgs, jsonArg, log, positiveInt, tableArg } from "../common.ts";
+import { askArgs, askServer, asCliErrors, openLocalStore, openTable, readHandles, readProfile, userArg } from "../ask.ts";
+import { CliError, log, positiveInt } from "../common.ts";
 
 interface Row {
   similar: string;
@@ -41,9 +41,6 @@ export default defineCommand({
     "min-score": { type: "string", valueHint: "X", description: "Only neighbours scoring at least X" },
     explain: { type: "boolean", description: "Show why: each block's share of the score and the items that contribute most" },
     ...askArgs,
-    ...jsonArg,
-    ...dbArgs,
-    ...tableArg,
   },
   async run({ args }) {
     // Every flag is checked before the database or the server is touched.
@@ -80,10 +77,8 @@ export default defineCommand({
 
     const store = await openLocalStore(args);
     try {
-      const table = await chooseTable(store, args);
-      const reader = store.reader(table);
-      await reader.sync(true);
-      await warnIfStale(reader);
+      const reader = await openTable(store, args);
+      const table = reader.table;
       const plain = user !== undefined && !exclude && !within && minScore === undefined && !explain;
       if (plain) {
         // The stored top-n answers without loading the model (fast start-up), when it holds enough.
