@@ -39,6 +39,13 @@ describe("rankings table names", () => {
       expect(() => validateTableName(bad)).toThrow(/invalid results table name/);
     });
   }
+
+  // The next run for user_ranking would drop a results table of that name as its scratch table.
+  for (const scratch of ["user_ranking__recsys_next", "USER_RANKING__RECSYS_NEXT", "x__recsys_other"]) {
+    it(`refuses the scratch name ${scratch}, saying why`, () => {
+      expect(() => validateTableName(scratch)).toThrow(/reserved for the scratch tables recsys swaps in/);
+    });
+  }
 });
 
 describe("writeRankings", () => {

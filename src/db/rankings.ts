@@ -3,7 +3,7 @@
  */
 import type { Database } from "bun:sqlite";
 import { compareBytes } from "../handles.ts";
-import { validateTableName } from "../names.ts";
+import { SCRATCH_MARK, validateTableName } from "../names.ts";
 import type { Rankings } from "../types.ts";
 import { tableExists } from "./open.ts";
 import type { RunRecord, RunRow } from "./store.ts";
@@ -43,7 +43,7 @@ function rankingsDDL(table: string): string {
  */
 export function writeRankings(db: Database, table: string, rankings: Rankings, run: RunRecord): RunRow {
   validateTableName(table);
-  const scratch = `${table}__recsys_next`;
+  const scratch = `${table}${SCRATCH_MARK}next`;
   const { users, offsets, neighbors, scores } = rankings;
   // Insert in primary-key (byte) order: B-tree appends instead of random inserts.
   const order = Array.from({ length: users.length }, (_, i) => i).sort((a, b) => compareBytes(users[a], users[b]));
