@@ -4,6 +4,8 @@
  */
 import { createConsola } from "consola";
 import { integerOption, numberOption } from "../src/methods/method.ts";
+import type { StoreOptions } from "../src/db/store.ts";
+import { DEFAULT_LOCK_WAIT_MS } from "../src/db/write.ts";
 import { validateTableName } from "../src/names.ts";
 import type { ProgressFn } from "../src/types.ts";
 
@@ -83,10 +85,27 @@ export function positiveInt(value: string | undefined, flag: string, fallback: n
   return asUsage(() => integerOption({ default: fallback, min, description: "" }).parse(value, `--${flag}`));
 }
 
-/** Parses a positive (or, with `allowZero`, non-negative) finite number flag, as method options are parsed. */
-export function positiveNumber(value: string | undefined, flag: string, fallback: number, allowZero = false): number {
+/** Parses a positive (or, with `allowZero`, non-negative) finite number flag, at most `max`, as method options are parsed. */
+export function positiveNumber(value: string | undefined, flag: string, fallback: number, allowZero = false, max?: number): number {
   if (value === undefined || value === "") return fallback;
-  return asUsage(() => numberOption({ default: fallback, allowZero, description: "" }).parse(value, `--${flag}`));
+  return asUsage(() => numberOption({ default: fallback, allowZero, max, description: "" }).parse(value, `--${flag}`));
+}
+
+/** Most seconds --wait accepts: an hour. */
+const MAX_WAIT_S = 3600;
+
+export const waitArg = {
+  wait: {
+    type: "string",
+    valueHint: "SECONDS",
+    description: `How long to wait for another recsys run that is writing the database (default ${DEFAULT_LOCK_WAIT_MS / 1000}, at most ${MAX_WAIT_S})`,
+  },
+} as const;
+
+/** How a writing command opens its store: --wait, and a line on stderr when it has to wait. */
+export function writeStoreOptions(args: { wait?: string }): StoreOptions {
+  const seconds = positiveNumber(args.wait, "wait", DEFAULT_LOCK_WAIT_MS / 1000, true, MAX_WAIT_S);
+  return { lockWaitMs: seconds * 1000, onLockWait: (message) => log.info(message) };
 }
 
 /** The value of `f`, its RangeError turned into a usage error. */

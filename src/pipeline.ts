@@ -5,7 +5,7 @@
  * {@link runPipeline}.
  */
 import type { Dataset } from "./dataset.ts";
-import { openStore, type RankingsStore, type RunRow } from "./db/store.ts";
+import { openStore, type RankingsStore, type RunRow, type StoreOptions } from "./db/store.ts";
 import { fingerprintDataset, type Fingerprint } from "./fingerprint.ts";
 import { resolveOptions, type EpochReport, type Model } from "./methods/method.ts";
 import { getMethod } from "./methods/registry.ts";
@@ -31,6 +31,8 @@ export interface PipelineOptions {
    * opened only once the input is read and checked (so bad input creates nothing) and closed at the end.
    */
   store: RankingsStore | string;
+  /** How a store given as a path is opened (e.g. how long its write waits for another run's). */
+  storeOptions?: StoreOptions;
   /** A registered method's name (see `methods()`). */
   method: string;
   /** The method's options (checked; defaults filled in). */
@@ -92,14 +94,16 @@ export async function runPipeline(opts: PipelineOptions): Promise<PipelineResult
   const given = opts.store;
   let opened: RankingsStore | undefined;
   // A path is opened only once the input has been read and checked: bad input creates nothing.
-  const open = async (): Promise<RankingsStore> => (typeof given === "string" ? (opened = await openStore(given)) : given);
+  const open = async (): Promise<RankingsStore> => (typeof given === "string" ? (opened = await openStore(given, opts.storeOptions)) : given);
   try {
     let read: ReadResult | undefined;
     let dataset: Dataset;
     let store: RankingsStore;
+    // Rankings of the store's own input are published only if that input is still the one read.
+    let inputIngest: number | null | undefined;
     if (opts.input === "store") {
       store = await open();
-      dataset = await store.loadDataset();
+      ({ dataset, ingest: inputIngest } = await store.loadInput());
       stages.load = lap();
     } else {
       read = "read" in opts.input ? opts.input.read : await readTables(opts.input.dataDir, { onProgress: opts.onProgress });
@@ -112,7 +116,7 @@ export async function runPipeline(opts: PipelineOptions): Promise<PipelineResult
     const model = await method.fit(dataset, options, { onProgress: opts.onProgress, onEpoch: opts.onEpoch });
     let threads = autoThreads(dataset.users.length, opts.threads);
     // The top-n runs on workers from here on; meanwhile this thread fingerprints the input and the
-    // store writes the input tables into its open transaction.
+    // store stages the input tables (its write lock waits for the rankings).
     const t0 = performance.now();
     const ranking = model.rankAll({ topN, threads, onProgress: opts.onProgress, onThreads: (used) => (threads = used) });
     // Awaited by the store; this only keeps a rejection from counting as unhandled meanwhile.
@@ -128,7 +132,7 @@ export async function runPipeline(opts: PipelineOptions): Promise<PipelineResult
       const run = { method: method.name, params, input, startedAt, stages: { ...stages, ...methodStages, topN: seconds } };
       return { rankings, run, params, details: model.details({ rankings, threads, seconds }) };
     });
-    const run = await store.publish({ table, input: read && { tables: read.tables, summary: read.summary }, ranked, onProgress: opts.onProgress });
+    const run = await store.publish({ table, input: read && { tables: read.tables, summary: read.summary }, ranked, inputIngest, onProgress: opts.onProgress });
     const { rankings, params, details } = await ranked;
     return {
       method: method.name,

@@ -8,7 +8,7 @@ import { runPipeline, type PipelineResult } from "../../src/pipeline.ts";
 import { InputError } from "../../src/read/errors.ts";
 import { formatSummary } from "../../src/read/summary.ts";
 import { MissingTablesError } from "../../src/db/store.ts";
-import { CliError, dbArgs, jsonArg, log, positiveInt, printJson, progress, resolveDb, resolveTable, tableArg } from "../common.ts";
+import { CliError, dbArgs, jsonArg, log, positiveInt, printJson, progress, resolveDb, resolveTable, tableArg, waitArg, writeStoreOptions } from "../common.ts";
 import { checkMethodFlags, dataDirArg, inputDatabase, methodArgs, methodChoices, threadsArg } from "../method-args.ts";
 
 export default defineCommand({
@@ -20,6 +20,7 @@ export default defineCommand({
     ...tableArg,
     "top-n": { type: "string", valueHint: "N", description: "Neighbours kept per user (alias --top_users)", default: "10" },
     ...methodArgs(),
+    ...waitArg,
     ...jsonArg,
   }),
   async run({ args }) {
@@ -35,6 +36,7 @@ export default defineCommand({
     const options = checkMethodFlags(methods(), args).get(method) ?? {};
     const threads = threadsArg(args);
     const topN = positiveInt(args["top-n"] as string | undefined, "top-n", 10);
+    const storeOptions = writeStoreOptions(args);
     const dataDir = args["data-dir"] as string | undefined;
     // The store (and its directory) is created only once the input has been read and checked.
     const dbPath = dataDir ? resolveDb(args) : inputDatabase(args);
@@ -45,6 +47,7 @@ export default defineCommand({
       result = await runPipeline({
         input: dataDir ? { dataDir } : "store",
         store: dbPath,
+        storeOptions,
         method: method.name,
         options,
         table,

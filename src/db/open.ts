@@ -1,5 +1,8 @@
 import { Database } from "bun:sqlite";
 
+/** How long a statement waits for a lock another connection holds, ms (writers wait longer: see write.ts). */
+export const BUSY_TIMEOUT_MS = 5000;
+
 export interface OpenOptions {
   /** Open read-only (the server in prod). The file must exist. */
   readonly?: boolean;
@@ -18,7 +21,7 @@ export function openDatabase(path: string, options: OpenOptions = {}): Database 
     db = readonly
       ? new Database(path, { readonly: true, strict: true })
       : new Database(path, { create: options.create ?? true, readwrite: true, strict: true });
-    db.exec("PRAGMA busy_timeout = 5000");
+    db.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
     // Reading the schema is what notices a file that is not a database.
     db.query("SELECT count(*) FROM sqlite_master").get();
     if (!readonly) {
