@@ -7,6 +7,7 @@ import { integerOption, numberOption } from "../src/methods/method.ts";
 import type { StoreOptions } from "../src/db/store.ts";
 import { DEFAULT_LOCK_WAIT_MS } from "../src/db/write.ts";
 import { validateTableName } from "../src/names.ts";
+import { MAX_TOP_N } from "../src/rank/driver.ts";
 import type { ProgressFn } from "../src/types.ts";
 
 /** An error the user caused (bad flag, missing file): one line, exit code 2 unless told. */
@@ -77,12 +78,17 @@ export function resolveTable(args: { "results-table"?: string }): string {
 }
 
 /**
- * Parses an integer flag ≥ `min` with the same rule as every method option (decimal digits only:
- * `0x10` and `1e1` are refused), naming the flag when it is not one.
+ * Parses an integer flag in `min`..`max` with the same rule as every method option (decimal digits
+ * only: `0x10` and `1e1` are refused), naming the flag when it is not one.
  */
-export function positiveInt(value: string | undefined, flag: string, fallback: number, min = 1): number {
+export function positiveInt(value: string | undefined, flag: string, fallback: number, min = 1, max?: number): number {
   if (value === undefined || value === "") return fallback;
-  return asUsage(() => integerOption({ default: fallback, min, description: "" }).parse(value, `--${flag}`));
+  return asUsage(() => integerOption({ default: fallback, min, max, description: "" }).parse(value, `--${flag}`));
+}
+
+/** A top-n-like flag (neighbours or recommendations per user): 1..MAX_TOP_N. */
+export function topNArg(value: string | undefined, flag: string, fallback: number): number {
+  return positiveInt(value, flag, fallback, 1, MAX_TOP_N);
 }
 
 /** Parses a positive (or, with `allowZero`, non-negative) finite number flag, at most `max`, as method options are parsed. */

@@ -6,6 +6,7 @@
 import type { ArgsDef } from "citty";
 import { methodFlags, methodNames, type AnyMethod } from "../src/methods/registry.ts";
 import { existsSync } from "node:fs";
+import { maxThreads, THREADS_PER_CORE } from "../src/parallel.ts";
 import { asUsage, CliError, positiveInt, resolveDb } from "./common.ts";
 
 /** citty definitions of every method flag (plus --threads), descriptions prefixed by their methods. */
@@ -23,7 +24,7 @@ export function methodArgs(): ArgsDef {
       ...(defaults.size === 1 ? { default: [...defaults][0] } : {}),
     };
   }
-  args.threads = { type: "string", valueHint: "N", description: "Worker threads (default: all cores for more than 2,000 users, else 1)" };
+  args.threads = { type: "string", valueHint: "N", description: `Worker threads (default: all cores for more than 2,000 users, else 1; at most ${THREADS_PER_CORE} per core)` };
   return args;
 }
 
@@ -55,7 +56,7 @@ export function checkMethodFlags(methods: AnyMethod[], args: Record<string, unkn
 
 /** `--threads`, checked. */
 export function threadsArg(args: Record<string, unknown>): number | undefined {
-  return typeof args.threads === "string" ? positiveInt(args.threads, "threads", 1) : undefined;
+  return typeof args.threads === "string" ? positiveInt(args.threads, "threads", 1, 1, maxThreads()) : undefined;
 }
 
 /** The database whose input tables a command reads: it must exist, else say how to make it. */

@@ -12,6 +12,7 @@ import { getMethod } from "./methods/registry.ts";
 import { readTables, type ReadResult } from "./read/index.ts";
 import type { ProgressFn, Rankings } from "./types.ts";
 import { autoThreads } from "./parallel.ts";
+import { checkTopN } from "./rank/driver.ts";
 import { validateTableName } from "./names.ts";
 
 /** Where the pipeline's input comes from. */
@@ -39,9 +40,9 @@ export interface PipelineOptions {
   options?: Record<string, unknown>;
   /** Rankings table (default `user_ranking`). */
   table?: string;
-  /** Neighbours kept per user (default 10). */
+  /** Neighbours kept per user (default 10, at most `MAX_TOP_N`, 1,000; never more than users − 1). */
   topN?: number;
-  /** Top-n threads (default: every core above 2,000 users). */
+  /** Top-n threads (default: every core above 2,000 users; at most 2 per core). */
   threads?: number;
   onProgress?: ProgressFn;
   onEpoch?: (epoch: EpochReport) => void;
@@ -83,8 +84,7 @@ export async function runPipeline(opts: PipelineOptions): Promise<PipelineResult
   const method = getMethod(opts.method);
   const options = resolveOptions(method, opts.options);
   const table = validateTableName(opts.table ?? "user_ranking");
-  const topN = opts.topN ?? 10;
-  if (!Number.isInteger(topN) || topN < 1) throw new RangeError(`topN must be a positive integer, got ${topN}`);
+  const topN = checkTopN(opts.topN ?? 10);
   if (opts.threads !== undefined) autoThreads(1, opts.threads);
 
   const startedAt = new Date();

@@ -4,10 +4,13 @@ import { existsSync } from "node:fs";
 import { generate } from "../../src/generate/index.ts";
 import { CliError, jsonArg, log, positiveInt, printJson, progress, seconds } from "../common.ts";
 
+/** Most users generated: 100k users are 300 MB of CSV, so this is 30 GB of disk. */
+const MAX_USERS = 10_000_000;
+
 export default defineCommand({
   meta: { name: "generate", description: "Write synthetic user_interests, user_course_views, user_assessment_scores, course_tags and taste_groups CSVs" },
   args: {
-    users: { type: "string", valueHint: "N", description: "Number of users (handles 1..N)", required: true },
+    users: { type: "string", valueHint: "N", description: `Number of users (handles 1..N), at most ${MAX_USERS.toLocaleString("en-US")}`, required: true },
     out: { type: "string", valueHint: "DIR", description: "Output directory (created if missing)", required: true },
     seed: { type: "string", valueHint: "S", description: "Random seed; same seed, same bytes", default: "42" },
     "course-tags": {
@@ -18,7 +21,7 @@ export default defineCommand({
     ...jsonArg,
   },
   async run({ args }) {
-    const users = positiveInt(args.users, "users", 0);
+    const users = positiveInt(args.users, "users", 0, 1, MAX_USERS);
     const seed = positiveInt(args.seed, "seed", 42, 0);
     if (!args.out) throw new CliError("--out DIR is required");
     const courseTags = args["course-tags"];

@@ -8,7 +8,8 @@ import { runPipeline, type PipelineResult } from "../../src/pipeline.ts";
 import { InputError } from "../../src/read/errors.ts";
 import { formatSummary } from "../../src/read/summary.ts";
 import { MissingTablesError } from "../../src/db/store.ts";
-import { CliError, dbArgs, jsonArg, log, positiveInt, printJson, progress, resolveDb, resolveTable, tableArg, waitArg, writeStoreOptions } from "../common.ts";
+import { MAX_TOP_N } from "../../src/rank/driver.ts";
+import { CliError, dbArgs, jsonArg, log, printJson, progress, resolveDb, resolveTable, tableArg, topNArg, waitArg, writeStoreOptions } from "../common.ts";
 import { checkMethodFlags, dataDirArg, inputDatabase, methodArgs, methodChoices, threadsArg } from "../method-args.ts";
 
 export default defineCommand({
@@ -18,7 +19,7 @@ export default defineCommand({
     "data-dir": { ...dataDirArg["data-dir"], description: "Ingest the four CSVs from DIR first (alias --data_path); else use the tables in the database" },
     ...dbArgs,
     ...tableArg,
-    "top-n": { type: "string", valueHint: "N", description: "Neighbours kept per user (alias --top_users)", default: "10" },
+    "top-n": { type: "string", valueHint: "N", description: `Neighbours kept per user, 1..${MAX_TOP_N} (alias --top_users)`, default: "10" },
     ...methodArgs(),
     ...waitArg,
     ...jsonArg,
@@ -35,7 +36,7 @@ export default defineCommand({
     const table = resolveTable(args);
     const options = checkMethodFlags(methods(), args).get(method) ?? {};
     const threads = threadsArg(args);
-    const topN = positiveInt(args["top-n"] as string | undefined, "top-n", 10);
+    const topN = topNArg(args["top-n"] as string | undefined, "top-n", 10);
     const storeOptions = writeStoreOptions(args);
     const dataDir = args["data-dir"] as string | undefined;
     // The store (and its directory) is created only once the input has been read and checked.
