@@ -55,7 +55,9 @@ export const DEV_DB = "data/recsys.db";
 
 export function resolveEnv(args: { env?: string }): Env {
   const env = args.env ?? process.env.DATABASE_ENV ?? "dev";
-  if (env !== "dev" && env !== "prod") throw new CliError(`--env must be dev or prod, got ${JSON.stringify(env)}`);
+  // Named as the user gave it: the flag, or the variable when the flag is absent.
+  const from = args.env !== undefined ? "--env" : "DATABASE_ENV";
+  if (env !== "dev" && env !== "prod") throw new CliError(`${from} must be dev or prod, got ${JSON.stringify(env)}`);
   return env;
 }
 
@@ -73,7 +75,8 @@ export function resolveTable(args: { "results-table"?: string }): string {
   try {
     return validateTableName(table);
   } catch (e) {
-    throw new CliError((e as Error).message);
+    const from = args["results-table"] ? "--results-table" : "RESULTS_TABLE";
+    throw new CliError(`${from}: ${(e as Error).message}`);
   }
 }
 

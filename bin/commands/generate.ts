@@ -2,6 +2,7 @@
 import { defineCommand } from "citty";
 import { existsSync } from "node:fs";
 import { generate } from "../../src/generate/index.ts";
+import { InputError } from "../../src/read/errors.ts";
 import { CliError, jsonArg, log, positiveInt, printJson, progress, seconds } from "../common.ts";
 
 /** Most users generated: 100k users are 300 MB of CSV, so this is 30 GB of disk. */
@@ -28,8 +29,15 @@ export default defineCommand({
     if (courseTags && !existsSync(courseTags)) throw new CliError(`--course-tags: no such file: ${courseTags}`);
     const bar = progress(!args.json);
     const t0 = performance.now();
-    const summary = await generate({ users, seed, outDir: args.out, courseTagsFile: courseTags, onProgress: bar.report });
-    bar.done();
+    let summary;
+    try {
+      summary = await generate({ users, seed, outDir: args.out, courseTagsFile: courseTags, onProgress: bar.report });
+    } catch (e) {
+      if (e instanceof InputError) throw new CliError(e.message);
+      throw e;
+    } finally {
+      bar.done();
+    }
     const secs = seconds(t0);
     if (args.json) {
       printJson({ ...summary, seconds: secs });

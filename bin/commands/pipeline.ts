@@ -8,6 +8,7 @@ import { runPipeline, type PipelineResult } from "../../src/pipeline.ts";
 import { InputError } from "../../src/read/errors.ts";
 import { formatSummary } from "../../src/read/summary.ts";
 import { MissingTablesError } from "../../src/db/store.ts";
+import { InvalidTableNameError } from "../../src/names.ts";
 import { MAX_TOP_N } from "../../src/rank/driver.ts";
 import { CliError, dbArgs, jsonArg, log, printJson, progress, resolveDb, resolveTable, tableArg, topNArg, waitArg, writeStoreOptions } from "../common.ts";
 import { checkMethodFlags, dataDirArg, inputDatabase, methodArgs, methodChoices, threadsArg } from "../method-args.ts";
@@ -68,7 +69,7 @@ export default defineCommand({
       });
     } catch (e) {
       // Bad input is the user's to fix, like a bad flag: the message names file, line and column.
-      if (e instanceof InputError || e instanceof MissingTablesError) throw new CliError(e.message);
+      if (e instanceof InputError || e instanceof MissingTablesError || e instanceof InvalidTableNameError) throw new CliError(e.message);
       throw e;
     } finally {
       bar.done();

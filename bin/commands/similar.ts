@@ -64,7 +64,7 @@ async function fromDatabase(args: { db?: string; env?: string; "results-table"?:
       if (e instanceof MissingTableError) throw new CliError(e.message, 1);
       throw e;
     }
-    if (rows.length === 0) throw new CliError(`unknown user ${JSON.stringify(handle)}: no rankings in table ${table} of ${path}`, 1);
+    if (rows.length === 0) throw new CliError(`unknown user ${JSON.stringify(handle)}: no rankings in table ${table} of ${path}`);
     // Fewer rows than asked is fine for a user with few neighbours, not for n past the stored top-n.
     const top = await reader.topN();
     if (n !== undefined && rows.length < n && n > top) throw new CliError(`--n must be between 1 and ${top} (the stored top-n), got ${n}`);
