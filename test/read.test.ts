@@ -331,6 +331,13 @@ describe("messages say what is wrong, where it starts, in our words", () => {
     expect((await rejectionOf("user_interests", `${rows[0]}\n${rows[1]}\r\n${rows[2]}\n`)).message).toBe(lineEnds(2, "LF", "CRLF"));
   });
 
+  it("a bare LF inside a quoted field of a CRLF file (a spreadsheet's multi-line cell) is not blamed for a later error", async () => {
+    const e = await rejectionOf("course_tags", `course_id,course_tags\r\n"two\nlines",a\r\nb,c\r\n,d\r\n`);
+    expect(e.message).toBe('course_tags.csv line 5, column course_id: expected a non-empty course id, got ""');
+    const f = await rejectionOf("course_tags", `course_id,course_tags\r\n"two\nlines",a\r\nb,c,x\r\n`);
+    expect(f.message).toContain("course_tags.csv line 4, column #3 (beyond the header): expected 2 fields as in the header, got 3");
+  });
+
   it("an unclosed quote mid-file: at the line it opens, not where csv-parse gave up", async () => {
     const e = await rejectionOf("user_interests", 'user_handle,interest_tag,date_followed\n1,"python",2017-06-27\n2,"css,2017-06-27\n3,"css",2017-06-27\n');
     expect(e.message).toBe(
@@ -345,12 +352,13 @@ describe("messages say what is wrong, where it starts, in our words", () => {
 
   it("a stray quote and a character after a closing quote, without csv-parse's text", async () => {
     const a = await rejectionOf("course_tags", 'course_id,course_tags\npy,pyt"hon\n');
-    expect(a.message).toBe('course_tags.csv line 2: expected a quote only at the start of a field (a literal quote inside a quoted field is written ""), got a quote inside an unquoted field');
+    expect(a.message).toBe('course_tags.csv line 2, column course_tags: expected a quote only at the start of a field (a literal quote inside a quoted field is written ""), got a quote inside an unquoted field');
     const b = await rejectionOf("course_tags", 'course_id,course_tags\n"py"x,python\n');
     expect(b.message).toBe('course_tags.csv line 2, column course_id: expected a delimiter or the end of the line after a closing quote, got "x" after it');
   });
 
-  it("a 1 MB header is shortened in messages", async () => {
+  // csv-parse takes about a second per megabyte-long field: a generous timeout on a busy machine.
+  it("a 1 MB header is shortened in messages", { timeout: 60_000 }, async () => {
     const huge = "a".repeat(1 << 20);
     const e = await rejectionOf("course_tags", `course_id,${huge}\npy,x\n`);
     expect(e.message.length).toBeLessThan(300);

@@ -185,10 +185,14 @@ class ColumnarBuilder {
     this.fail(p.line, column, p.expected, describeProblem(p));
   }
 
-  /** Fails if the line ends changed kind at or before `line` (csv-parse's error there is a symptom). */
-  private failLineEnds(line: number | undefined): void {
+  /**
+   * Fails if the line ends changed kind within lines `from`..`to`, the record csv-parse choked on
+   * (its error is then a symptom). Only there: a CRLF file may hold bare LFs inside quoted fields
+   * (spreadsheets write multi-line cells so), which must not take the blame for a later error.
+   */
+  private failLineEnds(from: number | undefined, to: number | undefined): void {
     const change = this.bytes.lineEnds;
-    if (!change || line === undefined || change.line > line) return;
+    if (!change || from === undefined || to === undefined || change.line < from || change.line > to) return;
     this.fail(
       change.line,
       undefined,
@@ -205,7 +209,7 @@ class ColumnarBuilder {
     const header = this.header;
     if (record.length !== header.length) {
       // Line ends that change kind mid-file make csv-parse join or split lines: say that instead.
-      this.failLineEnds(end);
+      this.failLineEnds(line, end);
       const column = record.length < header.length ? header[record.length].trim() : `#${header.length + 1} (beyond the header)`;
       this.fail(line, column, `${header.length} fields as in the header`, `${record.length}`);
     }
@@ -328,7 +332,7 @@ class ColumnarBuilder {
     // Where the record csv-parse was reading starts: a quote opened there may have run on.
     const start = typeof e.empty_lines === "number" ? this.recordLine(e.empty_lines) : at;
     try {
-      this.failLineEnds(at);
+      this.failLineEnds(start, at);
     } catch (lineEnds) {
       return lineEnds as Error;
     }
