@@ -4,7 +4,10 @@
  */
 import { createConsola } from "consola";
 import { integerOption, numberOption } from "../src/methods/method.ts";
+import type { StoreOptions } from "../src/db/store.ts";
+import { DEFAULT_LOCK_WAIT_MS } from "../src/db/write.ts";
 import { validateTableName } from "../src/names.ts";
+import { MAX_TOP_N } from "../src/rank/driver.ts";
 import type { ProgressFn } from "../src/types.ts";
 
 /** An error the user caused (bad flag, missing file): one line, exit code 2 unless told. */
@@ -52,7 +55,9 @@ export const DEV_DB = "data/recsys.db";
 
 export function resolveEnv(args: { env?: string }): Env {
   const env = args.env ?? process.env.DATABASE_ENV ?? "dev";
-  if (env !== "dev" && env !== "prod") throw new CliError(`--env must be dev or prod, got ${JSON.stringify(env)}`);
+  // Named as the user gave it: the flag, or the variable when the flag is absent.
+  const from = args.env !== undefined ? "--env" : "DATABASE_ENV";
+  if (env !== "dev" && env !== "prod") throw new CliError(`${from} must be dev or prod, got ${JSON.stringify(env)}`);
   return env;
 }
 
@@ -70,23 +75,46 @@ export function resolveTable(args: { "results-table"?: string }): string {
   try {
     return validateTableName(table);
   } catch (e) {
-    throw new CliError((e as Error).message);
+    const from = args["results-table"] ? "--results-table" : "RESULTS_TABLE";
+    throw new CliError(`${from}: ${(e as Error).message}`);
   }
 }
 
 /**
- * Parses an integer flag ≥ `min` with the same rule as every method option (decimal digits only:
- * `0x10` and `1e1` are refused), naming the flag when it is not one.
+ * Parses an integer flag in `min`..`max` with the same rule as every method option (decimal digits
+ * only: `0x10` and `1e1` are refused), naming the flag when it is not one.
  */
-export function positiveInt(value: string | undefined, flag: string, fallback: number, min = 1): number {
+export function positiveInt(value: string | undefined, flag: string, fallback: number, min = 1, max?: number): number {
   if (value === undefined || value === "") return fallback;
-  return asUsage(() => integerOption({ default: fallback, min, description: "" }).parse(value, `--${flag}`));
+  return asUsage(() => integerOption({ default: fallback, min, max, description: "" }).parse(value, `--${flag}`));
 }
 
-/** Parses a positive (or, with `allowZero`, non-negative) finite number flag, as method options are parsed. */
-export function positiveNumber(value: string | undefined, flag: string, fallback: number, allowZero = false): number {
+/** A top-n-like flag (neighbours or recommendations per user): 1..MAX_TOP_N. */
+export function topNArg(value: string | undefined, flag: string, fallback: number): number {
+  return positiveInt(value, flag, fallback, 1, MAX_TOP_N);
+}
+
+/** Parses a positive (or, with `allowZero`, non-negative) finite number flag, at most `max`, as method options are parsed. */
+export function positiveNumber(value: string | undefined, flag: string, fallback: number, allowZero = false, max?: number): number {
   if (value === undefined || value === "") return fallback;
-  return asUsage(() => numberOption({ default: fallback, allowZero, description: "" }).parse(value, `--${flag}`));
+  return asUsage(() => numberOption({ default: fallback, allowZero, max, description: "" }).parse(value, `--${flag}`));
+}
+
+/** Most seconds --wait accepts: an hour. */
+const MAX_WAIT_S = 3600;
+
+export const waitArg = {
+  wait: {
+    type: "string",
+    valueHint: "SECONDS",
+    description: `How long to wait for another recsys run that is writing the database (default ${DEFAULT_LOCK_WAIT_MS / 1000}, at most ${MAX_WAIT_S})`,
+  },
+} as const;
+
+/** How a writing command opens its store: --wait, and a line on stderr when it has to wait. */
+export function writeStoreOptions(args: { wait?: string }): StoreOptions {
+  const seconds = positiveNumber(args.wait, "wait", DEFAULT_LOCK_WAIT_MS / 1000, true, MAX_WAIT_S);
+  return { lockWaitMs: seconds * 1000, onLockWait: (message) => log.info(message) };
 }
 
 /** The value of `f`, its RangeError turned into a usage error. */

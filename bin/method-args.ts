@@ -6,6 +6,7 @@
 import type { ArgsDef } from "citty";
 import { methodFlags, methodNames, type AnyMethod } from "../src/methods/registry.ts";
 import { existsSync } from "node:fs";
+import { maxThreads, THREADS_PER_CORE } from "../src/parallel.ts";
 import { asUsage, CliError, positiveInt, resolveDb } from "./common.ts";
 
 /** citty definitions of every method flag (plus --threads), descriptions prefixed by their methods. */
@@ -22,7 +23,7 @@ export function methodArgs(): ArgsDef {
       description: `${owners}: ${first.description}${defaults.length === 1 ? ` (default: ${defaults[0]})` : ""}`,
     };
   }
-  args.threads = { type: "string", valueHint: "N", description: "Worker threads (default: all cores for more than 2,000 users, else 1)" };
+  args.threads = { type: "string", valueHint: "N", description: `Worker threads (default: all cores for more than 2,000 users, else 1; at most ${THREADS_PER_CORE} per core)` };
   return args;
 }
 
@@ -65,7 +66,7 @@ export function refuseForeignFlags(chosen: AnyMethod[], args: Record<string, unk
 
 /** `--threads`, checked. */
 export function threadsArg(args: Record<string, unknown>): number | undefined {
-  return typeof args.threads === "string" ? positiveInt(args.threads, "threads", 1) : undefined;
+  return typeof args.threads === "string" ? positiveInt(args.threads, "threads", 1, 1, maxThreads()) : undefined;
 }
 
 /** The database whose input tables a command reads: it must exist, else say how to make it. */

@@ -96,9 +96,10 @@ async function run(argv: string[]): Promise<void> {
 
 if (import.meta.main) {
   run(process.argv.slice(2)).catch((error: unknown) => {
-    const e = error as Error & { exitCode?: number; code?: string };
-    // citty's own argument errors (missing positional, bad enum) are usage errors too.
-    const usage = e instanceof CliError || e?.name === "CLIError";
+    const e = error as Error & { exitCode?: number; code?: string; notADatabase?: boolean };
+    // citty's own argument errors (missing positional, bad enum) are usage errors too, and so is
+    // a --db naming a file that is not a database (checked by name: src/db stays unloaded here).
+    const usage = e instanceof CliError || e?.name === "CLIError" || (e?.name === "DatabaseOpenError" && e.notADatabase === true);
     log.error(e?.message ?? String(error));
     if (!usage && process.env.RECSYS_DEBUG) console.error(e?.stack);
     process.exit(e?.exitCode ?? (usage ? 2 : 1));

@@ -36,6 +36,7 @@ export { DEFAULT_WEIGHTS, parseWeights, similarity } from "./methods/similarity/
 export type { SimilarityOptions, Weights } from "./methods/similarity/index.ts";
 export { factorization, FM_DEFAULTS } from "./methods/factorization/index.ts";
 export type { FMOptions } from "./methods/factorization/index.ts";
+export { MAX_TOP_N } from "./rank/driver.ts";
 export type { QueryResult } from "./rank/driver.ts";
 export type { ProgressFn, Rankings } from "./types.ts";
 
@@ -44,8 +45,8 @@ export { ingest } from "./ingest.ts";
 export type { IngestOptions, IngestResult } from "./ingest.ts";
 export { runPipeline } from "./pipeline.ts";
 export type { PipelineInput, PipelineOptions, PipelineResult } from "./pipeline.ts";
-export { MissingTableError, MissingTablesError, openStore } from "./db/store.ts";
-export type { NeighborRow, RankingsStore, RunRecord, RunRow, StoreOptions, TableReader } from "./db/store.ts";
+export { MissingTableError, MissingTablesError, openStore, StaleInputError, StoreBusyError, StoreWriteError } from "./db/store.ts";
+export type { NeighborRow, RankingsStore, RunRecord, RunRow, StoredInput, StoreOptions, TableReader } from "./db/store.ts";
 export { validateTableName } from "./names.ts";
 export { fingerprintDataset } from "./fingerprint.ts";
 export type { Fingerprint } from "./fingerprint.ts";

@@ -3,7 +3,7 @@
  * one transaction. Every file is read and checked before the store is opened, so invalid input
  * leaves it exactly as it was (and creates nothing).
  */
-import { openStore, type RankingsStore } from "./db/store.ts";
+import { openStore, type RankingsStore, type StoreOptions } from "./db/store.ts";
 import { fingerprintDataset } from "./fingerprint.ts";
 import { readTables } from "./read/index.ts";
 import type { IngestSummary } from "./read/summary.ts";
@@ -12,6 +12,8 @@ import type { ProgressFn, Tables } from "./types.ts";
 export interface IngestOptions {
   /** Progress: stage `read` (bytes of the four files), then `write` (rows). */
   onProgress?: ProgressFn;
+  /** How a store given as a path is opened (e.g. how long its write waits for another run's). */
+  storeOptions?: StoreOptions;
 }
 
 /** What {@link ingest} did. */
@@ -40,7 +42,7 @@ export async function ingest(dir: string, store: RankingsStore | string, options
   // The fingerprint is recorded with the ingest: a rankings table ranked from other input is then known to be stale.
   const summary = { ...read.summary, input: fingerprintDataset(read.dataset) };
   const t1 = performance.now();
-  const target = typeof store === "string" ? await openStore(store) : store;
+  const target = typeof store === "string" ? await openStore(store, options.storeOptions) : store;
   try {
     await target.writeInput(tables, summary, options.onProgress);
   } finally {

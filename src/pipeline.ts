@@ -5,13 +5,14 @@
  * {@link runPipeline}.
  */
 import type { Dataset } from "./dataset.ts";
-import { openStore, type RankingsStore, type RunRow } from "./db/store.ts";
+import { openStore, type RankingsStore, type RunRow, type StoreOptions } from "./db/store.ts";
 import { fingerprintDataset, type Fingerprint } from "./fingerprint.ts";
 import { resolveOptions, type EpochReport, type Model } from "./methods/method.ts";
 import { getMethod } from "./methods/registry.ts";
 import { readTables, type ReadResult } from "./read/index.ts";
 import type { ProgressFn, Rankings } from "./types.ts";
 import { autoThreads } from "./parallel.ts";
+import { checkTopN } from "./rank/driver.ts";
 import { validateTableName } from "./names.ts";
 
 /** Where the pipeline's input comes from. */
@@ -31,15 +32,17 @@ export interface PipelineOptions {
    * opened only once the input is read and checked (so bad input creates nothing) and closed at the end.
    */
   store: RankingsStore | string;
+  /** How a store given as a path is opened (e.g. how long its write waits for another run's). */
+  storeOptions?: StoreOptions;
   /** A registered method's name (see `methods()`). */
   method: string;
   /** The method's options (checked; defaults filled in). */
   options?: Record<string, unknown>;
   /** Rankings table (default `user_ranking`). */
   table?: string;
-  /** Neighbours kept per user (default 10). */
+  /** Neighbours kept per user (default 10, at most `MAX_TOP_N`, 1,000; never more than users − 1). */
   topN?: number;
-  /** Top-n threads (default: every core above 2,000 users). */
+  /** Top-n threads (default: every core above 2,000 users; at most 2 per core). */
   threads?: number;
   onProgress?: ProgressFn;
   onEpoch?: (epoch: EpochReport) => void;
@@ -94,8 +97,7 @@ export async function runPipeline(opts: PipelineOptions): Promise<PipelineResult
   const method = getMethod(opts.method);
   const options = resolveOptions(method, opts.options);
   const table = validateTableName(opts.table ?? "user_ranking");
-  const topN = opts.topN ?? 10;
-  if (!Number.isInteger(topN) || topN < 1) throw new RangeError(`topN must be a positive integer, got ${topN}`);
+  const topN = checkTopN(opts.topN ?? 10);
   if (opts.threads !== undefined) autoThreads(1, opts.threads);
 
   const startedAt = new Date();
@@ -105,14 +107,16 @@ export async function runPipeline(opts: PipelineOptions): Promise<PipelineResult
   const given = opts.store;
   let opened: RankingsStore | undefined;
   // A path is opened only once the input has been read and checked: bad input creates nothing.
-  const open = async (): Promise<RankingsStore> => (typeof given === "string" ? (opened = await openStore(given)) : given);
+  const open = async (): Promise<RankingsStore> => (typeof given === "string" ? (opened = await openStore(given, opts.storeOptions)) : given);
   try {
     let read: ReadResult | undefined;
     let dataset: Dataset;
     let store: RankingsStore;
+    // Rankings of the store's own input are published only if that input is still the one read.
+    let inputIngest: number | null | undefined;
     if (opts.input === "store") {
       store = await open();
-      dataset = await store.loadDataset();
+      ({ dataset, ingest: inputIngest } = await store.loadInput());
       stages.load = lap();
     } else {
       read = "read" in opts.input ? opts.input.read : await readTables(opts.input.dataDir, { onProgress: opts.onProgress });
@@ -125,7 +129,7 @@ export async function runPipeline(opts: PipelineOptions): Promise<PipelineResult
     const model = await method.fit(dataset, options, { onProgress: opts.onProgress, onEpoch: opts.onEpoch });
     let threads = autoThreads(dataset.users.length, opts.threads);
     // The top-n runs on workers from here on; meanwhile this thread fingerprints the input and the
-    // store writes the input tables into its open transaction.
+    // store stages the input tables (its write lock waits for the rankings).
     const t0 = performance.now();
     const ranking = model.rankAll({ topN, threads, onProgress: opts.onProgress, onThreads: (used) => (threads = used) });
     // Awaited by the store; this only keeps a rejection from counting as unhandled meanwhile.
@@ -142,7 +146,7 @@ export async function runPipeline(opts: PipelineOptions): Promise<PipelineResult
       const run = { method: method.name, params, input, startedAt, stages: { ...stages, ...methodStages, topN: seconds } };
       return { rankings, run, params, model: model.state?.(), details: model.details({ rankings, threads, seconds }) };
     });
-    const run = await store.publish({ table, input: read && { tables: read.tables, summary: { ...read.summary, input } }, ranked, onProgress: opts.onProgress });
+    const run = await store.publish({ table, input: read && { tables: read.tables, summary: { ...read.summary, input } }, ranked, inputIngest, onProgress: opts.onProgress });
     const { rankings, params, details } = await ranked;
     return {
       method: method.name,

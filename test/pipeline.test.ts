@@ -47,7 +47,7 @@ describe("recsys pipeline", () => {
     expect(r.out).toMatch(/interests\s+weight 0\.500\s+3 items\s+5 nnz\s+4 users/);
     expect(r.out).toMatch(/courses\s+weight 0\.300\s+4 items/);
     expect(r.out).toMatch(/assessments\s+weight 0\.200\s+1 items\s+2 nnz\s+2 users/);
-    expect(r.out).toMatch(/seconds: read [\d.]+, fingerprint [\d.]+, matrix [\d.]+, topN [\d.]+, ingest [\d.]+, store [\d.]+; total [\d.]+/);
+    expect(r.out).toMatch(/seconds: read [\d.]+, fingerprint [\d.]+, matrix [\d.]+, topN [\d.]+, ingest [\d.]+, ingestCopy [\d.]+, store [\d.]+; total [\d.]+/);
     // The read summary goes to stderr, with the tag normalization visible ("Python" = "python").
     expect(r.err).toContain("user_interests");
     const d = new Database(db, { readonly: true });
@@ -66,7 +66,7 @@ describe("recsys pipeline", () => {
     const input = JSON.parse(run.input as string);
     expect(input.rows).toEqual({ user_interests: 5, user_assessment_scores: 2, user_course_views: 3, course_tags: 2 });
     expect(input.sha256).toMatch(/^[0-9a-f]{64}$/);
-    expect(Object.keys(JSON.parse(run.stages as string))).toEqual(["read", "fingerprint", "matrix", "topN", "ingest", "store"]);
+    expect(Object.keys(JSON.parse(run.stages as string))).toEqual(["read", "fingerprint", "matrix", "topN", "ingest", "ingestCopy", "store"]);
   });
 
   it("fingerprints the same input identically on every run, and one changed row differently", () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "bun:test";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { gzipSync, spawnSync } from "bun";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { InputError } from "../src/read/errors.ts";
@@ -101,6 +102,7 @@ describe("accepted variants give identical tables", () => {
   const variants: Record<string, (name: TableName, text: string) => string | Uint8Array> = {
     "a UTF-8 BOM": (_, t) => new Uint8Array([0xef, 0xbb, 0xbf, ...new TextEncoder().encode(t)]),
     "CRLF line ends": (_, t) => t.replaceAll("\n", "\r\n"),
+    "UTF-16LE with a byte-order mark": (_, t) => new Uint8Array(Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(t, "utf16le")])),
     "blank trailing lines": (_, t) => t + "\n\n  \n\r\n",
     "no final newline": (_, t) => t.replace(/\n$/, ""),
     "every field quoted": (_, t) =>
@@ -231,6 +233,151 @@ describe("rejections name file, line, column and expectation", () => {
       const noDir = await readTables(join(dir, "nope")).catch((e) => e);
       expect(noDir).toBeInstanceOf(InputError);
       expect(noDir.message).toContain("got no such directory");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+/** `parts` as one byte stream, in chunks of `size` bytes (so sequences split across chunks). */
+function chunked(parts: (string | number[])[], size: number): ReadableStream<Uint8Array> {
+  const bytes = Buffer.concat(parts.map((p) => (typeof p === "string" ? Buffer.from(p, "utf8") : Buffer.from(p))));
+  return new ReadableStream<Uint8Array>({
+    start(controller) {
+      for (let i = 0; i < bytes.length; i += size) controller.enqueue(new Uint8Array(bytes.subarray(i, i + size)));
+      controller.close();
+    },
+  });
+}
+
+async function rejectionOf(name: TableName, source: Parameters<typeof parseTable>[1]): Promise<InputError> {
+  const e = await parseTable(name, source).catch((x) => x);
+  expect(e).toBeInstanceOf(InputError);
+  return e as InputError;
+}
+
+const UTF8 = "UTF-8 text (or UTF-16LE with a byte-order mark)";
+
+describe("bytes that are not UTF-8 text are refused, never stored", () => {
+  const head = "user_handle,interest_tag,date_followed\n1,python,2017-06-27 16:26:52\n";
+  it("a Latin-1 file: file, line, column, the byte, and what the file looks like", async () => {
+    const e = await rejectionOf("user_interests", chunked([head, "2,caf", [0xe9], ",2017-06-27 16:26:52\n"], 1 << 16));
+    expect(e.message).toBe(
+      `user_interests.csv line 3, column interest_tag: expected ${UTF8}, got the byte 0xE9, which is not UTF-8 (character 6 of the line; this looks like Latin-1 or Windows-1252: save the file as UTF-8)`,
+    );
+  });
+
+  it("two different bad handles are two errors, not one merged U+FFFD user", async () => {
+    const e = await rejectionOf("user_interests", chunked(["user_handle,interest_tag\n", "a", [0xe9], ",x\n", "a", [0xe8], ",y\n"], 7));
+    expect(e).toMatchObject({ line: 2, column: "user_handle" });
+  });
+
+  it("bad bytes in a number column are an encoding error, not a number error", async () => {
+    const e = await rejectionOf("user_assessment_scores", chunked(["user_handle,assessment_tag,user_assessment_score\n1,python,1", [0xff], "\n"], 5));
+    expect(e).toMatchObject({ line: 2, column: "user_assessment_score" });
+    expect(e.message).toContain(`expected ${UTF8}, got the byte 0xFF`);
+  });
+
+  it("a NUL byte", async () => {
+    const e = await rejectionOf("user_interests", head + "2,py\0thon,2017-06-27 16:26:52\n");
+    expect(e.message).toBe(`user_interests.csv line 3, column interest_tag: expected ${UTF8}, got a NUL byte (0x00) (character 5 of the line)`);
+  });
+
+  it("an invalid sequence split across chunks, and one cut off by the end of the file", async () => {
+    // E2 82 is the start of € (E2 82 AC) followed by a letter: invalid, whatever the chunking.
+    for (const size of [1, 2, 3, 64]) {
+      const e = await rejectionOf("user_interests", chunked([head, "2,ab", [0xe2, 0x82], "x,2017-06-27 16:26:52\n"], size));
+      expect(e).toMatchObject({ line: 3, column: "interest_tag" });
+      expect(e.message).toContain("got the bytes 0xE2 0x82, which are not UTF-8 (character 5 of the line)");
+      const cut = await rejectionOf("user_interests", chunked([head, "2,ab", [0xe2, 0x82]], size));
+      expect(cut).toMatchObject({ line: 3 });
+      expect(cut.message).toContain("got the bytes 0xE2 0x82, which are not UTF-8");
+    }
+  });
+
+  it("accepts UTF-8 (any chunking) and a U+FFFD that is really in the file", async () => {
+    const text = `${head}2,café-€-𝄞-\uFFFD,2017-06-27 16:26:52\n`;
+    for (const size of [1, 2, 3, 5]) {
+      const { table } = await parseTable("user_interests", chunked([text], size));
+      expect(table.interest_tag).toEqual(["python", "café-€-𝄞-\uFFFD"]);
+    }
+  });
+
+  it("a file of the wrong kind is named: gzip, zip, UTF-16BE, UTF-16 without a byte-order mark", async () => {
+    const csv = "course_id,course_tags\npy,python\n";
+    const cases: [Uint8Array, string][] = [
+      [gzipSync(Buffer.from(csv)), "gzip-compressed data (this looks like gzip: decompress it first, e.g. with gunzip)"],
+      [Uint8Array.from([0x50, 0x4b, 0x03, 0x04, 0x14, 0, 0, 0]), "a ZIP archive (this looks like a zip file or an Excel workbook: export the sheet as CSV)"],
+      [Uint8Array.from(Buffer.concat([Buffer.from([0xfe, 0xff]), Buffer.from(csv, "utf16le").swap16()])), "UTF-16BE (this looks like UTF-16BE: convert it, e.g. with iconv -f UTF-16BE -t UTF-8)"],
+      [Uint8Array.from(Buffer.from(csv, "utf16le")), "UTF-16LE without a byte-order mark (this looks like UTF-16LE: convert it, e.g. with iconv -f UTF-16LE -t UTF-8)"],
+      [Uint8Array.from(Buffer.from(csv, "utf16le").swap16()), "UTF-16BE without a byte-order mark (this looks like UTF-16BE: convert it, e.g. with iconv -f UTF-16BE -t UTF-8)"],
+    ];
+    for (const [bytes, got] of cases) {
+      const e = await rejectionOf("course_tags", bytes);
+      expect(e.message).toBe(`course_tags.csv: expected a CSV file of ${UTF8}, got ${got}`);
+    }
+  });
+});
+
+describe("messages say what is wrong, where it starts, in our words", () => {
+  const lineEnds = (n: number, from: string, to: string) =>
+    `user_interests.csv line ${n}: expected every line to end the same way (lines before ${n} end in ${from}), got a line ending in ${to}: the line ends change here; convert the file to one kind (e.g. with dos2unix)`;
+
+  it("line ends that change kind mid-file, quoted or not", async () => {
+    const rows = ['"user_handle","interest_tag","date_followed"', '1,"python","2017-06-27 16:26:52"', '2,"css","2017-06-27 16:26:52"', '3,"css","2017-06-27 16:26:52"'];
+    const bare = rows.map((r) => r.replaceAll('"', ""));
+    expect((await rejectionOf("user_interests", `${rows[0]}\r\n${rows[1]}\r\n${rows[2]}\n${rows[3]}\n`)).message).toBe(lineEnds(3, "CRLF", "LF"));
+    expect((await rejectionOf("user_interests", `${bare[0]}\r\n${bare[1]}\r\n${bare[2]}\n${bare[3]}\n`)).message).toBe(lineEnds(3, "CRLF", "LF"));
+    expect((await rejectionOf("user_interests", `${rows[0]}\n${rows[1]}\r\n${rows[2]}\n`)).message).toBe(lineEnds(2, "LF", "CRLF"));
+  });
+
+  it("a bare LF inside a quoted field of a CRLF file (a spreadsheet's multi-line cell) is not blamed for a later error", async () => {
+    const e = await rejectionOf("course_tags", `course_id,course_tags\r\n"two\nlines",a\r\nb,c\r\n,d\r\n`);
+    expect(e.message).toBe('course_tags.csv line 5, column course_id: expected a non-empty course id, got ""');
+    const f = await rejectionOf("course_tags", `course_id,course_tags\r\n"two\nlines",a\r\nb,c,x\r\n`);
+    expect(f.message).toContain("course_tags.csv line 4, column #3 (beyond the header): expected 2 fields as in the header, got 3");
+  });
+
+  it("an unclosed quote mid-file: at the line it opens, not where csv-parse gave up", async () => {
+    const e = await rejectionOf("user_interests", 'user_handle,interest_tag,date_followed\n1,"python",2017-06-27\n2,"css,2017-06-27\n3,"css",2017-06-27\n');
+    expect(e.message).toBe(
+      'user_interests.csv line 3, column interest_tag: expected a closing quote on this line for the quoted field that starts here, got none until line 4, with "c" after it',
+    );
+  });
+
+  it("an unclosed quote at the end of the file, in our words", async () => {
+    const e = await rejectionOf("user_interests", 'user_handle,interest_tag,date_followed\n1,python,2017-06-27\n2,"css,2017-06-27\n');
+    expect(e.message).toBe("user_interests.csv line 3, column interest_tag: expected a closing quote for the quoted field that starts on this line, got none before the end of the file");
+  });
+
+  it("a stray quote and a character after a closing quote, without csv-parse's text", async () => {
+    const a = await rejectionOf("course_tags", 'course_id,course_tags\npy,pyt"hon\n');
+    expect(a.message).toBe('course_tags.csv line 2, column course_tags: expected a quote only at the start of a field (a literal quote inside a quoted field is written ""), got a quote inside an unquoted field');
+    const b = await rejectionOf("course_tags", 'course_id,course_tags\n"py"x,python\n');
+    expect(b.message).toBe('course_tags.csv line 2, column course_id: expected a delimiter or the end of the line after a closing quote, got "x" after it');
+  });
+
+  // csv-parse takes about a second per megabyte-long field: a generous timeout on a busy machine.
+  it("a 1 MB header is shortened in messages", { timeout: 60_000 }, async () => {
+    const huge = "a".repeat(1 << 20);
+    const e = await rejectionOf("course_tags", `course_id,${huge}\npy,x\n`);
+    expect(e.message.length).toBeLessThan(300);
+    expect(e.message).toStartWith('course_tags.csv line 1, column course_tags: expected a column named "course_tags", got columns "course_id", "aaaa');
+    const many = await rejectionOf("course_tags", `${Array.from({ length: 5000 }, (_, i) => `c${i}`).join(",")}\n`);
+    expect(many.message).toEndWith(', "c9", … (5000 columns)');
+    const wide = await rejectionOf("course_tags", `course_id,course_tags,${huge}\npy\n`);
+    expect(wide.message.length).toBeLessThan(300);
+  });
+
+  it("a directory or a named pipe where a CSV should be is said to be one", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "recsys-read-"));
+    try {
+      for (const [name, text] of Object.entries(FILES)) if (name !== "course_tags") writeFileSync(join(dir, `${name}.csv`), text);
+      mkdirSync(join(dir, "course_tags.csv"));
+      expect((await readTables(dir).catch((e) => e)).message).toBe(`course_tags.csv: expected a file ${join(dir, "course_tags.csv")}, got a directory`);
+      rmSync(join(dir, "course_tags.csv"), { recursive: true });
+      expect(spawnSync(["mkfifo", join(dir, "course_tags.csv")]).exitCode).toBe(0);
+      expect((await readTables(dir).catch((e) => e)).message).toBe(`course_tags.csv: expected a file ${join(dir, "course_tags.csv")}, got a named pipe (FIFO)`);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

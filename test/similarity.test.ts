@@ -401,8 +401,8 @@ describe("similarity: threads", () => {
 
   it("rejects a non-positive top-n or thread count", async () => {
     const m = buildUserItemMatrix(randomDataset({ users: 10, seed: 1 }));
-    await expect(similarityTopN(m, { topN: 0 })).rejects.toThrow(/topN must be a positive integer, got 0/);
-    await expect(similarityTopN(m, { threads: 1.5 })).rejects.toThrow(/threads must be a positive integer, got 1.5/);
+    await expect(similarityTopN(m, { topN: 0 })).rejects.toThrow("topN must be an integer in 1..1000, got 0");
+    await expect(similarityTopN(m, { threads: 1.5 })).rejects.toThrow(/threads must be an integer in 1..\d+ \(2 per core\), got 1.5/);
   });
 
   it("handles a single user and an empty dataset", async () => {

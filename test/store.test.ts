@@ -39,6 +39,13 @@ describe("rankings table names", () => {
       expect(() => validateTableName(bad)).toThrow(/invalid results table name/);
     });
   }
+
+  // The next run for user_ranking would drop a results table of that name as its scratch table.
+  for (const scratch of ["user_ranking__recsys_next", "USER_RANKING__RECSYS_NEXT", "x__recsys_other"]) {
+    it(`refuses the scratch name ${scratch}, saying why`, () => {
+      expect(() => validateTableName(scratch)).toThrow(/reserved for the scratch tables recsys swaps in/);
+    });
+  }
 });
 
 describe("writeRankings", () => {
@@ -80,6 +87,37 @@ describe("writeRankings", () => {
     const names = db.query("SELECT name FROM sqlite_master WHERE type='table' ORDER BY name").values().flat();
     expect(names).toEqual(["recsys_runs", "user_ranking"]);
     expect(lastRun(db, "user_ranking")!.method).toBe("factorization");
+    db.close();
+  });
+
+  it("survives views over the rankings table, and the views then read the new table", () => {
+    const db = openDatabase(join(dir, "views.db"));
+    writeRankings(db, "user_ranking", small, run());
+    db.exec("CREATE VIEW user_ranking_v AS SELECT * FROM user_ranking");
+    db.exec("CREATE VIEW best AS SELECT user_handle, similar FROM user_ranking_v WHERE rank = 1");
+    const next: Rankings = { users: ["7", "8"], offsets: Int32Array.from([0, 1, 2]), neighbors: Int32Array.from([1, 0]), scores: Float64Array.from([0.1, 0.2]) };
+    writeRankings(db, "user_ranking", next, run("factorization"));
+    expect(db.query("SELECT user_handle, similar FROM best ORDER BY user_handle").values()).toEqual([
+      ["7", "8"],
+      ["8", "7"],
+    ]);
+    // The views are kept as the user wrote them, and the swap can run again.
+    expect(db.query("SELECT sql FROM sqlite_master WHERE name = 'user_ranking_v'").values()).toEqual([["CREATE VIEW user_ranking_v AS SELECT * FROM user_ranking"]]);
+    writeRankings(db, "user_ranking", small, run());
+    expect(db.query("SELECT COUNT(*) FROM user_ranking_v").values()).toEqual([[3]]);
+    expect(db.query("PRAGMA integrity_check").values()).toEqual([["ok"]]);
+    // The rename mode is the connection's own setting: back to SQLite's default afterwards.
+    expect(db.query("PRAGMA legacy_alter_table").values()).toEqual([[0]]);
+    db.close();
+  });
+
+  it("refuses to replace a view of the results table's name, before writing any row", () => {
+    const db = openDatabase(join(dir, "view-named.db"));
+    writeRankings(db, "user_ranking", small, run());
+    db.exec("CREATE VIEW mine AS SELECT * FROM user_ranking");
+    expect(() => writeRankings(db, "mine", small, run())).toThrow('cannot replace "mine" with rankings: it is a view, not a table');
+    expect(db.query("SELECT type FROM sqlite_master WHERE name = 'mine'").values()).toEqual([["view"]]);
+    expect(lastRun(db, "mine")).toBeNull();
     db.close();
   });
 

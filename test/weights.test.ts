@@ -49,6 +49,8 @@ describe("parseWeights", () => {
     ["an empty entry (double comma)", "interests=1,,courses=1", /entry 2 is empty/],
     ["all zero", "interests=0,courses=0,assessments=0", /all weights are zero/],
     ["a single zero", "courses=0", /all weights are zero/],
+    // Each is finite; their sum is not, which used to divide every weight to 0.
+    ["weights whose sum overflows", "interests=1e308,courses=1e308", /weights: their sum overflows \(past 1\.8e308\); weights are relative/],
   ];
   for (const [what, text, message] of rejections) {
     it(`rejects ${what}, saying what is wrong`, () => {

@@ -6,7 +6,7 @@ import { getMethod, methodNames, methods } from "../../src/methods/registry.ts";
 import { InputError } from "../../src/read/errors.ts";
 import { readTables } from "../../src/read/index.ts";
 import { formatSummary } from "../../src/read/summary.ts";
-import { CliError, dbArgs, jsonArg, log, positiveInt, positiveNumber, printJson, progress } from "../common.ts";
+import { CliError, dbArgs, jsonArg, log, positiveInt, positiveNumber, printJson, progress, topNArg } from "../common.ts";
 import { checkMethodFlags, refuseForeignFlags, dataDirArg, inputDatabase, methodArgs, threadsArg } from "../method-args.ts";
 
 export default defineCommand({
@@ -41,8 +41,8 @@ export default defineCommand({
     const seed = positiveInt(typeof args.seed === "string" ? args.seed : undefined, "seed", 42, 0);
     const fraction = positiveNumber(args.fraction as string | undefined, "fraction", 0.2);
     if (!(fraction < 1)) throw new CliError(`--fraction must lie strictly between 0 and 1, got ${JSON.stringify(args.fraction)}`);
-    const neighbors = positiveInt(args["top-n"] as string | undefined, "top-n", 20);
-    const k = positiveInt(args.cutoff as string | undefined, "cutoff", 10);
+    const neighbors = topNArg(args["top-n"] as string | undefined, "top-n", 20);
+    const k = topNArg(args.cutoff as string | undefined, "cutoff", 10);
     const threads = threadsArg(args);
 
     const bar = progress(!args.json);

@@ -2,12 +2,16 @@
 import { defineCommand } from "citty";
 import { existsSync } from "node:fs";
 import { generate } from "../../src/generate/index.ts";
+import { InputError } from "../../src/read/errors.ts";
 import { CliError, jsonArg, log, positiveInt, printJson, progress, seconds } from "../common.ts";
+
+/** Most users generated: 100k users are 300 MB of CSV, so this is 30 GB of disk. */
+const MAX_USERS = 10_000_000;
 
 export default defineCommand({
   meta: { name: "generate", description: "Write synthetic user_interests, user_course_views, user_assessment_scores, course_tags and taste_groups CSVs" },
   args: {
-    users: { type: "string", valueHint: "N", description: "Number of users (handles 1..N)", required: true },
+    users: { type: "string", valueHint: "N", description: `Number of users (handles 1..N), at most ${MAX_USERS.toLocaleString("en-US")}`, required: true },
     out: { type: "string", valueHint: "DIR", description: "Output directory (created if missing)", required: true },
     seed: { type: "string", valueHint: "S", description: "Random seed; same seed, same bytes", default: "42" },
     "course-tags": {
@@ -18,15 +22,22 @@ export default defineCommand({
     ...jsonArg,
   },
   async run({ args }) {
-    const users = positiveInt(args.users, "users", 0);
+    const users = positiveInt(args.users, "users", 0, 1, MAX_USERS);
     const seed = positiveInt(args.seed, "seed", 42, 0);
     if (!args.out) throw new CliError("--out DIR is required");
     const courseTags = args["course-tags"];
     if (courseTags && !existsSync(courseTags)) throw new CliError(`--course-tags: no such file: ${courseTags}`);
     const bar = progress(!args.json);
     const t0 = performance.now();
-    const summary = await generate({ users, seed, outDir: args.out, courseTagsFile: courseTags, onProgress: bar.report });
-    bar.done();
+    let summary;
+    try {
+      summary = await generate({ users, seed, outDir: args.out, courseTagsFile: courseTags, onProgress: bar.report });
+    } catch (e) {
+      if (e instanceof InputError) throw new CliError(e.message);
+      throw e;
+    } finally {
+      bar.done();
+    }
     const secs = seconds(t0);
     if (args.json) {
       printJson({ ...summary, seconds: secs });

@@ -6,7 +6,7 @@ import { defineCommand } from "citty";
 import { ingest } from "../../src/ingest.ts";
 import { InputError } from "../../src/read/errors.ts";
 import { formatSummary } from "../../src/read/summary.ts";
-import { CliError, dbArgs, jsonArg, log, printJson, progress, resolveDb } from "../common.ts";
+import { CliError, dbArgs, jsonArg, log, printJson, progress, resolveDb, waitArg, writeStoreOptions } from "../common.ts";
 
 export default defineCommand({
   meta: {
@@ -21,16 +21,18 @@ export default defineCommand({
       description: "Directory holding the four CSV files (alias --data_path)",
     },
     ...dbArgs,
+    ...waitArg,
     ...jsonArg,
   },
   async run({ args }) {
     const dir = args["data-dir"];
     if (!dir) throw new CliError("--data-dir DIR is required: the directory holding the four CSV files");
     const dbPath = resolveDb(args);
+    const storeOptions = writeStoreOptions(args);
     const bar = progress(!args.json);
     let result;
     try {
-      result = await ingest(dir, dbPath, { onProgress: bar.report });
+      result = await ingest(dir, dbPath, { onProgress: bar.report, storeOptions });
     } catch (e) {
       // Bad input is the user's to fix: one line, usage exit code.
       if (e instanceof InputError) throw new CliError(e.message);

@@ -8,7 +8,9 @@ import { DegenerateRunError, runPipeline, type PipelineResult } from "../../src/
 import { InputError } from "../../src/read/errors.ts";
 import { formatSummary } from "../../src/read/summary.ts";
 import { MissingTablesError } from "../../src/db/store.ts";
-import { CliError, dbArgs, jsonArg, log, positiveInt, printJson, progress, resolveDb, resolveTable, tableArg } from "../common.ts";
+import { InvalidTableNameError } from "../../src/names.ts";
+import { MAX_TOP_N } from "../../src/rank/driver.ts";
+import { CliError, dbArgs, jsonArg, log, printJson, progress, resolveDb, resolveTable, tableArg, topNArg, waitArg, writeStoreOptions } from "../common.ts";
 import { checkMethodFlags, refuseForeignFlags, dataDirArg, inputDatabase, methodArgs, methodChoices, threadsArg } from "../method-args.ts";
 
 export default defineCommand({
@@ -18,9 +20,10 @@ export default defineCommand({
     "data-dir": { ...dataDirArg["data-dir"], description: "Ingest the four CSVs from DIR first (alias --data_path); else use the tables in the database" },
     ...dbArgs,
     ...tableArg,
-    "top-n": { type: "string", valueHint: "N", description: "Neighbours kept per user (alias --top_users)", default: "10" },
+    "top-n": { type: "string", valueHint: "N", description: `Neighbours kept per user, 1..${MAX_TOP_N} (alias --top_users)`, default: "10" },
     ...methodArgs(),
     "allow-empty": { type: "boolean", description: "Publish even if the run ranks nobody although users have interactions (else it fails and the previous table stays)" },
+    ...waitArg,
     ...jsonArg,
   }),
   async run({ args }) {
@@ -36,7 +39,8 @@ export default defineCommand({
     const options = checkMethodFlags(methods(), args).get(method) ?? {};
     refuseForeignFlags([method], args);
     const threads = threadsArg(args);
-    const topN = positiveInt(args["top-n"] as string | undefined, "top-n", 10);
+    const topN = topNArg(args["top-n"] as string | undefined, "top-n", 10);
+    const storeOptions = writeStoreOptions(args);
     const dataDir = args["data-dir"] as string | undefined;
     // The store (and its directory) is created only once the input has been read and checked.
     const dbPath = dataDir ? resolveDb(args) : inputDatabase(args);
@@ -47,6 +51,7 @@ export default defineCommand({
       result = await runPipeline({
         input: dataDir ? { dataDir } : "store",
         store: dbPath,
+        storeOptions,
         method: method.name,
         options,
         table,
@@ -67,7 +72,7 @@ export default defineCommand({
       });
     } catch (e) {
       // Bad input is the user's to fix, like a bad flag: the message names file, line and column.
-      if (e instanceof InputError || e instanceof MissingTablesError) throw new CliError(e.message);
+      if (e instanceof InputError || e instanceof MissingTablesError || e instanceof InvalidTableNameError) throw new CliError(e.message);
       if (e instanceof DegenerateRunError) throw new CliError(e.message, 1);
       throw e;
     } finally {

@@ -29,7 +29,8 @@ export default defineCommand({
     hostname = hostname.trim();
     const portText = args.port || process.env.PORT || "5000";
     const port = Number(portText);
-    if (!/^\d{1,5}$/.test(portText) || port > 65535) throw new CliError(`--port must be an integer 0..65535, got ${JSON.stringify(portText)}`);
+    const portFrom = args.port ? "--port" : "PORT";
+    if (!/^\d{1,5}$/.test(portText) || port > 65535) throw new CliError(`${portFrom} must be an integer 0..65535, got ${JSON.stringify(portText)}`);
     const maxConnections = positiveInt(args["max-connections"], "max-connections", 1024);
     let token: string | undefined;
     if (env === "prod") {
@@ -43,7 +44,13 @@ export default defineCommand({
     try {
       server = await startServer({ dbPath, table, hostname, port, readonly: true, token, accessLog: !args.quiet, maxConnections });
     } catch (e) {
-      if (e instanceof StartupError) throw new CliError(e.message, 1);
+      if (e instanceof StartupError) {
+        // Bun says only "Failed to listen": if something answers there, the address is taken.
+        if (port !== 0 && /^cannot listen on /.test(e.message) && (await answers(hostname, port))) {
+          throw new CliError(`address ${hostname}:${port} is in use (another server listens there); try --port with another port, or --port 0 for a free one`, 1);
+        }
+        throw new CliError(e.message, 1);
+      }
       throw e;
     }
     // Straight to stderr, not through consola: this line must show whatever the log level
@@ -65,3 +72,17 @@ export default defineCommand({
     say("stopped");
   },
 });
+
+/** True if a TCP connection to hostname:port is accepted within a second. */
+async function answers(hostname: string, port: number): Promise<boolean> {
+  try {
+    const socket = await Promise.race([
+      Bun.connect({ hostname, port, socket: { data() {} } }),
+      Bun.sleep(1000).then(() => Promise.reject(new Error("timeout"))),
+    ]);
+    socket.end();
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,4 +1,8 @@
 import { Database } from "bun:sqlite";
+import { statSync } from "node:fs";
+
+/** How long a statement waits for a lock another connection holds, ms (writers wait longer: see write.ts). */
+export const BUSY_TIMEOUT_MS = 5000;
 
 export interface OpenOptions {
   /** Open read-only (the server in prod). The file must exist. */
@@ -13,12 +17,13 @@ export interface OpenOptions {
  */
 export function openDatabase(path: string, options: OpenOptions = {}): Database {
   const readonly = options.readonly ?? false;
+  if (isDirectory(path)) throw new DatabaseOpenError(path, "it is a directory, not a database file", true);
   let db: Database | undefined;
   try {
     db = readonly
       ? new Database(path, { readonly: true, strict: true })
       : new Database(path, { create: options.create ?? true, readwrite: true, strict: true });
-    db.exec("PRAGMA busy_timeout = 5000");
+    db.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
     // Reading the schema is what notices a file that is not a database.
     db.query("SELECT count(*) FROM sqlite_master").get();
     if (!readonly) {
@@ -28,7 +33,15 @@ export function openDatabase(path: string, options: OpenOptions = {}): Database 
     return db;
   } catch (e) {
     db?.close();
-    throw new DatabaseOpenError(path, (e as Error).message);
+    throw new DatabaseOpenError(path, (e as Error).message, (e as { code?: string }).code === "SQLITE_NOTADB");
+  }
+}
+
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
   }
 }
 
@@ -38,6 +51,8 @@ export class DatabaseOpenError extends Error {
   constructor(
     readonly path: string,
     reason: string,
+    /** The path names something that is not a database (a CSV, a directory): bad input, not a failure. */
+    readonly notADatabase = false,
   ) {
     super(`cannot open database ${path}: ${reason}`);
   }

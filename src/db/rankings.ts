@@ -3,7 +3,7 @@
  */
 import type { Database } from "bun:sqlite";
 import { compareBytes } from "../handles.ts";
-import { validateTableName } from "../names.ts";
+import { InvalidTableNameError, SCRATCH_MARK, validateTableName } from "../names.ts";
 import type { Rankings } from "../types.ts";
 import { tableExists } from "./open.ts";
 import type { RunRecord, RunRow } from "./store.ts";
@@ -43,7 +43,7 @@ function rankingsDDL(table: string): string {
  */
 export function writeRankings(db: Database, table: string, rankings: Rankings, run: RunRecord): RunRow {
   validateTableName(table);
-  const scratch = `${table}__recsys_next`;
+  const scratch = `${table}${SCRATCH_MARK}next`;
   const { users, offsets, neighbors, scores } = rankings;
   // Insert in primary-key (byte) order: B-tree appends instead of random inserts.
   const order = Array.from({ length: users.length }, (_, i) => i).sort((a, b) => compareBytes(users[a], users[b]));
@@ -52,6 +52,9 @@ export function writeRankings(db: Database, table: string, rankings: Rankings, r
   let row!: RunRow;
   const t0 = performance.now();
   db.transaction(() => {
+    // Checked first: DROP TABLE would fail on it only after every row was written.
+    const other = db.query("SELECT type FROM sqlite_schema WHERE name = ? COLLATE NOCASE AND type <> 'table'").get(table) as { type: string } | null;
+    if (other) throw new InvalidTableNameError(`cannot replace ${JSON.stringify(table)} with rankings: it is a ${other.type}, not a table; choose another results table`);
     db.exec(RUNS_DDL);
     db.exec(`DROP TABLE IF EXISTS "${scratch}"`);
     db.exec(rankingsDDL(scratch));
@@ -64,8 +67,7 @@ export function writeRankings(db: Database, table: string, rankings: Rankings, r
       written += end - start;
     }
     insert.finalize();
-    db.exec(`DROP TABLE IF EXISTS "${table}"`);
-    db.exec(`ALTER TABLE "${scratch}" RENAME TO "${table}"`);
+    swapIn(db, scratch, table);
     const finished = new Date();
     const stages = { ...run.stages, store: Math.round(performance.now() - t0) / 1000 };
     const id = db
@@ -126,6 +128,26 @@ export function rankingsTables(db: Database): { table: string; run: RunRow | nul
     out.push({ table, run });
   }
   return out;
+}
+
+/**
+ * Drops `table` and renames `scratch` to it (inside the caller's transaction).
+ *
+ * Users put views (and triggers elsewhere) over a rankings table. SQLite's default RENAME
+ * rewrites and re-checks every view of the schema, so a view over the just-dropped table stopped
+ * the swap ("error in view …: no such table"). With `legacy_alter_table` the rename touches only
+ * the table itself; a view names its table by name, so once the rename commits it reads the new
+ * table. (Replacing the rows in place, DELETE + INSERT, measured no faster — bench/swap.ts — and
+ * would keep firing a user's triggers and updating their indexes row by row.)
+ */
+function swapIn(db: Database, scratch: string, table: string): void {
+  db.exec(`DROP TABLE IF EXISTS "${table}"`);
+  db.exec("PRAGMA legacy_alter_table = ON");
+  try {
+    db.exec(`ALTER TABLE "${scratch}" RENAME TO "${table}"`);
+  } finally {
+    db.exec("PRAGMA legacy_alter_table = OFF");
+  }
 }
 
 /** The most recent run that wrote `table`, or null if none is recorded. */

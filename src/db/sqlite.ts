@@ -11,13 +11,18 @@ import type { ModelState } from "../methods/method.ts";
 import { validateTableName } from "../names.ts";
 import type { IngestSummary } from "../read/summary.ts";
 import type { ProgressFn, Tables } from "../types.ts";
-import { lastIngestInput, writeTables } from "./ingest.ts";
-import { loadColumns } from "./load.ts";
+import { StaleInputError } from "./errors.ts";
+import { copyStagedTables, lastIngestInput, latestIngest, stageTables, writeTables } from "./ingest.ts";
+import { loadInput } from "./load.ts";
 import { loadModel, saveModel } from "./models.ts";
 import { openDatabase, tableExists } from "./open.ts";
 import { allRuns, lastRun, rankingsTables, writeRankings } from "./rankings.ts";
 import { RankingsReader } from "./reader.ts";
-import { MissingTableError, type PublishJob, type RankingRow, type RankingsStore, type ReaderOptions, type RunRow, type StoreOptions, type TableReader } from "./store.ts";
+import { MissingTableError, type PublishJob, type RankingRow, type RankingsStore, type ReaderOptions, type RunRow, type StoredInput, type StoreOptions, type TableReader } from "./store.ts";
+import { beginWrite, namedWriteError, type LockOptions } from "./write.ts";
+
+/** Schema name of a pipeline's private staging database (SQLite's temporary file, gone on close). */
+const STAGE = "recsys_stage";
 
 export class SqliteStore implements RankingsStore {
   readonly kind = "sqlite";
@@ -27,6 +32,7 @@ export class SqliteStore implements RankingsStore {
     readonly location: string,
     /** The open database (for tools and tests that need SQL of their own). */
     readonly db: Database,
+    private readonly lock: LockOptions,
   ) {}
 
   /**
@@ -36,41 +42,79 @@ export class SqliteStore implements RankingsStore {
   static open(path: string, options: StoreOptions = {}): SqliteStore {
     const readonly = options.readonly ?? false;
     if (!readonly && (options.create ?? true) && !existsSync(dirname(path))) mkdirSync(dirname(path), { recursive: true });
-    return new SqliteStore(path, openDatabase(path, { readonly, create: options.create }));
+    return new SqliteStore(path, openDatabase(path, { readonly, create: options.create }), { waitMs: options.lockWaitMs, onWait: options.onLockWait });
   }
 
   async loadDataset(): Promise<Dataset> {
-    return Dataset.fromColumns(loadColumns(this.db));
+    return (await this.loadInput()).dataset;
+  }
+
+  async loadInput(): Promise<StoredInput> {
+    const { columns, ingest } = loadInput(this.db);
+    return { dataset: Dataset.fromColumns(columns), ingest };
   }
 
   async writeInput(tables: Tables, summary: IngestSummary, onProgress?: ProgressFn): Promise<void> {
-    writeTables(this.db, tables, { summary, onProgress });
+    await this.write(() => writeTables(this.db, tables, { summary, onProgress }));
   }
 
+  /**
+   * Given input tables, they are staged in a private temporary database while the ranking runs
+   * (no lock on the store meanwhile); the write lock is taken only once the rankings are ready,
+   * for copying the staged tables in and swapping the rankings table, in one transaction.
+   */
   async publish(job: PublishJob): Promise<RunRow> {
     const db = this.db;
-    // Without input tables to write there is nothing to overlap: the write lock waits for the
-    // rankings, so other writers are not held up for the length of the top-n.
-    const early = job.input ? undefined : await job.ranked;
-    db.exec("BEGIN IMMEDIATE");
-    try {
-      let ingest: number | undefined;
-      if (job.input) {
-        const t0 = performance.now();
-        // This thread is busy until the write ends while the workers rank.
-        writeTables(db, job.input.tables, { summary: job.input.summary, onProgress: job.onProgress });
-        ingest = Math.round(performance.now() - t0) / 1000;
+    let staged: { seconds: number } | undefined;
+    if (job.input) {
+      const t0 = performance.now();
+      db.exec(`ATTACH '' AS ${STAGE}`);
+      staged = { seconds: 0 };
+      try {
+        // Throwaway: no journal to keep, nothing to sync.
+        db.exec(`PRAGMA ${STAGE}.journal_mode = OFF`);
+        db.exec(`PRAGMA ${STAGE}.synchronous = OFF`);
+        stageTables(db, STAGE, job.input.tables, job.onProgress);
+      } catch (e) {
+        db.exec(`DETACH ${STAGE}`);
+        throw namedWriteError(e, "the temporary database staging the input tables (in SQLITE_TMPDIR, TMPDIR or /var/tmp)");
       }
-      const { rankings, run, model } = early ?? (await job.ranked);
-      // In flow order: the method's top-n ran while the input tables were written.
-      const stages = ingest === undefined ? run.stages : { ...run.stages, ingest };
-      const row = writeRankings(db, job.table, rankings, { ...run, stages });
-      if (model) saveModel(db, row.id, job.table, model);
+      staged.seconds = Math.round(performance.now() - t0) / 1000;
+    }
+    try {
+      const { rankings, run, model } = await job.ranked;
+      return await this.write(() => {
+        if (job.inputIngest !== undefined) {
+          const current = latestIngest(db);
+          if (current !== job.inputIngest) throw new StaleInputError(this.location, job.inputIngest, current);
+        }
+        let stages = run.stages;
+        if (job.input && staged) {
+          const t0 = performance.now();
+          copyStagedTables(db, STAGE, job.input.tables, job.input.summary);
+          // In flow order: the input was staged while the top-n ran, then copied in.
+          stages = { ...stages, ingest: staged.seconds, ingestCopy: Math.round(performance.now() - t0) / 1000 };
+        }
+        const row = writeRankings(db, job.table, rankings, { ...run, stages });
+        if (model) saveModel(db, row.id, job.table, model);
+        return row;
+      });
+    } finally {
+      if (staged) db.exec(`DETACH ${STAGE}`);
+    }
+  }
+
+  /** Runs `body` in a write transaction taken with {@link beginWrite}; failures about the file name it. */
+  private async write<T>(body: () => T): Promise<T> {
+    const db = this.db;
+    await beginWrite(db, this.location, this.lock);
+    try {
+      const result = body();
       db.exec("COMMIT");
-      return row;
+      return result;
     } catch (e) {
       if (db.inTransaction) db.exec("ROLLBACK");
-      throw e;
+      throw namedWriteError(e, this.location);
     }
   }
 

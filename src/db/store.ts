@@ -64,11 +64,17 @@ export interface PublishJob {
   /** Input tables to replace in the same transaction (a pipeline given CSVs). */
   input?: { tables: Tables; summary: IngestSummary };
   /**
-   * The rankings, still being computed: the store writes `input` meanwhile, then waits for them
-   * inside the same transaction. Without `input` it waits before taking its write lock, so other
-   * writers are not held up for the length of a ranking.
+   * The rankings, still being computed. The store takes its write lock only once they are ready
+   * (staging `input` meanwhile where it can), so other writers are not held up for the length of
+   * a ranking.
    */
   ranked: Promise<Ranked>;
+  /**
+   * The ingest the rankings were computed from ({@link StoredInput.ingest}, for rankings of the
+   * store's own input tables): publishing checks, inside its write transaction, that no other
+   * ingest was recorded since, and throws {@link StaleInputError} otherwise. Omitted: no check.
+   */
+  inputIngest?: number | null;
   /** Progress of the input write (stage `write`). */
   onProgress?: ProgressFn;
 }
@@ -119,6 +125,8 @@ export interface RankingsStore {
    * @throws {MissingTablesError} naming the tables that are not there yet.
    */
   loadDataset(): Promise<Dataset>;
+  /** {@link loadDataset}, with the id of the ingest read in the same snapshot (for {@link PublishJob.inputIngest}). */
+  loadInput(): Promise<StoredInput>;
   /** Replaces the four input tables atomically (all or nothing) and records the ingest. */
   writeInput(tables: Tables, summary: IngestSummary, onProgress?: ProgressFn): Promise<void>;
   /**
@@ -153,7 +161,23 @@ export interface StoreOptions {
   readonly?: boolean;
   /** Create the store if missing (default true unless readonly). */
   create?: boolean;
+  /**
+   * Most milliseconds a write waits for another run's write to finish (default 60,000), then
+   * throws {@link StoreBusyError}.
+   */
+  lockWaitMs?: number;
+  /** Told once, when a write finds another run writing, before it waits. */
+  onLockWait?: (message: string) => void;
 }
+
+/** The store's input tables as read in one snapshot. */
+export interface StoredInput {
+  dataset: Dataset;
+  /** Id of the latest ingest recorded in that snapshot (null if none is). */
+  ingest: number | null;
+}
+
+export { StaleInputError, StoreBusyError, StoreWriteError } from "./errors.ts";
 
 /** The input tables are not (all) in the store yet. */
 export class MissingTablesError extends Error {

@@ -7,6 +7,7 @@ import { parse } from "csv-parse/sync";
 import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { ProgressFn } from "../types.ts";
+import { InputError, quoteValue } from "../read/errors.ts";
 import { columnNames } from "../read/schema.ts";
 import { CsvSink } from "./csv.ts";
 import { StreamRng as Rng } from "../random.ts";
@@ -57,22 +58,29 @@ const BATCH = 1000;
 
 /** Reads course ids and tags from a course_tags.csv (columns matched by header name). */
 export function readCourseTags(path: string): CourseTagRows {
-  const records: Record<string, string>[] = parse(readFileSync(path), {
-    columns: (header: string[]) => header.map((h) => h.trim()),
-    bom: true,
-    skip_empty_lines: true,
-    trim: true,
-  });
-  if (records.length === 0) throw new Error(`${path}: no course rows`);
+  // Bad input (the file is the user's): an InputError, as the reader's, so the CLI exits 2.
+  const bad = (line: number | undefined, expected: string, got?: string) => new InputError({ file: path, path, line, expected, got });
+  let records: Record<string, string>[];
+  try {
+    records = parse(readFileSync(path), {
+      columns: (header: string[]) => header.map((h) => h.trim()),
+      bom: true,
+      skip_empty_lines: true,
+      trim: true,
+    });
+  } catch (e) {
+    throw bad(typeof (e as { lines?: unknown }).lines === "number" ? (e as { lines: number }).lines : undefined, "a well-formed course_tags.csv", quoteValue((e as Error).message));
+  }
+  if (records.length === 0) throw bad(undefined, "course rows", "none");
   for (const col of HEADERS.course_tags) {
-    if (!(col in records[0])) throw new Error(`${path}: line 1: missing column "${col}"`);
+    if (!(col in records[0])) throw bad(1, `a column named ${JSON.stringify(col)}`, `columns ${Object.keys(records[0]).slice(0, 10).map((h) => quoteValue(h)).join(", ")}`);
   }
   const index = new Map<string, number>();
   const ids: string[] = [];
   const tags: string[][] = [];
   records.forEach((r, i) => {
     const id = r.course_id;
-    if (!id) throw new Error(`${path}: line ${i + 2}: column "course_id": expected a course id, got an empty field`);
+    if (!id) throw new InputError({ file: path, path, line: i + 2, column: "course_id", expected: "a course id", got: "an empty field" });
     let k = index.get(id);
     if (k === undefined) {
       k = ids.length;

@@ -248,9 +248,11 @@ function numeric(o: { default: number; description: string; valueHint: string; c
   };
 }
 
-/** An integer option ≥ `min`. */
-export function integerOption(o: { default: number; min: number; description: string; valueHint?: string; cli?: boolean }): OptionSpec<number> {
-  return numeric({ ...o, valueHint: o.valueHint ?? "N" }, `an integer ≥ ${o.min}`, (v) => Number.isInteger(v) && v >= o.min, INTEGER_TEXT);
+/** An integer option ≥ `min`, and ≤ `max` if given (options that size memory or time have one). */
+export function integerOption(o: { default: number; min: number; max?: number; description: string; valueHint?: string; cli?: boolean }): OptionSpec<number> {
+  const max = o.max ?? Infinity;
+  const what = max < Infinity ? `an integer in ${o.min}..${max}` : `an integer ≥ ${o.min}`;
+  return numeric({ ...o, valueHint: o.valueHint ?? "N" }, what, (v) => Number.isInteger(v) && v >= o.min && v <= max, INTEGER_TEXT);
 }
 
 /** A finite number option: positive, or non-negative with `allowZero`; at most `max` if given. */

@@ -23,6 +23,19 @@ export interface NeighborLists {
 /** Scores rows [start, end) against later rows into `sel`. */
 export type RowsKernel = (start: number, end: number) => void;
 
+/**
+ * Most neighbours kept per user. The rankings hold users × top-n rows (a million at 1,000 users),
+ * in memory and in the rankings table: `--top-n 1e9` at 10k users ran past 4 GB. A user never
+ * gets more than users − 1 neighbours whatever the top-n.
+ */
+export const MAX_TOP_N = 1000;
+
+/** Throws a RangeError unless `topN` is an integer in 1..{@link MAX_TOP_N}. */
+export function checkTopN(topN: number, name = "topN"): number {
+  if (!Number.isInteger(topN) || topN < 1 || topN > MAX_TOP_N) throw new RangeError(`${name} must be an integer in 1..${MAX_TOP_N}, got ${topN}`);
+  return topN;
+}
+
 /** Makes a kernel over the method's `data` that offers into `sel` (same function on every thread). */
 export type KernelSetup<D> = (data: D, sel: RowSelections) => RowsKernel;
 
@@ -71,7 +84,7 @@ interface SelectionsPayload<D> {
  */
 export async function rankAllPairs<D>(task: PairTask<D>): Promise<NeighborLists> {
   const { rows } = task;
-  if (!Number.isInteger(task.topN) || task.topN < 1) throw new RangeError(`topN must be a positive integer, got ${task.topN}`);
+  checkTopN(task.topN);
   const threads = autoThreads(rows, task.threads);
   // No row can have more neighbours than there are other rows; this bounds the output buffers.
   const n = Math.min(task.topN, Math.max(rows - 1, 0));

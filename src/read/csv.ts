@@ -9,6 +9,7 @@
  * small arrays plus transferable buffers instead of a million strings.
  */
 import { CsvError, parse, type InfoRecord, type Options } from "csv-parse";
+import { ByteCheck, describeProblem, type ByteProblem } from "./bytes.ts";
 import { InputError, quoteValue } from "./errors.ts";
 import { checkedTable, describeKind, SCHEMA, type ColumnSpec, type Table, type TableName, type TableSpec } from "./schema.ts";
 import type { TableSummary } from "./summary.ts";
@@ -46,6 +47,9 @@ export interface EncodedTable {
 }
 
 const GROW = 4096;
+
+/** Header names shown in a message about the header (a 1 MB header line is not shown whole). */
+const HEADER_SHOWN = 10;
 
 function grow<T extends Int32Array | Float64Array>(a: T, need: number): T {
   if (need <= a.length) return a;
@@ -98,6 +102,8 @@ function parserOptions(builder: ColumnarBuilder): Options {
 /** Builds the columns of one table from the records csv-parse hands to `on_record`. */
 class ColumnarBuilder {
   error: Error | undefined;
+  /** The file's bytes, checked ahead of csv-parse (which is fed each chunk once it is checked). */
+  readonly bytes = new ByteCheck();
   rowsRead = 0;
   rowsKept = 0;
   readonly dropped: Record<string, number> = {};
@@ -150,7 +156,10 @@ class ColumnarBuilder {
     this.lastEnd = end;
     this.lastEmpty = context.empty_lines;
     try {
-      this.accept(record, line);
+      const bad = this.bytes.problem;
+      // The record holding the first bad byte: named with its column (where the byte became U+FFFD or NUL).
+      if (bad?.line !== undefined && bad.line <= end) this.failBytes(bad, record);
+      this.accept(record, line, end);
     } catch (e) {
       this.error = e as Error;
     }
@@ -169,13 +178,38 @@ class ColumnarBuilder {
     throw new InputError({ file: this.file, path: this.path, line, column, expected, got });
   }
 
-  private accept(record: string[], line: number): void {
+  /** Fails for a byte problem, in the column of `record` where it shows when the record is known. */
+  failBytes(p: ByteProblem, record?: string[]): never {
+    const at = p.marker === undefined || record === undefined ? -1 : record.findIndex((f) => f.includes(p.marker!));
+    const column = at < 0 ? undefined : this.header ? (this.header[at]?.trim() ?? `#${at + 1} (beyond the header)`) : `#${at + 1} of the header`;
+    this.fail(p.line, column, p.expected, describeProblem(p));
+  }
+
+  /**
+   * Fails if the line ends changed kind within lines `from`..`to`, the record csv-parse choked on
+   * (its error is then a symptom). Only there: a CRLF file may hold bare LFs inside quoted fields
+   * (spreadsheets write multi-line cells so), which must not take the blame for a later error.
+   */
+  private failLineEnds(from: number | undefined, to: number | undefined): void {
+    const change = this.bytes.lineEnds;
+    if (!change || from === undefined || to === undefined || change.line < from || change.line > to) return;
+    this.fail(
+      change.line,
+      undefined,
+      `every line to end the same way (lines before ${change.line} end in ${change.from})`,
+      `a line ending in ${change.to}: the line ends change here; convert the file to one kind (e.g. with dos2unix)`,
+    );
+  }
+
+  private accept(record: string[], line: number, end: number): void {
     // A line holding only spaces is as blank as an empty one.
     if (record.length === 1 && record[0].trim() === "") return;
     if (this.header === undefined) return this.readHeader(record, line);
     this.rowsRead++;
     const header = this.header;
     if (record.length !== header.length) {
+      // Line ends that change kind mid-file make csv-parse join or split lines: say that instead.
+      this.failLineEnds(line, end);
       const column = record.length < header.length ? header[record.length].trim() : `#${header.length + 1} (beyond the header)`;
       this.fail(line, column, `${header.length} fields as in the header`, `${record.length}`);
     }
@@ -267,7 +301,10 @@ class ColumnarBuilder {
 
   private readHeader(record: string[], line: number): void {
     const names = record.map((h) => h.trim().toLowerCase());
-    const found = `columns ${record.map((h) => JSON.stringify(h)).join(", ")}`;
+    // Shortened: a header can be a megabyte of one line (a file that is not what it says).
+    const shown = record.slice(0, HEADER_SHOWN).map((h) => quoteValue(h));
+    const more = record.length > HEADER_SHOWN ? `, … (${record.length} columns)` : "";
+    const found = `columns ${shown.join(", ")}${more}`;
     this.positions = this.spec.columns.map((c) => {
       const at = names.indexOf(c.name);
       if (at >= 0 && names.indexOf(c.name, at + 1) >= 0) {
@@ -284,34 +321,45 @@ class ColumnarBuilder {
     return this.header !== undefined;
   }
 
-  /** Turns csv-parse's own complaints (quotes, mostly) into an InputError. */
+  /**
+   * Turns csv-parse's own complaints (quotes, mostly) into an InputError worded as ours, located
+   * where the problem starts, not where csv-parse gave up.
+   */
   translate(e: unknown): Error {
     if (!(e instanceof CsvError)) return e as Error;
-    // An unclosed quote runs to the end of the file; the line where its record starts is the
-    // useful one. Other complaints are located where csv-parse saw them.
     // The error carries csv-parse's counters as they stood when it gave up.
-    const line =
-      e.code === "CSV_QUOTE_NOT_CLOSED" && typeof e.empty_lines === "number"
-        ? this.recordLine(e.empty_lines)
-        : typeof e.lines === "number"
-          ? e.lines - this.skew
-          : undefined;
+    const at = typeof e.lines === "number" ? e.lines - this.skew : undefined;
+    // Where the record csv-parse was reading starts: a quote opened there may have run on.
+    const start = typeof e.empty_lines === "number" ? this.recordLine(e.empty_lines) : at;
+    try {
+      this.failLineEnds(start, at);
+    } catch (lineEnds) {
+      return lineEnds as Error;
+    }
     const index = typeof e.column === "number" ? e.column : undefined;
     const column = index !== undefined && this.header ? this.header[index]?.trim() : undefined;
-    const expected: Partial<Record<string, string>> = {
-      CSV_INVALID_CLOSING_QUOTE: "a delimiter or the end of the line after a closing quote",
-      CSV_NON_TRIMABLE_CHAR_AFTER_CLOSING_QUOTE: "a delimiter or the end of the line after a closing quote",
-      INVALID_OPENING_QUOTE: 'a quote only at the start of a field (a literal quote inside a quoted field is written "")',
-      CSV_QUOTE_NOT_CLOSED: "a closing quote before the end of the file",
-    };
-    return new InputError({
-      file: this.file,
-      path: this.path,
-      line,
-      column,
-      expected: expected[e.code] ?? "well-formed CSV",
-      got: e.message.replace(/\s+/g, " "),
-    });
+    // The one character csv-parse names ("got "x" at line 7"), shown our way.
+    const after = /got "([^"]*|")" at line/.exec(e.message)?.[1];
+    const error = (line: number | undefined, expected: string, got?: string) =>
+      new InputError({ file: this.file, path: this.path, line, column, expected, got });
+    switch (e.code) {
+      case "CSV_QUOTE_NOT_CLOSED":
+        return error(start, "a closing quote for the quoted field that starts on this line", "none before the end of the file");
+      case "CSV_INVALID_CLOSING_QUOTE":
+      case "CSV_NON_TRIMABLE_CHAR_AFTER_CLOSING_QUOTE": {
+        const got = after === undefined ? undefined : `${quoteValue(after)} after it`;
+        if (start !== undefined && at !== undefined && start < at) {
+          // The field's quote opened on an earlier line and "closed" at a quote meant to open
+          // another field: the quote at the start is the one never closed.
+          return error(start, "a closing quote on this line for the quoted field that starts here", `none until line ${at}${got ? `, with ${got}` : ""}`);
+        }
+        return error(at, "a delimiter or the end of the line after a closing quote", got);
+      }
+      case "INVALID_OPENING_QUOTE":
+        return error(at, 'a quote only at the start of a field (a literal quote inside a quoted field is written "")', "a quote inside an unquoted field");
+      default:
+        return error(at, "well-formed CSV", e.message.replace(/\s+/g, " "));
+    }
   }
 
   /** The parsed columns, trimmed to the rows kept. */
@@ -382,11 +430,15 @@ export async function parseEncodedTable(name: TableName, source: CsvSource, opti
     });
     parser.on("finish", () => resolve());
   });
-  const failed = () => builder.error !== undefined || streamError !== undefined;
+  const check = builder.bytes;
+  const failed = () => builder.error !== undefined || streamError !== undefined || check.fatal;
   let bytes = 0;
   for await (const chunk of chunks(source)) {
     if (failed()) break;
     const buf = toBuffer(chunk);
+    // Checked before csv-parse decodes them: it would turn invalid UTF-8 into U+FFFD silently.
+    check.push(buf);
+    if (check.fatal) break;
     parser.write(buf);
     bytes += buf.length;
     options.onBytes?.(bytes);
@@ -394,10 +446,13 @@ export async function parseEncodedTable(name: TableName, source: CsvSource, opti
   if (failed()) {
     parser.destroy();
   } else {
+    check.end();
     parser.end();
     await finished;
   }
   if (builder.error) throw builder.error;
+  // A byte problem csv-parse tripped over (or that no record showed) is the root cause.
+  if (check.problem) builder.failBytes(check.problem);
   if (streamError !== undefined) throw builder.translate(streamError);
   if (!builder.sawHeader) {
     builder.fail(1, undefined, `a header line with columns ${spec.columns.map((c) => c.name).join(", ")}`, "an empty file");

@@ -45,12 +45,17 @@ export class InputError extends Error {
 function formatInputError(d: InputErrorDetails): string {
   let where = d.file;
   if (d.line !== undefined) where += ` line ${d.line}`;
-  if (d.column !== undefined) where += `${d.line !== undefined ? "," : ""} column ${d.column}`;
+  // Column names come from the file's header, which may be anything, of any length.
+  if (d.column !== undefined) where += `${d.line !== undefined ? "," : ""} column ${shorten(d.column)}`;
   return `${where}: expected ${d.expected}${d.got !== undefined ? `, got ${d.got}` : ""}`;
+}
+
+/** `text`, cut to `max` characters (and marked) so one bad field cannot flood a terminal. */
+function shorten(text: string, max = 60): string {
+  return text.length > max ? `${text.slice(0, max)}…` : text;
 }
 
 /** JSON-quotes a field value for a message, shortened so one bad field cannot flood a terminal. */
 export function quoteValue(value: string, max = 60): string {
-  const shown = value.length > max ? `${value.slice(0, max)}…` : value;
-  return JSON.stringify(shown);
+  return JSON.stringify(shorten(value, max));
 }

@@ -35,13 +35,20 @@ export interface ReadResult {
   summary: IngestSummary;
 }
 
-function fileSize(path: string): number | undefined {
+/** The size of the regular file at `path`, or what is there instead ("no such file", "a directory", …). */
+function fileSize(path: string): number | string {
+  let st;
   try {
-    const st = statSync(path);
-    return st.isFile() ? st.size : undefined;
-  } catch {
-    return undefined;
+    st = statSync(path);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    return code === "ENOENT" || code === "ENOTDIR" ? "no such file" : `a file that cannot be read (${(e as Error).message})`;
   }
+  if (st.isFile()) return st.size;
+  if (st.isDirectory()) return "a directory";
+  if (st.isFIFO()) return "a named pipe (FIFO)";
+  if (st.isSocket()) return "a socket";
+  return "a device";
 }
 
 /**
@@ -73,7 +80,7 @@ export async function readTables(dir: string, options: ReadOptions = {}): Promis
   for (const name of TABLE_NAMES) {
     const path = join(root, SCHEMA[name].file);
     const size = fileSize(path);
-    if (size === undefined) throw new InputError({ file: SCHEMA[name].file, path, expected: `a file ${path}`, got: "no such file" });
+    if (typeof size === "string") throw new InputError({ file: SCHEMA[name].file, path, expected: `a file ${path}`, got: size });
     sizes.set(name, size);
   }
   const total = [...sizes.values()].reduce((a, b) => a + b, 0);

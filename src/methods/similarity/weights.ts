@@ -38,6 +38,8 @@ export function normalizeWeights(given: Partial<Record<string, number>>): Weight
   }
   const sum = w.interests + w.courses + w.assessments;
   if (sum === 0) throw new RangeError(`weights: all weights are zero; give at least one positive weight, e.g. ${EXAMPLE}`);
+  // Finite weights can still overflow their sum (1e308 + 1e308), which would divide them all to 0.
+  if (!Number.isFinite(sum)) throw new RangeError(`weights: their sum overflows (past 1.8e308); weights are relative, so use smaller numbers, e.g. ${EXAMPLE}`);
   // Division by an exact 1 (the defaults) leaves the values untouched.
   for (const b of BLOCK_NAMES) w[b] = w[b] / sum;
   return w;
