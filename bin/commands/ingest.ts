@@ -40,10 +40,10 @@ export default defineCommand({
     }
     const { summary, seconds } = result;
     if (args.json) {
-      printJson({ db: dbPath, dir: summary.dir, tables: summary.tables, seconds });
+      printJson({ db: result.location, dir: summary.dir, tables: summary.tables, seconds });
       return;
     }
     process.stdout.write(formatSummary(summary) + "\n");
-    log.success(`ingested into ${dbPath} in ${(seconds.read + seconds.write).toFixed(2)} s (read ${seconds.read.toFixed(2)} s, write ${seconds.write.toFixed(2)} s)`);
+    log.success(`ingested into ${result.location} in ${(seconds.read + seconds.write).toFixed(2)} s (read ${seconds.read.toFixed(2)} s, write ${seconds.write.toFixed(2)} s)`);
   },
 });

@@ -7,7 +7,7 @@ import { getMethod, methodNames, methods, UnknownMethodError } from "../../src/m
 import { runPipeline, type PipelineResult } from "../../src/pipeline.ts";
 import { InputError } from "../../src/read/errors.ts";
 import { formatSummary } from "../../src/read/summary.ts";
-import { MissingTablesError } from "../../src/db/store.ts";
+import { maskLocation, MissingTablesError } from "../../src/db/store.ts";
 import { CliError, dbArgs, jsonArg, log, positiveInt, printJson, progress, resolveDb, resolveTable, tableArg } from "../common.ts";
 import { checkMethodFlags, dataDirArg, inputDatabase, methodArgs, methodChoices, threadsArg } from "../method-args.ts";
 
@@ -71,7 +71,7 @@ export default defineCommand({
     }
     const summary = {
       method: result.method,
-      db: dbPath,
+      db: maskLocation(dbPath),
       table,
       run: result.run.id,
       users: Number(result.details.users),

@@ -1,5 +1,6 @@
 import { defineCommand } from "citty";
 import { existsSync } from "node:fs";
+import { isStoreUrl } from "../../src/db/store.ts";
 import { CliError, dbArgs, jsonArg, positiveInt, resolveDb, resolveTable, tableArg } from "../common.ts";
 
 type Row = [similar: string, score: number];
@@ -48,7 +49,7 @@ async function fromServer(url: string, user: string, n: number | undefined): Pro
 async function fromDatabase(args: { db?: string; env?: string; "results-table"?: string }, user: string, n: number | undefined): Promise<Row[]> {
   const path = resolveDb(args);
   const table = resolveTable(args);
-  if (!existsSync(path)) throw new CliError(`database ${path} does not exist; create it with \`recsys pipeline --method similarity --db ${path}\``, 1);
+  if (!isStoreUrl(path) && !existsSync(path)) throw new CliError(`database ${path} does not exist; create it with \`recsys pipeline --method similarity --db ${path}\``, 1);
   // Loaded here, and only the store (not the server): start-up is part of this command's budget.
   const { openStore, MissingTableError } = await import("../../src/db/store.ts");
   const store = await openStore(path, { readonly: true });
@@ -64,7 +65,7 @@ async function fromDatabase(args: { db?: string; env?: string; "results-table"?:
       if (e instanceof MissingTableError) throw new CliError(e.message, 1);
       throw e;
     }
-    if (rows.length === 0) throw new CliError(`unknown user ${JSON.stringify(handle)}: no rankings in table ${table} of ${path}`, 1);
+    if (rows.length === 0) throw new CliError(`unknown user ${JSON.stringify(handle)}: no rankings in table ${table} of ${store.location}`, 1);
     // Fewer rows than asked is fine for a user with few neighbours, not for n past the stored top-n.
     const top = await reader.topN();
     if (n !== undefined && rows.length < n && n > top) throw new CliError(`--n must be between 1 and ${top} (the stored top-n), got ${n}`);
