@@ -6,17 +6,16 @@
  * if an ingest commits meanwhile. Rows come in the tables' physical order, which for tables that
  * `recsys ingest` wrote is file order (COPY appends), so the fingerprint and every sum over rows
  * are those of SQLite on the same files; synchronized scans are turned off so a scan always starts
- * at the first block. Rows are fetched through a cursor in batches: memory holds the columns, never
- * the whole result as row objects.
+ * at the first block. Each table streams out through `COPY (SELECT …) TO STDOUT` and is parsed
+ * chunk by chunk into columns: memory holds the columns, never the result as row objects, and it
+ * takes half the time of FETCHing the same rows through a cursor (measured: 0.5 s against 1.1 s
+ * for 561k rows).
  */
 import type { SQL } from "bun";
 import type { InputColumns } from "../dataset.ts";
 import { InputError, quoteValue } from "../read/errors.ts";
 import { SCHEMA, TABLE_NAMES, type ColumnSpec, type TableName } from "../read/schema.ts";
 import { MissingTablesError } from "./store.ts";
-
-/** Rows per FETCH. */
-const BATCH = 65_536;
 
 /** The columns of `table` the methods read (a subset of the schema's, in schema order). */
 const READ: { [N in TableName]: readonly (keyof InputColumns[N] & string)[] } = {
@@ -44,49 +43,75 @@ export async function loadColumns(sql: SQL): Promise<InputColumns> {
     const missing = TABLE_NAMES.filter((t) => !present.has(t));
     if (missing.length) throw new MissingTablesError(missing);
     await tx`SET LOCAL synchronize_seqscans = off`;
+    // Numbers as text in their shortest exact form (a server set to fewer digits would round them).
+    await tx`SET LOCAL extra_float_digits = 3`;
     const out: Partial<Record<TableName, Columns>> = {};
     for (const table of TABLE_NAMES) out[table] = await readTable(tx, table);
     return out as unknown as InputColumns;
   });
 }
 
+/** COPY text format's escapes (COPY TO writes no octal or hex ones). */
+const UNESCAPE: Record<string, string> = { b: "\b", f: "\f", n: "\n", r: "\r", t: "\t", v: "\v" };
+
+function unescapeCopy(field: string): string {
+  return field.replace(/\\(.)/g, (_, c: string) => UNESCAPE[c] ?? c);
+}
+
 async function readTable(tx: SQL, table: TableName): Promise<Columns> {
   const names = READ[table];
   const specs: ColumnSpec[] = names.map((n) => SCHEMA[table].columns.find((c) => c.name === n)!);
+  const width = specs.length;
   // Casts let a platform's own column types through (an integer user id, a numeric score).
   // Qualified: a bare "course_tags" in table course_tags would be the whole row when the column is missing.
   const select = specs.map((c) => `t."${c.name}"::${c.kind === "nonNegativeNumber" ? "float8" : "text"}`).join(", ");
-  await tx.unsafe(`DECLARE recsys_load NO SCROLL CURSOR FOR SELECT ${select} FROM "${table}" t`).catch((e: { errno?: string; message?: string }) => {
-    if (e?.errno === "42703") {
-      throw new InputError({ file: `Postgres table ${table}`, expected: `columns ${names.join(", ")} (see the README's Postgres section)`, got: String(e.message) });
-    }
-    throw e;
-  });
   const strings: string[][] = specs.map(() => []);
   const numbers: number[][] = specs.map(() => []);
   let row = 0;
-  for (;;) {
-    const batch = (await tx.unsafe(`FETCH ${BATCH} FROM recsys_load`).values()) as (string | number | null)[][];
-    for (const r of batch) {
-      row++;
-      for (let j = 0; j < specs.length; j++) {
-        const v = r[j];
-        const spec = specs[j];
-        const bad = (expected: string, got: string) => {
-          throw new InputError({ file: `Postgres table ${table}`, column: spec.name, expected, got: `${got} (row ${row} in scan order)` });
-        };
-        if (v === null) bad("a value in every row", "NULL");
-        if (spec.kind === "nonNegativeNumber") {
-          if (!((v as number) >= 0) || !Number.isFinite(v)) bad("a non-negative number", String(v));
-          numbers[j].push(v as number);
-        } else {
-          if (spec.kind === "handle" && v === "") bad(`a non-empty ${spec.noun ?? spec.name}`, quoteValue(""));
-          strings[j].push(v as string);
-        }
+  const take = (line: string) => {
+    row++;
+    let start = 0;
+    for (let j = 0; j < width; j++) {
+      const end = j === width - 1 ? line.length : line.indexOf("\t", start);
+      let v = line.slice(start, end < 0 ? line.length : end);
+      start = end + 1;
+      const spec = specs[j];
+      const bad = (expected: string, got: string): never => {
+        throw new InputError({ file: `Postgres table ${table}`, column: spec.name, expected, got: `${got} (row ${row} in scan order)` });
+      };
+      if (v === "\\N") bad("a value in every row", "NULL");
+      if (spec.kind === "nonNegativeNumber") {
+        const x = Number(v);
+        if (!(x >= 0) || !Number.isFinite(x)) bad("a non-negative number", v);
+        numbers[j].push(x);
+      } else {
+        if (v.includes("\\")) v = unescapeCopy(v);
+        if (spec.kind === "handle" && v === "") bad(`a non-empty ${spec.noun ?? spec.name}`, quoteValue(""));
+        strings[j].push(v);
       }
     }
-    if (batch.length < BATCH) break;
+  };
+  const query = tx.unsafe(`COPY (SELECT ${select} FROM "${table}" t) TO STDOUT`);
+  const decoder = new TextDecoder();
+  let rest = "";
+  try {
+    for await (const chunk of query.readable()) {
+      const text = rest + decoder.decode(chunk, { stream: true });
+      let pos = 0;
+      for (let nl = text.indexOf("\n"); nl >= 0; nl = text.indexOf("\n", pos)) {
+        take(text.slice(pos, nl));
+        pos = nl + 1;
+      }
+      rest = text.slice(pos);
+    }
+  } catch (e) {
+    const err = e as { errno?: string; message?: string };
+    if (err?.errno === "42703") {
+      throw new InputError({ file: `Postgres table ${table}`, expected: `columns ${names.join(", ")} (see the README's Postgres section)`, got: String(err.message) });
+    }
+    throw e;
   }
-  await tx.unsafe("CLOSE recsys_load");
+  rest += decoder.decode();
+  if (rest) throw new Error(`COPY of ${table} ended in the middle of a row`);
   return Object.fromEntries(specs.map((c, j) => [c.name, c.kind === "nonNegativeNumber" ? Float64Array.from(numbers[j]) : strings[j]]));
 }
