@@ -210,7 +210,10 @@ interface WrkResult {
   p50: number;
   p99: number;
   requests: number;
-  errors: number;
+  /** Non-2xx answers. */
+  failed: number;
+  /** Socket errors (wrk's 2 s timeouts on a saturated machine among them). */
+  socket: number;
 }
 
 function ms(text: string): number {
@@ -231,7 +234,8 @@ function wrk(port: number, script: string, seconds: number, connections: number)
     p50: ms(/\n\s+50%\s+(\S+)/.exec(out)?.[1] ?? ""),
     p99: ms(/\n\s+99%\s+(\S+)/.exec(out)?.[1] ?? ""),
     requests: num(/(\d+) requests in/),
-    errors: num(/Non-2xx or 3xx responses: (\d+)/) + (socket ? socket.slice(1).reduce((a, b) => a + Number(b), 0) : 0),
+    failed: num(/Non-2xx or 3xx responses: (\d+)/),
+    socket: socket ? socket.slice(1).reduce((a, b) => a + Number(b), 0) : 0,
   };
 }
 
@@ -285,10 +289,9 @@ end
     await s.proc.exited;
     const m = (f: (x: WrkResult) => number) => median(s.results.map(f));
     rps[s.label] = m((x) => x.rps);
-    const errors = s.results.reduce((a, x) => a + x.errors, 0);
-    const requests = s.results.reduce((a, x) => a + x.requests, 0);
+    const sum = (f: (x: WrkResult) => number) => s.results.reduce((a, x) => a + f(x), 0);
     console.log(
-      `${s.label.padEnd(52)} ${m((x) => x.rps).toFixed(0).padStart(7)} req/s  p50 ${m((x) => x.p50).toFixed(2).padStart(5)} ms  p99 ${m((x) => x.p99).toFixed(2).padStart(5)} ms  errors ${errors}/${requests}` +
+      `${s.label.padEnd(52)} ${m((x) => x.rps).toFixed(0).padStart(7)} req/s  p50 ${m((x) => x.p50).toFixed(2).padStart(5)} ms  p99 ${m((x) => x.p99).toFixed(2).padStart(5)} ms  non-2xx ${sum((x) => x.failed)}, socket errors ${sum((x) => x.socket)} of ${sum((x) => x.requests)}` +
         `  [${s.results.map((x) => `${(x.rps / 1000).toFixed(1)}k/${x.p99.toFixed(1)}ms`).join(" ")}]`,
     );
   }

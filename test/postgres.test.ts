@@ -380,7 +380,7 @@ describe.skipIf(!!unavailable)(`Postgres store against a real server${skipped}`,
     }
   }, 60_000);
 
-  it("recsys serve --db postgres://… answers the API exactly as SQLite does, pipelined requests in order, and serves a new table within 1 s", async () => {
+  it("recsys serve --db postgres://… answers the API exactly as SQLite does (two replicas alike), pipelined requests in order, and serves a new table within 1 s", async () => {
     const url = await pg.createDatabase("serve");
     const sqlite = join(work, "api.db");
     writeApiTable(sqlite);
@@ -388,6 +388,8 @@ describe.skipIf(!!unavailable)(`Postgres store against a real server${skipped}`,
     await publish(store, "user_ranking", apiRankings, "similarity");
     const lite = await serve(["--db", sqlite, "--quiet"]);
     const post = await serve(["--db", url, "--quiet"]);
+    // A second replica on the same database, its URL from the environment.
+    const replica = await serve(["--quiet"], { RECSYS_DB: url });
     try {
       expect(post.stderr()).toContain(`database ${maskLocation(url)}`);
       expect(post.stderr()).not.toContain(PG_PASSWORD);
@@ -401,8 +403,10 @@ describe.skipIf(!!unavailable)(`Postgres store against a real server${skipped}`,
         ["/api/openapi.json", undefined],
       ];
       for (const [path, init] of requests) {
-        const [a, b] = await Promise.all([fetch(lite.url + path, init), fetch(post.url + path, init)]);
-        expect(`${path} ${b.status} ${await b.text()}`).toBe(`${path} ${a.status} ${await a.text()}`);
+        const [a, b, c] = await Promise.all([fetch(lite.url + path, init), fetch(post.url + path, init), fetch(replica.url + path, init)]);
+        const expected = `${path} ${a.status} ${await a.text()}`;
+        expect(`${path} ${b.status} ${await b.text()}`).toBe(expected);
+        expect(`${path} ${c.status} ${await c.text()}`).toBe(expected);
       }
       const health = async (s: { url: string }) => {
         const r = await fetch(s.url + "/healthz");
@@ -411,6 +415,7 @@ describe.skipIf(!!unavailable)(`Postgres store against a real server${skipped}`,
         return [r.status, body];
       };
       expect(await health(post)).toEqual(await health(lite));
+      expect(await health(replica)).toEqual(await health(lite));
       // Three requests in one write: three answers, in order (ASCII answers: raw() counts characters).
       const pipelined = ["110", "a b", "999"].map((u) => `GET /api/similarity/${encodeURIComponent(u)} HTTP/1.1\r\nHost: x\r\n\r\n`).join("");
       const { responses } = await raw(post.port, pipelined, 3);
@@ -424,9 +429,12 @@ describe.skipIf(!!unavailable)(`Postgres store against a real server${skipped}`,
       while (after === before && performance.now() - t0 < 3000) after = await (await fetch(post.url + "/api/similarity/110")).text();
       expect(performance.now() - t0).toBeLessThan(1000);
       expect(JSON.parse(after)[0].score).toBe(0.5);
+      await Bun.sleep(250);
+      expect(await (await fetch(replica.url + "/api/similarity/110")).text()).toBe(after);
     } finally {
       await lite.stop();
       await post.stop();
+      await replica.stop();
       store.close();
     }
   }, 60_000);
