@@ -11,7 +11,7 @@
  * Postgres is a throwaway local cluster (test/fixtures/postgres.ts; durability settings off, as
  * for the tests), on the same 2 cores as everything else.
  *
- *   bun bench/postgres.ts [--users 10000] [--runs 3] [--duration 10] [--rounds 3]
+ *   bun bench/postgres.ts [--users 10000] [--runs 3] [--duration 10] [--rounds 3] [--parts ingest,pipeline,notice,serve]
  */
 import { SQL } from "bun";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -34,6 +34,7 @@ const { values } = parseArgs({
     duration: { type: "string", default: "10" },
     rounds: { type: "string", default: "3" },
     connections: { type: "string", default: "50" },
+    parts: { type: "string", default: "ingest,pipeline,notice,serve" },
   },
 });
 
@@ -82,53 +83,56 @@ async function main(): Promise<void> {
   try {
     console.log(`${users} generated users (${data}); ${runs} runs each, interleaved; ${navigator.hardwareConcurrency} cores\n`);
 
+    const parts = new Set(values.parts!.split(","));
     // 1. ingest, whole command, fresh database each run.
-    const ingest = { sqlite: [] as number[], postgres: [] as number[] };
-    for (let i = 0; i < runs; i++) {
-      const file = join(work, `ingest-${i}.db`);
-      ingest.sqlite.push(cli(["ingest", "--data-dir", data, "--db", file]));
-      ingest.postgres.push(cli(["ingest", "--data-dir", data, "--db", await pg.createDatabase("ingest")]));
-    }
-    console.log(`recsys ingest            SQLite ${fmt(ingest.sqlite)}   Postgres ${fmt(ingest.postgres)}`);
-
-    // 1b. the write alone, in-process: COPY (shipped) against INSERT … SELECT FROM unnest(arrays).
-    const { readTables } = await import("../src/read/index.ts");
-    const { PostgresStore } = await import("../src/db/postgres.ts");
-    const { tables, summary } = await readTables(data);
-    const write = { copy: [] as number[], unnest: [] as number[] };
-    for (let i = 0; i < runs; i++) {
-      const store = await PostgresStore.open(await pg.createDatabase("write"));
-      let t0 = performance.now();
-      await store.writeInput(tables, summary);
-      write.copy.push((performance.now() - t0) / 1000);
-      t0 = performance.now();
-      await unnestWrite(store.sql, tables);
-      write.unnest.push((performance.now() - t0) / 1000);
-      store.close();
-    }
-    console.log(`input write, in-process  COPY ${fmt(write.copy)}   unnest INSERTs ${fmt(write.unnest)}`);
-
-    // 2. pipeline from the store's own input tables.
+    if (parts.has("ingest")) await ingestBench(data, runs, work, cli, pg);
+    // 2. pipeline from the store's own input tables (whose databases serve the rankings below).
     const sqliteDb = join(work, "pipeline.db");
     const pgDb = await pg.createDatabase("pipeline");
     cli(["ingest", "--data-dir", data, "--db", sqliteDb]);
     cli(["ingest", "--data-dir", data, "--db", pgDb]);
     const pipeline = { sqlite: [] as number[], postgres: [] as number[] };
-    for (let i = 0; i < runs; i++) {
+    for (let i = 0; i < (parts.has("pipeline") ? runs : 1); i++) {
       pipeline.sqlite.push(cli(["pipeline", "--method", "similarity", "--db", sqliteDb]));
       pipeline.postgres.push(cli(["pipeline", "--method", "similarity", "--db", pgDb]));
     }
-    console.log(`recsys pipeline (store)  SQLite ${fmt(pipeline.sqlite)}   Postgres ${fmt(pipeline.postgres)}`);
-
+    if (parts.has("pipeline")) console.log(`recsys pipeline (store)  SQLite ${fmt(pipeline.sqlite)}   Postgres ${fmt(pipeline.postgres)}`);
     // 3. notice latency: polling (shipped) and LISTEN/NOTIFY.
-    await noticeLatency(pgDb);
-
+    if (parts.has("notice")) await noticeLatency(pgDb);
     // 4. serve: both stores hold the same 10k-user rankings (written by the pipeline above).
-    await serveBench(sqliteDb, pgDb, work, users);
+    if (parts.has("serve")) await serveBench(sqliteDb, pgDb, work, users);
   } finally {
     pg.stop();
     rmSync(work, { recursive: true, force: true });
   }
+}
+
+/** `recsys ingest` into both stores, and the Postgres write alone by COPY and by unnest INSERTs. */
+async function ingestBench(data: string, runs: number, work: string, cli: (args: string[]) => number, pg: Awaited<ReturnType<typeof startCluster>>): Promise<void> {
+  const ingest = { sqlite: [] as number[], postgres: [] as number[] };
+  for (let i = 0; i < runs; i++) {
+    const file = join(work, `ingest-${i}.db`);
+    ingest.sqlite.push(cli(["ingest", "--data-dir", data, "--db", file]));
+    ingest.postgres.push(cli(["ingest", "--data-dir", data, "--db", await pg.createDatabase("ingest")]));
+  }
+  console.log(`recsys ingest            SQLite ${fmt(ingest.sqlite)}   Postgres ${fmt(ingest.postgres)}`);
+
+  // 1b. the write alone, in-process: COPY (shipped) against INSERT … SELECT FROM unnest(arrays).
+  const { readTables } = await import("../src/read/index.ts");
+  const { PostgresStore } = await import("../src/db/postgres.ts");
+  const { tables, summary } = await readTables(data);
+  const write = { copy: [] as number[], unnest: [] as number[] };
+  for (let i = 0; i < runs; i++) {
+    const store = await PostgresStore.open(await pg.createDatabase("write"));
+    let t0 = performance.now();
+    await store.writeInput(tables, summary);
+    write.copy.push((performance.now() - t0) / 1000);
+    t0 = performance.now();
+    await unnestWrite(store.sql, tables);
+    write.unnest.push((performance.now() - t0) / 1000);
+    store.close();
+  }
+  console.log(`input write, in-process  COPY ${fmt(write.copy)}   unnest INSERTs ${fmt(write.unnest)}`);
 }
 
 /** The four input tables written as INSERT … SELECT * FROM unnest($1::text[], …), 50k rows a statement. */
@@ -272,6 +276,8 @@ end
     ["SQLite, cache off (every request reads the store)", sqliteDb, "0", "100"],
     ["Postgres, cache off (every request reads the store)", pgDb, "0", "100"],
     ["Postgres, cache off, no polling (its cost)", pgDb, "0", "1000000000"],
+    ["Postgres, cache off, pool of 4 connections (not 10)", `${pgDb}?max=4`, "0", "100"],
+    ["Postgres, cache off, pool of 20 connections", `${pgDb}?max=20`, "0", "100"],
   ];
   console.log(`wrk -t1 -c${connections} -d${seconds}s, GET with JSON body, ${list.length} of ${users} users ranked, top-10; ${rounds} rounds, servers interleaved\n`);
   const servers = [];
