@@ -56,7 +56,8 @@ export async function connect(location: string, options: ConnectOptions = {}): P
   // The URL's parts win over the environment, as in libpq (Bun would let PGDATABASE override the
   // URL's database); what the URL leaves out comes from PGUSER, PGPASSWORD, PGHOST, PGPORT, PGDATABASE.
   const sql = new SQL(location, {
-    ...(url.host && !url.host.startsWith("/") ? { hostname: url.host } : {}),
+    // A host that is a directory (libpq's percent-encoded form, postgres://%2Fvar%2Frun%2Fpostgresql/db) is a unix socket.
+    ...(url.host ? (url.host.startsWith("/") ? { path: url.host } : { hostname: url.host }) : {}),
     ...(url.port ? { port: url.port } : {}),
     ...(url.user ? { username: url.user } : {}),
     ...(url.password !== undefined ? { password: url.password } : {}),

@@ -81,8 +81,12 @@ export async function copyIn(sql: SQL, target: string, columns: readonly string[
     await writer.close();
   } catch (e) {
     await writer.abort(e).catch(() => {});
-    await query.catch(() => {});
-    throw e;
+    // The server's reason (a constraint, bad data) is the query's rejection; the stream's is generic.
+    const reason = await query.then(
+      () => undefined,
+      (server: unknown) => server,
+    );
+    throw e instanceof CopyValueError || reason === undefined ? e : reason;
   }
   const result = await query;
   return result.count;
