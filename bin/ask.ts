@@ -63,8 +63,8 @@ export function readHandles(value: string, flag: string, fromFile: boolean): str
 /** The open store of a local query (read-only), with a message if it does not exist. */
 export async function openLocalStore(args: { db?: string; env?: string }): Promise<RankingsStore> {
   const path = resolveDb(args);
-  if (!existsSync(path)) throw new CliError(`database ${path} does not exist; create it with \`recsys pipeline --method similarity --db ${path}\``, 1);
-  const { openStore } = await import("../src/db/store.ts");
+  const { openStore, isStoreUrl } = await import("../src/db/store.ts");
+  if (!isStoreUrl(path) && !existsSync(path)) throw new CliError(`database ${path} does not exist; create it with \`recsys pipeline --method similarity --db ${path}\``, 1);
   return openStore(path, { readonly: true });
 }
 

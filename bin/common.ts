@@ -6,6 +6,8 @@ import { createConsola } from "consola";
 import { integerOption, numberOption } from "../src/methods/method.ts";
 import type { StoreOptions } from "../src/db/store.ts";
 import { DEFAULT_LOCK_WAIT_MS } from "../src/db/write.ts";
+import { isStoreUrl, maskLocation } from "../src/db/store.ts";
+import { isPostgresUrl, parsePgUrl } from "../src/db/pg-url.ts";
 import { validateTableName } from "../src/names.ts";
 import { MAX_TOP_N } from "../src/rank/driver.ts";
 import type { ProgressFn } from "../src/types.ts";
@@ -27,8 +29,8 @@ export const log = createConsola({ stdout: process.stderr, stderr: process.stder
 export const dbArgs = {
   db: {
     type: "string",
-    valueHint: "FILE",
-    description: "SQLite database file (default: $RECSYS_DB, else in dev data/recsys.db; prod requires it)",
+    valueHint: "FILE|URL",
+    description: "SQLite database file or postgres:// URL (default: $RECSYS_DB, else in dev data/recsys.db; prod requires it)",
   },
   env: {
     type: "string",
@@ -61,13 +63,28 @@ export function resolveEnv(args: { env?: string }): Env {
   return env;
 }
 
-/** The database path: --db, then $RECSYS_DB; dev falls back to data/recsys.db, prod refuses to guess. */
+/**
+ * The database: --db, then $RECSYS_DB; dev falls back to data/recsys.db, prod refuses to guess.
+ * A SQLite path or a postgres:// URL (checked here, so a malformed one is a usage error).
+ */
 export function resolveDb(args: { db?: string; env?: string }): string {
   const env = resolveEnv(args);
   const db = args.db || process.env.RECSYS_DB;
-  if (db) return db;
-  if (env === "prod") throw new CliError("--env prod needs an explicit database: pass --db FILE or set RECSYS_DB");
+  if (db) return checkStoreUrl(db, args.db ? "--db" : "RECSYS_DB");
+  if (env === "prod") throw new CliError("--env prod needs an explicit database: pass --db FILE|URL or set RECSYS_DB");
   return DEV_DB;
+}
+
+/** `location` as it is, unless it is a URL recsys cannot use (named with its password masked). */
+function checkStoreUrl(location: string, source: string): string {
+  if (!isStoreUrl(location)) return location;
+  if (!isPostgresUrl(location)) throw new CliError(`${source}: unsupported URL ${maskLocation(location)}; give a SQLite file path or a postgres:// URL`);
+  try {
+    parsePgUrl(location);
+  } catch (e) {
+    throw new CliError(`${source}: ${(e as Error).message}`);
+  }
+  return location;
 }
 
 export function resolveTable(args: { "results-table"?: string }): string {

@@ -7,6 +7,7 @@ import type { ArgsDef } from "citty";
 import { methodFlags, methodNames, type AnyMethod } from "../src/methods/registry.ts";
 import { existsSync } from "node:fs";
 import { maxThreads, THREADS_PER_CORE } from "../src/parallel.ts";
+import { isStoreUrl } from "../src/db/store.ts";
 import { asUsage, CliError, positiveInt, resolveDb } from "./common.ts";
 
 /** citty definitions of every method flag (plus --threads), descriptions prefixed by their methods. */
@@ -72,6 +73,6 @@ export function threadsArg(args: Record<string, unknown>): number | undefined {
 /** The database whose input tables a command reads: it must exist, else say how to make it. */
 export function inputDatabase(args: { db?: string; env?: string }): string {
   const path = resolveDb(args);
-  if (!existsSync(path)) throw new CliError(`no database at ${path}: load the data first with \`recsys ingest --data-dir DIR\`, or pass --data-dir to this command`);
+  if (!isStoreUrl(path) && !existsSync(path)) throw new CliError(`no database at ${path}: load the data first with \`recsys ingest --data-dir DIR\`, or pass --data-dir to this command`);
   return path;
 }

@@ -1,6 +1,6 @@
 /**
- * `recsys ingest --data-dir DIR [--db FILE] [--env dev|prod] [--json]`: validate the four CSVs
- * and store them in SQLite, all or nothing.
+ * `recsys ingest --data-dir DIR [--db FILE|URL] [--env dev|prod] [--json]`: validate the four CSVs
+ * and store them in SQLite or Postgres, all or nothing.
  */
 import { defineCommand } from "citty";
 import { ingest } from "../../src/ingest.ts";
@@ -11,7 +11,7 @@ import { CliError, dbArgs, jsonArg, log, printJson, progress, resolveDb, waitArg
 export default defineCommand({
   meta: {
     name: "ingest",
-    description: "Validate user_interests.csv, user_assessment_scores.csv, user_course_views.csv and course_tags.csv and load them into SQLite (all or nothing)",
+    description: "Validate user_interests.csv, user_assessment_scores.csv, user_course_views.csv and course_tags.csv and load them into the database, SQLite or Postgres (all or nothing)",
   },
   args: {
     "data-dir": {
@@ -42,12 +42,12 @@ export default defineCommand({
     }
     const { summary, seconds } = result;
     if (args.json) {
-      printJson({ db: dbPath, dir: summary.dir, tables: summary.tables, seconds });
+      printJson({ db: result.location, dir: summary.dir, tables: summary.tables, seconds });
       return;
     }
     process.stdout.write(formatSummary(summary) + "\n");
     await warnStaleTables(dbPath);
-    log.success(`ingested into ${dbPath} in ${(seconds.read + seconds.write).toFixed(2)} s (read ${seconds.read.toFixed(2)} s, write ${seconds.write.toFixed(2)} s)`);
+    log.success(`ingested into ${result.location} in ${(seconds.read + seconds.write).toFixed(2)} s (read ${seconds.read.toFixed(2)} s, write ${seconds.write.toFixed(2)} s)`);
   },
 });
 

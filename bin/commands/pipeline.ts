@@ -7,7 +7,7 @@ import { getMethod, methodNames, methods, UnknownMethodError } from "../../src/m
 import { DegenerateRunError, runPipeline, type PipelineResult } from "../../src/pipeline.ts";
 import { InputError } from "../../src/read/errors.ts";
 import { formatSummary } from "../../src/read/summary.ts";
-import { MissingTablesError } from "../../src/db/store.ts";
+import { maskLocation, MissingTablesError } from "../../src/db/store.ts";
 import { InvalidTableNameError } from "../../src/names.ts";
 import { MAX_TOP_N } from "../../src/rank/driver.ts";
 import { CliError, dbArgs, jsonArg, log, printJson, progress, resolveDb, resolveTable, tableArg, topNArg, waitArg, writeStoreOptions } from "../common.ts";
@@ -80,7 +80,7 @@ export default defineCommand({
     }
     const summary = {
       method: result.method,
-      db: dbPath,
+      db: maskLocation(dbPath),
       table,
       run: result.run.id,
       users: Number(result.details.users),

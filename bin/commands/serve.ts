@@ -1,4 +1,5 @@
 import { defineCommand } from "citty";
+import { maskLocation } from "../../src/db/store.ts";
 import { CliError, dbArgs, log, positiveInt, resolveDb, resolveEnv, resolveTable, tableArg } from "../common.ts";
 
 export default defineCommand({
@@ -56,7 +57,7 @@ export default defineCommand({
     // Straight to stderr, not through consola: this line must show whatever the log level
     // (consola goes quiet under NODE_ENV=test), and scripts read the port from it.
     const say = (line: string) => process.stderr.write(`recsys serve: ${line}\n`);
-    say(`listening on ${server.url} (${env}, table ${table}, database ${dbPath}${token ? ", bearer token required on /api" : ""})`);
+    say(`listening on ${server.url} (${env}, table ${table}, database ${maskLocation(dbPath)}${token ? ", bearer token required on /api" : ""})`);
     await new Promise<void>((resolve) => {
       let signalled = false;
       const stop = (signal: string) => {

@@ -13,6 +13,7 @@ import type { Fingerprint } from "../fingerprint.ts";
 import type { ModelState } from "../methods/method.ts";
 import type { IngestSummary } from "../read/summary.ts";
 import type { ProgressFn, Rankings, Tables } from "../types.ts";
+import { isPostgresUrl, maskUrl } from "./pg-url.ts";
 
 /** A value now, or later. */
 export type Awaitable<T> = T | Promise<T>;
@@ -197,14 +198,25 @@ export class MissingTableError extends Error {
   }
 }
 
+/** True if `location` is a URL (`postgres://…`) rather than a SQLite file path. */
+export function isStoreUrl(location: string): boolean {
+  return /^[a-z][a-z0-9+.-]*:\/\//i.test(location);
+}
+
+/** `location` fit for messages: a URL's password masked, a path as it is. */
+export function maskLocation(location: string): string {
+  if (isPostgresUrl(location)) return maskUrl(location);
+  // Another scheme: everything after the user name up to the last "@" may be a password.
+  return isStoreUrl(location) ? location.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:@/]*):.*@/i, "$1:***@") : location;
+}
+
 /**
  * Opens the store at `location`: a SQLite file path (the default). Other stores are chosen by URL
  * scheme here, one line each.
  */
 export async function openStore(location: string, options: StoreOptions = {}): Promise<RankingsStore> {
-  if (/^postgres(ql)?:\/\//i.test(location)) {
-    throw new RangeError("postgres:// stores are not available in this version; use a SQLite file path");
-  }
+  if (isPostgresUrl(location)) return (await import("./postgres.ts")).PostgresStore.open(location, options);
+  if (isStoreUrl(location)) throw new RangeError(`unsupported store ${maskLocation(location)}: give a SQLite file path or a postgres:// URL`);
   const { SqliteStore } = await import("./sqlite.ts");
   return SqliteStore.open(location, options);
 }

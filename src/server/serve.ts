@@ -3,13 +3,13 @@
  * graceful close. `recsys serve`, the tests and the benchmark all start servers through here.
  */
 import { existsSync } from "node:fs";
-import { openStore, type RankingsStore, type TableReader } from "../db/store.ts";
+import { isStoreUrl, openStore, type RankingsStore, type TableReader } from "../db/store.ts";
 import { createApp } from "./app.ts";
 import { Catalog } from "./catalog.ts";
 import { DEFAULT_MAX_CONNECTIONS, listen, type HttpServer } from "./http.ts";
 
 export interface ServeOptions {
-  /** The store holding the rankings table: a SQLite file path (must exist), or an open store (not closed by the server). */
+  /** The store holding the rankings table: a SQLite file path (must exist) or postgres:// URL, or an open store (not closed by the server). */
   dbPath: string | RankingsStore;
   /** Rankings table (validated by the reader). */
   table: string;
@@ -142,7 +142,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
 
 /** Opens the store at `path` for the server (which then closes it); a missing file is a start-up error. */
 async function openOwnStore(path: string, readonly: boolean): Promise<RankingsStore> {
-  if (!existsSync(path)) {
+  if (!isStoreUrl(path) && !existsSync(path)) {
     throw new StartupError(`database ${path} does not exist; create it with \`recsys pipeline --method similarity --data-dir DIR --db ${path}\``);
   }
   try {
