@@ -216,7 +216,7 @@ function watchRss(pid: number): () => number {
 }
 
 async function spawnChild(args: string[]): Promise<{ proc: Bun.Subprocess<"ignore", "pipe", "inherit">; line: string }> {
-  const proc = Bun.spawn(["bun", import.meta.path, "--child", ...args], { stdout: "pipe", stderr: "inherit" });
+  const proc = Bun.spawn([process.execPath, import.meta.path, "--child", ...args], { stdout: "pipe", stderr: "inherit" });
   const { value } = await proc.stdout.getReader().read();
   return { proc, line: new TextDecoder().decode(value).trim() };
 }

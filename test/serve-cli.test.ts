@@ -171,7 +171,7 @@ describe("SIGTERM and SIGINT", () => {
         sock.on("close", () => resolve({ responses: parseResponses(text), closed: true }));
         sock.on("error", reject);
         sock.on("connect", async () => {
-          sock.write(`GET /api/similarity/ HTTP/1.1\r\nHost: x\r\nContent-Length: ${body.length}\r\n\r\n${body.slice(0, 5)}`);
+          sock.write(`GET /api/similarity/ HTTP/1.1\r\nHost: localhost\r\nContent-Length: ${body.length}\r\n\r\n${body.slice(0, 5)}`);
           await Bun.sleep(100);
           s.proc.kill(signal);
           await Bun.sleep(300);
@@ -199,5 +199,69 @@ describe("--max-connections", () => {
       expect(r.code).toBe(2);
       expect(r.err).toContain("--max-connections must be an integer");
     }
+  });
+});
+
+describe("--first-byte-timeout", () => {
+  it("refuses a --first-byte-timeout that is not a positive number", () => {
+    for (const bad of ["0", "-1", "soon"]) {
+      const r = run(["serve", "--db", db, "--port", "0", "--first-byte-timeout", bad]);
+      expect(r.code).toBe(2);
+      expect(r.err).toContain("--first-byte-timeout must be a positive number");
+    }
+  });
+});
+
+describe("SIGTERM under load (issue 14)", () => {
+  it("answers every request already sent on busy keep-alive connections, and exits 0", async () => {
+    const s = await serve(["--db", db, "--quiet"]);
+    const request = "GET /api/similarity/110 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+    // 20 clients, each sending its next request the moment it has an answer.
+    const clients = Array.from({ length: 20 }, async () => {
+      let sent = 0;
+      let answered = 0;
+      let closes = 0;
+      let text = "";
+      await new Promise<void>((resolve) => {
+        Bun.connect({
+          hostname: "127.0.0.1",
+          port: s.port,
+          socket: {
+            open(sock) {
+              sock.write(request);
+              sent++;
+            },
+            data(sock, chunk) {
+              text += chunk.toString("latin1");
+              for (;;) {
+                const he = text.indexOf("\r\n\r\n");
+                if (he < 0) break;
+                const head = text.slice(0, he);
+                const end = he + 4 + Number(/content-length: (\d+)/i.exec(head)![1]);
+                if (text.length < end) break;
+                text = text.slice(end);
+                answered++;
+                if (/\r\nconnection: close/i.test(head)) closes++;
+                else {
+                  sock.write(request);
+                  sent++;
+                }
+              }
+            },
+            close: () => resolve(),
+            error: () => resolve(),
+          },
+        }).catch(() => resolve());
+      });
+      return { sent, answered, closes };
+    });
+    await Bun.sleep(500);
+    s.proc.kill("SIGTERM");
+    const results = await Promise.all(clients);
+    expect(await s.proc.exited).toBe(0);
+    expect(results.every((r) => r.answered > 10)).toBe(true);
+    // Not one request sent and left unanswered.
+    expect(results.map((r) => r.sent - r.answered)).toEqual(Array(20).fill(0));
+    expect(results.reduce((n, r) => n + r.closes, 0)).toBeGreaterThan(0);
   });
 });

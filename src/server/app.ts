@@ -58,7 +58,8 @@ export function parseHandle(value: unknown): string {
   else if (typeof value === "number" && Number.isSafeInteger(value)) handle = String(value);
   else throw new ClientError(400, "user_handle must be a string or an integer");
   if (handle === "") throw new ClientError(400, "user_handle must not be empty");
-  if (handle.length > MAX_HANDLE) throw new ClientError(400, `user_handle must be at most ${MAX_HANDLE} characters`);
+  // Characters (code points), as the OpenAPI maxLength counts them, not UTF-16 units.
+  if (handle.length > MAX_HANDLE && [...handle].length > MAX_HANDLE) throw new ClientError(400, `user_handle must be at most ${MAX_HANDLE} characters`);
   return handle;
 }
 
@@ -104,7 +105,7 @@ class AnswerCache {
   }
 }
 
-function digest(s: string): Buffer {
+function digest(s: string | Uint8Array): Buffer {
   return createHash("sha256").update(s).digest();
 }
 
@@ -122,14 +123,29 @@ export function createApp(reader: TableReader, options: AppOptions = {}): (req: 
   const openapi = JSON.stringify(openApiDocument());
   let generation = -1;
 
+  /**
+   * The credential of an `Authorization: Bearer <token>` field, or null if there is none: the
+   * scheme, then spaces or tabs, then the token, every byte of it. Only SP and HTAB separate (as
+   * around any field value); a no-break space or other Unicode space is part of the token, so
+   * `secret\xA0` is a different token, not `secret` with trailing space.
+   */
+  function credential(headers: HeaderList): string | null {
+    const m = /^Bearer[ \t]+([^ \t]+)$/i.exec(headers.get("authorization") ?? "");
+    return m ? m[1] : null;
+  }
+
+  /** Whether the request carries the token: digests compared in constant time (equal lengths always). */
+  function authorized(token: string | null): boolean {
+    // Header values are read as latin1: back to the bytes sent, compared with the token's UTF-8.
+    return expected !== null && token !== null && timingSafeEqual(digest(Buffer.from(token, "latin1")), expected);
+  }
+
   function authorize(headers: HeaderList): void {
     if (!expected) return;
-    const auth = headers.get("authorization") ?? "";
-    const m = /^Bearer[ ]+(\S+)\s*$/i.exec(auth);
-    // Compare digests: equal length always, so timingSafeEqual leaks neither content nor length.
-    if (!m || !timingSafeEqual(digest(m[1]), expected)) {
-      throw new ClientError(401, m ? "invalid bearer token" : "missing bearer token: send Authorization: Bearer <RECSYS_API_TOKEN>", {
-        "WWW-Authenticate": m ? 'Bearer realm="recsys", error="invalid_token"' : 'Bearer realm="recsys"',
+    const token = credential(headers);
+    if (!authorized(token)) {
+      throw new ClientError(401, token !== null ? "invalid bearer token" : "missing bearer token: send Authorization: Bearer <RECSYS_API_TOKEN>", {
+        "WWW-Authenticate": token !== null ? 'Bearer realm="recsys", error="invalid_token"' : 'Bearer realm="recsys"',
       });
     }
   }
@@ -217,11 +233,17 @@ export function createApp(reader: TableReader, options: AppOptions = {}): (req: 
     });
   }
 
-  function health(): Awaitable<HttpResponse> {
+  /**
+   * `/healthz`. With a token set (prod) only a request carrying it sees the details (table, last
+   * run, error text); any other gets the status alone, enough for a load balancer's check.
+   */
+  function health(headers: HeaderList): Awaitable<HttpResponse> {
+    const details = !expected || authorized(credential(headers));
     const unreachable = (e: unknown): HttpResponse => {
       onError(e);
-      return json(503, { status: "unavailable", database: "unreachable", error: (e as Error).message });
+      return json(503, details ? { status: "unavailable", database: "unreachable", error: (e as Error).message } : { status: "unavailable" });
     };
+    const brief = (): HttpResponse => json(reader.exists ? 200 : 503, { status: reader.exists ? "ok" : "unavailable" });
     const report = (run: RunRow | null, topN: number): HttpResponse =>
       json(reader.exists ? 200 : 503, {
         status: reader.exists ? "ok" : "unavailable",
@@ -233,8 +255,12 @@ export function createApp(reader: TableReader, options: AppOptions = {}): (req: 
     try {
       // ping → sync → last run → top-n, each step as soon as the previous one is in.
       const synced = then(reader.ping(), () => reader.sync(true));
-      const run = then(synced, () => reader.lastRun());
-      const answer = then(run, (r) => then(reader.exists ? reader.topN() : 0, (topN) => report(r, topN)));
+      const answer = !details
+        ? then(synced, brief)
+        : then(
+            then(synced, () => reader.lastRun()),
+            (r) => then(reader.exists ? reader.topN() : 0, (topN) => report(r, topN)),
+          );
       return answer instanceof Promise ? answer.catch(unreachable) : answer;
     } catch (e) {
       return unreachable(e);
@@ -248,7 +274,7 @@ export function createApp(reader: TableReader, options: AppOptions = {}): (req: 
     const method = req.method;
     if (path === "/healthz") {
       if (method !== "GET") throw new ClientError(405, `method ${method} not allowed on ${path}; use GET`, { Allow: ALLOW_READ });
-      return health();
+      return health(req.headers);
     }
     if (path === "/api" || path.startsWith("/api/")) {
       authorize(req.headers);

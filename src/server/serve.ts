@@ -5,7 +5,7 @@
 import { existsSync } from "node:fs";
 import { openStore, type RankingsStore, type TableReader } from "../db/store.ts";
 import { createApp } from "./app.ts";
-import { DEFAULT_MAX_CONNECTIONS, listen, type HttpServer } from "./http.ts";
+import { DEFAULT_FIRST_BYTE_TIMEOUT, DEFAULT_MAX_CONNECTIONS, listen, LOOPBACK_HOSTS, type HttpServer } from "./http.ts";
 
 export interface ServeOptions {
   /** The store holding the rankings table: a SQLite file path (must exist), or an open store (not closed by the server). */
@@ -33,10 +33,19 @@ export interface ServeOptions {
   /** Cached answers per table generation (default 20,000; 0 disables). */
   cacheSize?: number;
   /**
-   * Most connections open at once (default 1024); one more is answered 503 with
-   * `Retry-After: 1` and closed.
+   * Most connections open at once (default 1024). At the limit a newcomer closes the connection
+   * idle longest; with none idle it is answered 503 with `Retry-After: 1` and closed.
    */
   maxConnections?: number;
+  /** Seconds a new connection may take to send its first byte (default 5). */
+  firstByteTimeout?: number;
+  /**
+   * Host names (lower case, no port) requests may name; others are answered 421. Default: the
+   * loopback names (localhost, 127.0.0.1, [::1]) when bound to a loopback address without a
+   * token, against DNS rebinding (a web page whose name is re-pointed at 127.0.0.1 would
+   * otherwise read the API from the victim's browser); null accepts any.
+   */
+  allowedHosts?: readonly string[] | null;
 }
 
 export interface RunningServer {
@@ -80,22 +89,31 @@ export function bufferedWriter(write: (text: string) => void): { write(text: str
   };
 }
 
+/** True for an address or name of the loopback interface. */
+export function isLoopback(hostname: string): boolean {
+  return /^(localhost|127(\.\d{1,3}){3}|::1|\[::1\])$/i.test(hostname);
+}
+
+/** {@link ServeOptions.allowedHosts} with its default applied; undefined accepts any host. */
+function allowedHosts(options: ServeOptions): readonly string[] | undefined {
+  if (options.allowedHosts !== undefined) return options.allowedHosts ?? undefined;
+  return isLoopback(options.hostname) && !options.token ? LOOPBACK_HOSTS : undefined;
+}
+
 /** Opens the store and starts listening; the returned server is already bound. */
 export async function startServer(options: ServeOptions): Promise<RunningServer> {
-  const store = typeof options.dbPath === "string" ? await openOwnStore(options.dbPath, options.readonly ?? true) : options.dbPath;
-  // A store given open stays the caller's to close.
-  const owned = store === options.dbPath ? undefined : store;
-  let reader: TableReader;
-  try {
-    reader = store.reader(options.table, { checkEveryMs: options.checkEveryMs ?? 100 });
-  } catch (e) {
-    owned?.close();
-    throw new StartupError((e as Error).message);
-  }
   const sink = bufferedWriter(options.logSink ?? ((t) => process.stderr.write(t)));
   let stamp = new Date().toISOString().slice(0, 19) + "Z";
   const stampTimer = setInterval(() => (stamp = new Date().toISOString().slice(0, 19) + "Z"), 1000);
   stampTimer.unref();
+  let reader: TableReader;
+  let owned: RankingsStore | undefined;
+  try {
+    ({ reader, owned } = await openReader(options));
+  } catch (e) {
+    clearInterval(stampTimer);
+    throw e;
+  }
   const onError = (e: unknown) => sink.write(`${stamp} error ${(e as Error)?.stack ?? String(e)}\n`);
   const handler = createApp(reader, { token: options.token, onError, cacheSize: options.cacheSize });
   const log = options.accessLog !== false;
@@ -106,6 +124,8 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       hostname: options.hostname,
       port: options.port,
       maxConnections,
+      firstByteTimeout: options.firstByteTimeout ?? DEFAULT_FIRST_BYTE_TIMEOUT,
+      allowedHosts: allowedHosts(options),
       onError,
       onResponse: log ? (method, path, status, ms) => sink.write(`${stamp} ${method} ${path} ${status} ${ms.toFixed(2)}ms\n`) : undefined,
       onRefused: log
@@ -113,6 +133,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
         : undefined,
     });
   } catch (e) {
+    clearInterval(stampTimer);
     reader.close();
     owned?.close();
     throw new StartupError(`cannot listen on ${options.hostname}:${options.port}: ${(e as Error).message}`);
@@ -133,6 +154,19 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       return closing;
     },
   };
+}
+
+/** The server's reader of the rankings table, and the store to close with it (a store given open stays the caller's to close). */
+async function openReader(options: ServeOptions): Promise<{ reader: TableReader; owned?: RankingsStore }> {
+  const readerOptions = { checkEveryMs: options.checkEveryMs ?? 100 };
+  const given = typeof options.dbPath === "string" ? undefined : options.dbPath;
+  const store = given ?? (await openOwnStore(options.dbPath as string, options.readonly ?? true));
+  try {
+    return { reader: store.reader(options.table, readerOptions), owned: given ? undefined : store };
+  } catch (e) {
+    if (!given) store.close();
+    throw new StartupError((e as Error).message);
+  }
 }
 
 /** Opens the store at `path` for the server (which then closes it); a missing file is a start-up error. */
