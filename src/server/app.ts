@@ -9,7 +9,7 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { HeaderList, HttpRequest, HttpResponse } from "./http.ts";
 import { openApiDocument } from "./openapi.ts";
-import { MissingTableError, type Awaitable, type NeighborRow, type RunRow, type TableReader } from "../db/store.ts";
+import { MissingTableError, StoreUnavailableError, type Awaitable, type NeighborRow, type RunRow, type TableReader } from "../db/store.ts";
 import { renderNeighbors } from "./render.ts";
 
 export { renderNeighbors, roundScore } from "./render.ts";
@@ -240,7 +240,8 @@ export function createApp(reader: TableReader, options: AppOptions = {}): (req: 
   function health(headers: HeaderList): Awaitable<HttpResponse> {
     const details = !expected || authorized(credential(headers));
     const unreachable = (e: unknown): HttpResponse => {
-      onError(e);
+      // An open that is being retried is not a failure of ours to log once per probe.
+      if (!(e instanceof StoreUnavailableError)) onError(e);
       return json(503, details ? { status: "unavailable", database: "unreachable", error: (e as Error).message } : { status: "unavailable" });
     };
     const brief = (): HttpResponse => json(reader.exists ? 200 : 503, { status: reader.exists ? "ok" : "unavailable" });
@@ -296,6 +297,7 @@ export function createApp(reader: TableReader, options: AppOptions = {}): (req: 
   const failed = (e: unknown): HttpResponse => {
     if (e instanceof ClientError) return json(e.status, { error: e.message }, e.headers);
     if (e instanceof MissingTableError) return json(503, { error: e.message }, { "Retry-After": "60" });
+    if (e instanceof StoreUnavailableError) return json(503, { error: e.message }, { "Retry-After": "1" });
     onError(e);
     return json(500, { error: "internal server error" });
   };

@@ -6,9 +6,13 @@ import { existsSync } from "node:fs";
 import { openStore, type RankingsStore, type TableReader } from "../db/store.ts";
 import { createApp } from "./app.ts";
 import { DEFAULT_FIRST_BYTE_TIMEOUT, DEFAULT_MAX_CONNECTIONS, listen, LOOPBACK_HOSTS, type HttpServer } from "./http.ts";
+import { WatchedReader } from "./watched-reader.ts";
 
 export interface ServeOptions {
-  /** The store holding the rankings table: a SQLite file path (must exist), or an open store (not closed by the server). */
+  /**
+   * The store holding the rankings table: a SQLite file path (must exist; a file replaced at that
+   * path while serving is noticed and reopened), or an open store (not closed by the server).
+   */
   dbPath: string | RankingsStore;
   /** Rankings table (validated by the reader). */
   table: string;
@@ -109,7 +113,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   let reader: TableReader;
   let owned: RankingsStore | undefined;
   try {
-    ({ reader, owned } = await openReader(options));
+    ({ reader, owned } = await openReader(options, (message) => sink.write(`${stamp} ${message}\n`)));
   } catch (e) {
     clearInterval(stampTimer);
     throw e;
@@ -156,13 +160,21 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   };
 }
 
-/** The server's reader of the rankings table, and the store to close with it (a store given open stays the caller's to close). */
-async function openReader(options: ServeOptions): Promise<{ reader: TableReader; owned?: RankingsStore }> {
+/**
+ * The server's reader of the rankings table. A store given open stays the caller's to close; a
+ * SQLite file the server opens itself is watched for replacement (see watched-reader.ts) and
+ * closed with the reader.
+ */
+async function openReader(options: ServeOptions, onReplaced: (message: string) => void): Promise<{ reader: TableReader; owned?: RankingsStore }> {
   const readerOptions = { checkEveryMs: options.checkEveryMs ?? 100 };
   const given = typeof options.dbPath === "string" ? undefined : options.dbPath;
   const store = given ?? (await openOwnStore(options.dbPath as string, options.readonly ?? true));
   try {
-    return { reader: store.reader(options.table, readerOptions), owned: given ? undefined : store };
+    if (given || store.kind !== "sqlite") return { reader: store.reader(options.table, readerOptions), owned: given ? undefined : store };
+    const { SqliteStore } = await import("../db/sqlite.ts");
+    const [path, readonly] = [store.location, options.readonly ?? true];
+    const reopen = () => SqliteStore.open(path, { readonly, create: false });
+    return { reader: new WatchedReader(path, options.table, store, reopen, { ...readerOptions, onReplaced }) };
   } catch (e) {
     if (!given) store.close();
     throw new StartupError((e as Error).message);
