@@ -730,11 +730,14 @@ export function listen(handler: Handler, options: ListenOptions): HttpServer {
         // Idle connections are read a moment longer (see LINGER_MS), then closed; each busy one
         // closes after answering what it has sent.
         const linger = setTimeout(
-          () => {
-            lingering = false;
-            // Those already closed on our side wait for the client's close, as any other.
-            for (const s of [...idleSet]) finish(s);
-          },
+          // After one more read of every socket (an immediate runs after the event loop's poll),
+          // so a busy or starved loop still reads what arrived during the linger.
+          () =>
+            setImmediate(() => {
+              lingering = false;
+              // Those already closed on our side wait for the client's close, as any other.
+              for (const s of [...idleSet]) finish(s);
+            }),
           Math.min(LINGER_MS, graceMs),
         );
         if (conns.size === 0) onAllClosed();
