@@ -164,7 +164,7 @@ function headerLines(headers: Record<string, string> | undefined): string {
 }
 
 /** The host name of a Host value (`name`, `name:port`, `[v6]`, `[v6]:port`), lower-cased; null if malformed. */
-export function hostName(value: string): string | null {
+function hostName(value: string): string | null {
   const m = /^(\[[0-9A-Fa-f:.]+\]|[^:[\]]*)(?::\d*)?$/.exec(value);
   return m && m[1] ? m[1].toLowerCase() : null;
 }

@@ -94,7 +94,7 @@ export function bufferedWriter(write: (text: string) => void): { write(text: str
 }
 
 /** True for an address or name of the loopback interface. */
-export function isLoopback(hostname: string): boolean {
+function isLoopback(hostname: string): boolean {
   return /^(localhost|127(\.\d{1,3}){3}|::1|\[::1\])$/i.test(hostname);
 }
 
