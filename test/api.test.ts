@@ -131,7 +131,7 @@ describe("GET /healthz and /api/openapi.json", () => {
     expect(Object.keys(r.body.paths).sort()).toEqual(["/api/openapi.json", "/api/recommendations/", "/api/similarity/", "/api/similarity/{user_handle}", "/healthz"]);
     const get_ = r.body.paths["/api/similarity/"].get;
     expect(get_.parameters.map((p: { name: string }) => p.name)).toEqual(["user_handle", "n", "exclude", "within", "min_score", "explain", "method", "table"]);
-    expect(Object.keys(get_.responses).sort()).toEqual(["200", "400", "401", "404", "405", "408", "409", "413", "431", "503"]);
+    expect(Object.keys(get_.responses).sort()).toEqual(["200", "400", "401", "404", "405", "408", "409", "413", "421", "431", "503"]);
     expect(r.body.paths["/api/similarity/"].post).toBeDefined();
   });
 });
@@ -162,6 +162,72 @@ describe("bearer-token auth (what --env prod turns on)", () => {
     } finally {
       prod.close();
     }
+  });
+});
+
+describe("bearer token and /healthz in prod (issue 14)", () => {
+  const token = "s3cret-token-0123456789";
+
+  it("takes only spaces and tabs as the separator: a token followed by a no-break space (0xA0) is another token", () => {
+    const prod = openApp(db, { token });
+    try {
+      for (const auth of [`Bearer ${token}\xa0`, `Bearer \xa0${token}`, `Bearer\xa0${token}`, `Bearer ${token} x`]) {
+        expect(prod.call("/api/similarity/110", { headers: { Authorization: auth } }).status).toBe(401);
+      }
+      expect(prod.call("/api/similarity/110", { headers: { Authorization: `Bearer \t ${token}` } }).status).toBe(200);
+    } finally {
+      prod.close();
+    }
+  });
+
+  it("compares the bytes sent with the token's UTF-8 bytes (header fields arrive as latin1 text)", () => {
+    const accented = "s3crèt-tøken-0123456789";
+    const prod = openApp(db, { token: accented });
+    try {
+      const sent = Buffer.from(accented, "utf8").toString("latin1");
+      expect(prod.call("/api/similarity/110", { headers: { Authorization: `Bearer ${sent}` } }).status).toBe(200);
+      expect(prod.call("/api/similarity/110", { headers: { Authorization: `Bearer ${accented}` } }).status).toBe(401);
+    } finally {
+      prod.close();
+    }
+  });
+
+  it("answers /healthz with its status alone without the token, and the details (table, last run, errors) with it", () => {
+    const prod = openApp(db, { token });
+    try {
+      for (const headers of [{}, { Authorization: `Bearer ${token}x` }, { Authorization: "Basic abc" }] as Record<string, string>[]) {
+        const r = prod.call("/healthz", { headers });
+        expect(r.status).toBe(200);
+        expect(r.body).toEqual({ status: "ok" });
+      }
+      const full = prod.call("/healthz", { headers: { Authorization: `Bearer ${token}` } });
+      expect(full.status).toBe(200);
+      expect(full.body.table).toEqual({ name: "user_ranking", present: true, topN: TOP });
+      expect(full.body.lastRun.method).toBe("similarity");
+    } finally {
+      prod.close();
+    }
+    const missing = openApp(db, { token, table: "no_such_table" });
+    try {
+      const r = missing.call("/healthz");
+      expect(r.status).toBe(503);
+      expect(r.body).toEqual({ status: "unavailable" });
+      const full = missing.call("/healthz", { headers: { Authorization: `Bearer ${token}` } });
+      expect(full.status).toBe(503);
+      expect(full.body.error).toContain("no_such_table");
+    } finally {
+      missing.close();
+    }
+  });
+});
+
+describe("user_handle length", () => {
+  it("counts characters, not UTF-16 units: 256 emoji are accepted, 257 are not", () => {
+    const ask = (n: number) => get("/api/similarity/", { method: "POST", body: JSON.stringify({ user_handle: "😀".repeat(n) }) });
+    expect(ask(256).status).toBe(404); // a valid handle of nobody
+    const long = ask(257);
+    expect(long.status).toBe(400);
+    expect(long.body.error).toContain("at most 256 characters");
   });
 });
 

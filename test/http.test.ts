@@ -11,7 +11,7 @@ import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { decodeChunked, findHeadEnd, HttpError, newChunkState, parseHead } from "../src/server/http1.ts";
-import { listen } from "../src/server/http.ts";
+import { listen, LOOPBACK_HOSTS } from "../src/server/http.ts";
 import { startServer, type RunningServer } from "../src/server/serve.ts";
 import { hold, parseResponses, raw, requestText, until } from "./fixtures/http.ts";
 import { ERROR_CASES, expected, writeApiTable } from "./fixtures/rankings.ts";
@@ -27,7 +27,8 @@ let dev: RunningServer & { port: number };
 
 beforeAll(async () => {
   writeApiTable(db);
-  const server = await startServer({ dbPath: db, table: "user_ranking", hostname: "127.0.0.1", port: 0, accessLog: false });
+  // The raw requests below name host x: allowed here besides the loopback names a dev server takes.
+  const server = await startServer({ dbPath: db, table: "user_ranking", hostname: "127.0.0.1", port: 0, accessLog: false, allowedHosts: ["x", ...LOOPBACK_HOSTS] });
   dev = Object.assign(server, { port: server.http.port });
 });
 
@@ -467,11 +468,17 @@ describe("the HTTP/1.1 parser, line endings", () => {
 describe("the connection limit", () => {
   const GET = (u: number) => requestText("GET", `/api/similarity/${u}`);
 
-  it("holds --max-connections keep-alive connections, answers one more with 503, Retry-After and a JSON error and closes it, and serves a newcomer once one leaves", async () => {
+  /** Half a request head: a connection in the middle of a request, which is never evicted. */
+  const HALF = "GET /api/similarity/110 HTTP/1.1\r\nHost: 127.0.0.1\r\n";
+
+  it("holds --max-connections busy connections, answers one more with 503, Retry-After and a JSON error and closes it, and serves a newcomer once one leaves", async () => {
     const s = await serve(["--db", db, "--quiet", "--max-connections", "3"]);
     try {
       const held = await Promise.all([0, 1, 2].map(() => hold(s.port)));
       for (const [i, c] of held.entries()) expect(JSON.parse((await c.ask(GET(110 + i)))[0].body)).toEqual(expected(10 + i));
+      // Each in the middle of its next request: none idle, so none can make room.
+      const answers = held.map((c, i) => c.ask(HALF.replace("110", String(113 + i))));
+      await Bun.sleep(100);
       const extra = await raw(s.port, [], 2);
       expect(extra.closed).toBe(true);
       expect(extra.responses).toHaveLength(1);
@@ -483,12 +490,12 @@ describe("the connection limit", () => {
       expect(Object.keys(JSON.parse(busy.body))).toEqual(["error"]);
       expect(JSON.parse(busy.body).error).toContain("too many connections");
       // Those already open are unaffected.
-      for (const [i, c] of held.entries()) expect(JSON.parse((await c.ask(GET(113 + i)))[0].body)).toEqual(expected(13 + i));
+      for (const c of held) c.send("\r\n");
+      for (const [i, a] of answers.entries()) expect(JSON.parse((await a)[0].body)).toEqual(expected(13 + i));
       held[1].end();
       await held[1].closed;
       const newcomer = await hold(s.port);
       expect(JSON.parse((await newcomer.ask(GET(116)))[0].body)).toEqual(expected(16));
-      expect((await raw(s.port, GET(117))).responses[0].status).toBe(503);
       for (const c of [held[0], held[2], newcomer]) c.end();
     } finally {
       expect(await s.stop()).toBe(0);
@@ -517,8 +524,11 @@ describe("the connection limit", () => {
             expect((await c.ask("GET / HTTP/1.1\rHost: x\r\n\r\n"))[0].status).toBe(400);
             break;
           case 4: {
-            // At the limit: two more held, a fourth refused, then all leave.
+            // At the limit with every connection mid-request: two more held, a fourth refused,
+            // then all leave.
             const more = [await hold(port), await hold(port)];
+            for (const m of [c, ...more]) m.send(HALF);
+            await Bun.sleep(100);
             expect((await raw(port, [], 2)).responses[0].status).toBe(503);
             for (const m of more) m.end();
             c.end();
@@ -531,7 +541,10 @@ describe("the connection limit", () => {
       const held = await Promise.all([0, 1, 2].map(() => hold(port)));
       for (const c of held) expect((await c.ask(GET(111)))[0].status).toBe(200);
       expect(server.http.connections).toBe(3);
-      expect((await raw(port, GET(111))).responses[0].status).toBe(503);
+      // At the limit a newcomer takes the slot of the connection idle longest.
+      expect((await raw(port, GET(111))).responses[0].status).toBe(200);
+      await held[0].closed;
+      expect(await until(() => server.http.connections === 2)).toBe(true);
       for (const c of held) c.end();
     } finally {
       await server.close();
@@ -546,7 +559,6 @@ describe("the connection limit", () => {
       expect((await idle.ask(GET(110)))[0].status).toBe(200);
       const slow = await hold(server.port);
       const late = slow.ask("GET /api/similarity/110 HTTP/1.1\r\nHo");
-      expect((await raw(server.port, [], 2)).responses[0].status).toBe(503);
       await Promise.all([idle.closed, slow.closed]);
       expect(parseResponses(idle.text())).toHaveLength(1);
       expect((await late).map((r) => r.status)).toEqual([408]);
@@ -628,6 +640,8 @@ describe("the connection limit", () => {
     const port = server.http.port;
     try {
       const held = await hold(port);
+      held.send(HALF); // busy, so a newcomer cannot take its slot
+      await Bun.sleep(100);
       const refused = await Promise.all(Array.from({ length: 50 }, () => raw(port, [], 2)));
       expect(refused.map((r) => r.responses[0]?.status)).toEqual(Array(50).fill(503));
       // Reported while refusing, not only at shutdown.
@@ -645,5 +659,291 @@ describe("the connection limit", () => {
       total += Number(m![1]);
     }
     expect(total).toBe(50);
+  });
+});
+
+describe("slow and hostile clients (issue 14)", () => {
+  const GET = (u: number) => requestText("GET", `/api/similarity/${u}`);
+
+  it("closes a connection that sends nothing within --first-byte-timeout, while one that has started a request gets the whole request timeout", async () => {
+    const server = listen(() => ({ status: 200, body: "[]" }), { hostname: "127.0.0.1", port: 0, firstByteTimeout: 1, idleTimeout: 30 });
+    try {
+      const t0 = performance.now();
+      const silent = await hold(server.port);
+      const started = await hold(server.port);
+      const answer = started.ask("GET /api/similarity/110 HTTP/1.1\r\n");
+      await silent.closed;
+      const closedAfter = performance.now() - t0;
+      expect(closedAfter).toBeGreaterThan(900);
+      expect(closedAfter).toBeLessThan(2500);
+      expect(silent.text()).toBe("");
+      // Past the first-byte timeout, the connection that started a request is still open.
+      await Bun.sleep(500);
+      started.send("Host: 127.0.0.1\r\n\r\n");
+      expect((await answer).map((r) => r.status)).toEqual([200]);
+      started.end();
+    } finally {
+      await server.stop(0);
+    }
+  }, 10_000);
+
+  it("at the connection limit closes the connection idle longest (keep-alive or silent) to admit a newcomer, not one that has just been active", async () => {
+    const server = listen(() => ({ status: 200, body: "[]" }), { hostname: "127.0.0.1", port: 0, maxConnections: 3 });
+    try {
+      const a = await hold(server.port);
+      expect((await a.ask(GET(110)))[0].status).toBe(200);
+      const b = await hold(server.port);
+      expect((await b.ask(GET(110)))[0].status).toBe(200);
+      const c = await hold(server.port); // sends nothing
+      await Bun.sleep(20);
+      // a is active again: b is now the one idle longest, then the silent c, then a.
+      expect((await a.ask(GET(110)))[0].status).toBe(200);
+      const newcomers = [];
+      for (const [i, out] of [b, c, a].entries()) {
+        const n = await hold(server.port);
+        expect((await n.ask(GET(111 + i)))[0].status).toBe(200);
+        await out.closed;
+        newcomers.push(n);
+      }
+      expect(parseResponses(b.text())).toHaveLength(1);
+      expect(c.text()).toBe("");
+      expect(server.connections).toBe(3);
+      for (const n of newcomers) n.end();
+    } finally {
+      await server.stop(0);
+    }
+  });
+
+  it("stops answering a client that does not read its answers (TCP backpressure instead of buffering), then answers everything in order once it reads", async () => {
+    // 64 KiB answers: the kernel's buffers (a few MiB on loopback) fill after some tens of them.
+    const big = JSON.stringify("x".repeat(64 * 1024));
+    let handled = 0;
+    const server = listen(
+      (req) => {
+        handled++;
+        return { status: 200, body: `[${Number(req.target.slice(1))},${big}]` };
+      },
+      { hostname: "127.0.0.1", port: 0 },
+    );
+    const N = 400; // 26 MiB of answers
+    try {
+      let text = "";
+      let closed = false;
+      const sock = await Bun.connect({
+        hostname: "127.0.0.1",
+        port: server.port,
+        socket: {
+          data(_s, d) {
+            text += d.toString("latin1");
+          },
+          close() {
+            closed = true;
+          },
+        },
+      });
+      sock.pause(); // read nothing for now
+      sock.write(Array.from({ length: N }, (_, i) => requestText("GET", `/${i}`)).join(""));
+      await Bun.sleep(1000);
+      const whilePaused = handled;
+      expect(whilePaused).toBeLessThan(N / 2);
+      expect(closed).toBe(false);
+      sock.resume();
+      expect(await until(() => closed || parseResponses(text).length === N, 20_000)).toBe(true);
+      const answers = parseResponses(text);
+      expect(answers.map((r) => JSON.parse(r.body)[0])).toEqual(Array.from({ length: N }, (_, i) => i));
+      expect(closed).toBe(false);
+      sock.end();
+    } finally {
+      await server.stop(0);
+    }
+  }, 30_000);
+
+  it("cuts a client with more than 64 KiB of pipelined requests waiting (it is not waiting for answers), so its input costs bounded memory", async () => {
+    let handled = 0;
+    const server = listen(
+      () => {
+        handled++;
+        return { status: 200, body: "[]" };
+      },
+      { hostname: "127.0.0.1", port: 0 },
+    );
+    try {
+      const one = requestText("GET", "/api/similarity/110");
+      let text = "";
+      const closed = new Promise<void>((resolve) =>
+        Bun.connect({
+          hostname: "127.0.0.1",
+          port: server.port,
+          socket: {
+            open: (sock) => void sock.write(one.repeat(Math.ceil((200 * 1024) / one.length))),
+            data: (_sock, d) => void (text += d.toString("latin1")),
+            close: () => resolve(),
+            error: () => resolve(),
+          },
+        }),
+      );
+      expect(await Promise.race([closed.then(() => "closed"), Bun.sleep(3000).then(() => "open")])).toBe("closed");
+      expect(handled).toBeLessThan(100);
+      expect(parseResponses(text).length).toBeLessThanOrEqual(handled);
+      // Under the limit, a batch is answered in full.
+      const batch = await raw(server.port, one.repeat(Math.floor((60 * 1024) / one.length)), Math.floor((60 * 1024) / one.length));
+      expect(batch.responses).toHaveLength(Math.floor((60 * 1024) / one.length));
+    } finally {
+      await server.stop(0);
+    }
+  });
+
+  it("answers a long pipelined batch a few requests at a time, so another connection's request is not held up behind it", async () => {
+    const order: string[] = [];
+    let single: Awaited<ReturnType<typeof hold>> | null = null;
+    const server = listen(
+      (req) => {
+        order.push(req.target);
+        // The other client sends its request as soon as the batch has started.
+        if (req.target === "/batch/0") single!.send(requestText("GET", "/single"));
+        const t = performance.now();
+        if (req.target.startsWith("/batch")) while (performance.now() - t < 0.2); // 0.2 ms each: 40 ms in all
+        return { status: 200, body: "[]" };
+      },
+      { hostname: "127.0.0.1", port: 0 },
+    );
+    try {
+      single = await hold(server.port);
+      const answered = single.ask("", 1);
+      const batch = await raw(server.port, Array.from({ length: 200 }, (_, i) => requestText("GET", `/batch/${i}`)).join(""), 200);
+      expect(batch.responses).toHaveLength(200);
+      expect((await answered)[0].status).toBe(200);
+      // Answered within a few turns of the batch, not after all 200 of it.
+      expect(order.indexOf("/single")).toBeGreaterThan(0);
+      expect(order.indexOf("/single")).toBeLessThan(50);
+      expect(order.filter((t) => t.startsWith("/batch"))).toEqual(Array.from({ length: 200 }, (_, i) => `/batch/${i}`));
+      single.end();
+    } finally {
+      await server.stop(0);
+    }
+  });
+});
+
+describe("shutdown (issue 14)", () => {
+  it("answers the requests already received on a connection when stopped, the last one with Connection: close, and a request received but not yet read", async () => {
+    // Answers take 100 ms, so requests pipelined behind the first wait in the server's buffer.
+    const server = listen((req) => Bun.sleep(100).then(() => ({ status: 200, body: JSON.stringify(req.target) })), { hostname: "127.0.0.1", port: 0 });
+    const busy = await hold(server.port);
+    const idle = await hold(server.port);
+    expect((await idle.ask(GET_("/warm")))[0].status).toBe(200);
+    // Three pipelined requests and half a fourth, all read before the server stops.
+    const answers = busy.ask(GET_("/1") + GET_("/2") + GET_("/3") + "GET /4 HTTP/1.1\r\n", 3);
+    await Bun.sleep(50);
+    // The idle connection's next request is sent as the server stops: received, not yet read.
+    idle.send(GET_("/late"));
+    const stopped = server.stop(2000);
+    const got = await answers;
+    expect(got.map((r) => JSON.parse(r.body))).toEqual(["/1", "/2", "/3"]);
+    expect(got.map((r) => r.headers.connection ?? "(none)")).toEqual(["(none)", "(none)", "close"]);
+    await busy.closed;
+    await idle.closed;
+    const late = parseResponses(idle.text());
+    expect(late.map((r) => JSON.parse(r.body))).toEqual(["/warm", "/late"]);
+    expect(late[1].headers.connection).toBe("close");
+    await stopped;
+  });
+});
+
+function GET_(path: string): string {
+  return `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`;
+}
+
+describe("protocol notes (issue 14)", () => {
+  it("takes an absolute-form target (RFC 9112 §3.2.2) as its path, its authority as the host", async () => {
+    const h = parseHead("GET http://localhost:5000/api/similarity/110?n=2 HTTP/1.1\r\nHost: other");
+    expect(h.target).toBe("/api/similarity/110?n=2");
+    expect(h.headers.get("host")).toBe("localhost:5000");
+    expect(parseHead("GET HTTPS://x HTTP/1.1\r\nHost: x").target).toBe("/");
+    expect(parseHead("GET http://x?n=1 HTTP/1.1\r\nHost: x").target).toBe("/?n=1");
+    for (const bad of ["GET http:///a HTTP/1.1\r\nHost: x", "GET http://u@x/a HTTP/1.1\r\nHost: x"]) expect(() => parseHead(bad)).toThrow(HttpError);
+    const r = await raw(dev.port, "GET http://127.0.0.1/api/similarity/110?n=2 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+    expect(r.responses[0].status).toBe(200);
+    expect(JSON.parse(r.responses[0].body)).toEqual(expected(10, 2));
+  });
+
+  it("answers a later HTTP/1.x as HTTP/1.1, and refuses HTTP/2.0 naming the version", async () => {
+    expect(parseHead("GET / HTTP/1.2\r\nHost: x")).toMatchObject({ minor: 1, keepAlive: true });
+    expect(() => parseHead("GET / HTTP/1.2")).toThrow("missing Host header");
+    const r = await raw(dev.port, "GET /api/similarity/110 HTTP/1.2\r\nHost: x\r\n\r\n");
+    expect(r.responses[0].status).toBe(200);
+    expect(r.text).toStartWith("HTTP/1.1 200");
+    expect(() => parseHead("GET / HTTP/2.0\r\nHost: x")).toThrow("only HTTP/1.x");
+  });
+
+  it("names a control character or a non-ASCII byte in the target as such, not as a version problem", () => {
+    for (const [target, code] of [
+      ["/a\x01b", "0x01"],
+      ["/a\x7f", "0x7f"],
+      ["/a\tb", "0x09"],
+      ["/zo\xeb", "0xeb"],
+    ]) {
+      let message = "";
+      try {
+        parseHead(`GET ${target} HTTP/1.1\r\nHost: x`);
+      } catch (e) {
+        message = (e as Error).message;
+      }
+      expect(message).toContain(code);
+      expect(message).toContain("request target");
+      expect(message).not.toContain("HTTP/1");
+    }
+  });
+
+  it("reads chunk sizes with leading zeros however many, and still refuses a size past 8 significant hex digits", () => {
+    const enc = (s: string) => new TextEncoder().encode(s);
+    const r = decodeChunked(enc("0000000000000003\r\nabc\r\n00000000000\r\n\r\n"), 0, 100);
+    expect(r.done && new TextDecoder().decode(r.body)).toBe("abc");
+    expect(() => decodeChunked(enc("100000000\r\n"), 0, 100)).toThrow("larger than 100");
+    expect(() => decodeChunked(enc("0100000000\r\n"), 0, 100)).toThrow("larger than 100");
+  });
+
+  it("answers an HTTP/1.0 keep-alive request with Connection: keep-alive and keeps the connection", async () => {
+    const c = await hold(dev.port);
+    const [a] = await c.ask("GET /api/similarity/110 HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+    expect(a.status).toBe(200);
+    expect(a.headers.connection).toBe("keep-alive");
+    const [b] = await c.ask("GET /api/similarity/111 HTTP/1.0\r\n\r\n");
+    expect(JSON.parse(b.body)).toEqual(expected(11));
+    expect(b.headers.connection).toBe("close");
+    await c.closed;
+  });
+});
+
+describe("Host names on a loopback server (DNS rebinding, issue 14)", () => {
+  it("answers only localhost, 127.0.0.1 and [::1] (any port, any case) when bound to loopback in dev, 421 to any other name", async () => {
+    const s = await serve(["--db", db, "--quiet"]);
+    try {
+      for (const host of ["localhost", `localhost:${s.port}`, "LocalHost:1", "127.0.0.1", `127.0.0.1:${s.port}`, "[::1]", `[::1]:${s.port}`]) {
+        const r = await raw(s.port, `GET /api/similarity/110 HTTP/1.1\r\nHost: ${host}\r\n\r\n`);
+        expect([host, r.responses[0].status]).toEqual([host, 200]);
+      }
+      for (const host of ["attacker.example", `attacker.example:${s.port}`, "localhost.attacker.example", "127.0.0.1.nip.io", "[::2]"]) {
+        const r = await raw(s.port, `GET /api/similarity/110 HTTP/1.1\r\nHost: ${host}\r\n\r\n`);
+        expect([host, r.responses[0].status]).toEqual([host, 421]);
+        expect(JSON.parse(r.responses[0].body).error).toContain("localhost");
+      }
+      // The authority of an absolute-form target is the host that counts.
+      const absolute = await raw(s.port, "GET http://attacker.example/api/similarity/110 HTTP/1.1\r\nHost: localhost\r\n\r\n");
+      expect(absolute.responses[0].status).toBe(421);
+      expect((await fetch(`${s.url}/api/similarity/110`)).status).toBe(200);
+    } finally {
+      await s.stop();
+    }
+  });
+
+  it("accepts any Host in prod (a proxy in front names the public host), where the token guards the API", async () => {
+    const token = "t0ken-for-host-check";
+    const s = await serve(["--db", db, "--quiet", "--env", "prod"], { RECSYS_API_TOKEN: token });
+    try {
+      const r = await raw(s.port, `GET /api/similarity/110 HTTP/1.1\r\nHost: recsys.example.com\r\nAuthorization: Bearer ${token}\r\n\r\n`);
+      expect(r.responses[0].status).toBe(200);
+    } finally {
+      await s.stop();
+    }
   });
 });

@@ -420,7 +420,7 @@ describe.skipIf(!!unavailable)(`Postgres store against a real server${skipped}`,
       expect(await health(post)).toEqual(await health(lite));
       expect(await health(replica)).toEqual(await health(lite));
       // Three requests in one write: three answers, in order (ASCII answers: raw() counts characters).
-      const pipelined = ["110", "a b", "999"].map((u) => `GET /api/similarity/${encodeURIComponent(u)} HTTP/1.1\r\nHost: x\r\n\r\n`).join("");
+      const pipelined = ["110", "a b", "999"].map((u) => `GET /api/similarity/${encodeURIComponent(u)} HTTP/1.1\r\nHost: localhost\r\n\r\n`).join("");
       const { responses } = await raw(post.port, pipelined, 3);
       expect(responses.map((r) => r.status)).toEqual([200, 200, 404]);
       expect(JSON.parse(responses[1].body)[0].similar).toBe(USERS[(USERS.indexOf("a b") + 1) % USERS.length]);

@@ -184,3 +184,24 @@ describe("writeRankings", () => {
     db.close();
   });
 });
+
+describe("a replaced database's side files", () => {
+  it("removes the -wal and -shm recorded for the old file, and leaves ones made since alone", async () => {
+    const { removeStaleSideFiles, sideFilesOf } = await import("../src/db/file-identity.ts");
+    const { closeSync, openSync, unlinkSync, writeFileSync } = await import("node:fs");
+    const path = join(dir, "side.db");
+    writeFileSync(`${path}-wal`, "old log");
+    writeFileSync(`${path}-shm`, "old index");
+    const recorded = sideFilesOf(path);
+    // The -shm was remade meanwhile (another database's) while the old one was still open, as the
+    // server's connection holds it (so its inode is not reused): only the old -wal goes.
+    const held = openSync(`${path}-shm`, "r");
+    unlinkSync(`${path}-shm`);
+    writeFileSync(`${path}-shm`, "new index");
+    closeSync(held);
+    expect(removeStaleSideFiles(path, recorded)).toEqual([`${path}-wal`]);
+    expect(existsSync(`${path}-wal`)).toBe(false);
+    expect(existsSync(`${path}-shm`)).toBe(true);
+    expect(removeStaleSideFiles(path, { wal: null, shm: null })).toEqual([]);
+  });
+});

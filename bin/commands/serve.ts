@@ -1,6 +1,6 @@
 import { defineCommand } from "citty";
 import { maskLocation } from "../../src/db/store.ts";
-import { CliError, dbArgs, log, positiveInt, resolveDb, resolveEnv, resolveTable, tableArg } from "../common.ts";
+import { CliError, dbArgs, log, positiveInt, positiveNumber, resolveDb, resolveEnv, resolveTable, tableArg } from "../common.ts";
 
 export default defineCommand({
   meta: {
@@ -15,7 +15,13 @@ export default defineCommand({
     "max-connections": {
       type: "string",
       valueHint: "N",
-      description: "Most connections open at once (default 1024); one more is answered 503 with Retry-After: 1 and closed",
+      description:
+        "Most connections open at once (default 1024); at the limit a newcomer takes the slot of the connection idle longest, or with none idle is answered 503 with Retry-After: 1",
+    },
+    "first-byte-timeout": {
+      type: "string",
+      valueHint: "SECONDS",
+      description: "Seconds a new connection may take to send its first byte before it is closed (default 5)",
     },
     quiet: { type: "boolean", description: "No access log", default: false },
   },
@@ -33,6 +39,7 @@ export default defineCommand({
     const portFrom = args.port ? "--port" : "PORT";
     if (!/^\d{1,5}$/.test(portText) || port > 65535) throw new CliError(`${portFrom} must be an integer 0..65535, got ${JSON.stringify(portText)}`);
     const maxConnections = positiveInt(args["max-connections"], "max-connections", 1024);
+    const firstByteTimeout = positiveNumber(args["first-byte-timeout"], "first-byte-timeout", 5);
     let token: string | undefined;
     if (env === "prod") {
       token = process.env.RECSYS_API_TOKEN;
@@ -43,7 +50,7 @@ export default defineCommand({
     const { startServer, StartupError } = await import("../../src/server/serve.ts");
     let server;
     try {
-      server = await startServer({ dbPath, table, hostname, port, readonly: true, token, accessLog: !args.quiet, maxConnections });
+      server = await startServer({ dbPath, table, hostname, port, readonly: true, token, accessLog: !args.quiet, maxConnections, firstByteTimeout });
     } catch (e) {
       if (e instanceof StartupError) {
         // Bun says only "Failed to listen": if something answers there, the address is taken.

@@ -1,4 +1,4 @@
-import { Database } from "bun:sqlite";
+import { constants, Database } from "bun:sqlite";
 import { statSync } from "node:fs";
 
 /** How long a statement waits for a lock another connection holds, ms (writers wait longer: see write.ts). */
@@ -14,6 +14,12 @@ export interface OpenOptions {
 /**
  * Opens a SQLite database configured for this tool: WAL (readers never wait for the pipeline),
  * a busy timeout (a writer waits for another writer instead of failing), foreign keys on.
+ *
+ * Read-only, a WAL database needs its `-shm` file, which SQLite creates next to it: in a
+ * read-only directory or filesystem (a read-only volume, a bind mount) it cannot, and the open
+ * fails with "unable to open database file". The file is then opened as immutable (SQLite's
+ * `immutable=1`: no locks, no `-shm`, the file taken as unchanging), unless a non-empty `-wal`
+ * holds transactions that opening it so would silently leave out.
  */
 export function openDatabase(path: string, options: OpenOptions = {}): Database {
   const readonly = options.readonly ?? false;
@@ -33,6 +39,10 @@ export function openDatabase(path: string, options: OpenOptions = {}): Database 
     return db;
   } catch (e) {
     db?.close();
+    if (readonly && isCantOpen(e)) {
+      const immutable = openImmutable(path);
+      if (immutable) return immutable;
+    }
     throw new DatabaseOpenError(path, (e as Error).message, (e as { code?: string }).code === "SQLITE_NOTADB");
   }
 }
@@ -42,6 +52,37 @@ function isDirectory(path: string): boolean {
     return statSync(path).isDirectory();
   } catch {
     return false;
+  }
+}
+
+function isCantOpen(e: unknown): boolean {
+  const err = e as { code?: string; message?: string };
+  return err?.code === "SQLITE_CANTOPEN" || /unable to open database file/.test(err?.message ?? "");
+}
+
+/**
+ * The read-only database at `path` opened as immutable, or null if that fails too (the file is
+ * then unreadable for another reason, reported as such). Throws if its `-wal` holds data.
+ */
+function openImmutable(path: string): Database | null {
+  const wal = statSync(`${path}-wal`, { throwIfNoEntry: false });
+  if (wal && wal.size > 0) {
+    throw new DatabaseOpenError(
+      path,
+      `it cannot be read here without its write-ahead log ${path}-wal, which needs a ${path}-shm that cannot be created (read-only directory?); ` +
+        `checkpoint the log into the file before publishing it read-only: sqlite3 FILE "PRAGMA wal_checkpoint(TRUNCATE)"`,
+    );
+  }
+  let db: Database | undefined;
+  try {
+    // A URI filename is the only way to pass immutable=1; ?, # and % in the path are escaped.
+    const uri = `file:${path.replace(/[?#%]/g, (c) => `%${c.charCodeAt(0).toString(16)}`)}?immutable=1`;
+    db = new Database(uri, constants.SQLITE_OPEN_READONLY | constants.SQLITE_OPEN_URI);
+    db.query("SELECT count(*) FROM sqlite_master").get();
+    return db;
+  } catch {
+    db?.close();
+    return null;
   }
 }
 

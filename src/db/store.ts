@@ -220,3 +220,8 @@ export async function openStore(location: string, options: StoreOptions = {}): P
   const { SqliteStore } = await import("./sqlite.ts");
   return SqliteStore.open(location, options);
 }
+
+/** The store cannot be read for now (its file replaced or removed and not yet reopened): the API's 503. */
+export class StoreUnavailableError extends Error {
+  override name = "StoreUnavailableError";
+}

@@ -9,7 +9,7 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { HeaderList, HttpRequest, HttpResponse } from "./http.ts";
 import { openApiDocument } from "./openapi.ts";
-import { MissingTableError, MissingTablesError, type Awaitable, type NeighborRow, type RunRow, type TableReader } from "../db/store.ts";
+import { MissingTableError, MissingTablesError, StoreUnavailableError, type Awaitable, type NeighborRow, type RunRow, type TableReader } from "../db/store.ts";
 import type { Fingerprint } from "../fingerprint.ts";
 import { UnknownMethodError } from "../methods/registry.ts";
 import { NoRunError, StaleRankingsError } from "../recommender.ts";
@@ -89,7 +89,7 @@ class AnswerCache {
   }
 }
 
-function digest(s: string): Buffer {
+function digest(s: string | Uint8Array): Buffer {
   return createHash("sha256").update(s).digest();
 }
 
@@ -107,14 +107,29 @@ export function createApp(reader: TableReader, options: AppOptions = {}): (req: 
   const openapi = JSON.stringify(openApiDocument());
   let generation = -1;
 
+  /**
+   * The credential of an `Authorization: Bearer <token>` field, or null if there is none: the
+   * scheme, then spaces or tabs, then the token, every byte of it. Only SP and HTAB separate (as
+   * around any field value); a no-break space or other Unicode space is part of the token, so
+   * `secret\xA0` is a different token, not `secret` with trailing space.
+   */
+  function credential(headers: HeaderList): string | null {
+    const m = /^Bearer[ \t]+([^ \t]+)$/i.exec(headers.get("authorization") ?? "");
+    return m ? m[1] : null;
+  }
+
+  /** Whether the request carries the token: digests compared in constant time (equal lengths always). */
+  function authorized(token: string | null): boolean {
+    // Header values are read as latin1: back to the bytes sent, compared with the token's UTF-8.
+    return expected !== null && token !== null && timingSafeEqual(digest(Buffer.from(token, "latin1")), expected);
+  }
+
   function authorize(headers: HeaderList): void {
     if (!expected) return;
-    const auth = headers.get("authorization") ?? "";
-    const m = /^Bearer[ ]+(\S+)\s*$/i.exec(auth);
-    // Compare digests: equal length always, so timingSafeEqual leaks neither content nor length.
-    if (!m || !timingSafeEqual(digest(m[1]), expected)) {
-      throw new ClientError(401, m ? "invalid bearer token" : "missing bearer token: send Authorization: Bearer <RECSYS_API_TOKEN>", {
-        "WWW-Authenticate": m ? 'Bearer realm="recsys", error="invalid_token"' : 'Bearer realm="recsys"',
+    const token = credential(headers);
+    if (!authorized(token)) {
+      throw new ClientError(401, token !== null ? "invalid bearer token" : "missing bearer token: send Authorization: Bearer <RECSYS_API_TOKEN>", {
+        "WWW-Authenticate": token !== null ? 'Bearer realm="recsys", error="invalid_token"' : 'Bearer realm="recsys"',
       });
     }
   }
@@ -241,11 +256,18 @@ export function createApp(reader: TableReader, options: AppOptions = {}): (req: 
     return fromModel(fields(req, path, query, "/api/recommendations/", RECOMMENDATION_FIELDS), "recommendations");
   }
 
-  function health(): Awaitable<HttpResponse> {
+  /**
+   * `/healthz`. With a token set (prod) only a request carrying it sees the details (table, last
+   * run, error text); any other gets the status alone, enough for a load balancer's check.
+   */
+  function health(headers: HeaderList): Awaitable<HttpResponse> {
+    const details = !expected || authorized(credential(headers));
     const unreachable = (e: unknown): HttpResponse => {
-      onError(e);
-      return json(503, { status: "unavailable", database: "unreachable", error: (e as Error).message });
+      // An open that is being retried is not a failure of ours to log once per probe.
+      if (!(e instanceof StoreUnavailableError)) onError(e);
+      return json(503, details ? { status: "unavailable", database: "unreachable", error: (e as Error).message } : { status: "unavailable" });
     };
+    const brief = (): HttpResponse => json(reader.exists ? 200 : 503, { status: reader.exists ? "ok" : "unavailable" });
     const report = (run: RunRow | null, topN: number, input: Fingerprint | null): HttpResponse => {
       // Stale: the run ranked other input than the store now holds (a re-ingest since).
       const ranked = (run?.input as Fingerprint | undefined)?.sha256 ?? null;
@@ -263,9 +285,12 @@ export function createApp(reader: TableReader, options: AppOptions = {}): (req: 
     try {
       // ping → sync → last run → input → top-n, each step as soon as the previous one is in.
       const synced = then(reader.ping(), () => reader.sync(true));
-      const run = then(synced, () => reader.lastRun());
-      const input = then(run, () => reader.inputFingerprint());
-      const answer = then(run, (r) => then(input, (i) => then(reader.exists ? reader.topN() : 0, (topN) => report(r, topN, i))));
+      const answer = !details
+        ? then(synced, brief)
+        : then(
+            then(synced, () => reader.lastRun()),
+            (r) => then(reader.inputFingerprint(), (i) => then(reader.exists ? reader.topN() : 0, (topN) => report(r, topN, i))),
+          );
       return answer instanceof Promise ? answer.catch(unreachable) : answer;
     } catch (e) {
       return unreachable(e);
@@ -279,7 +304,7 @@ export function createApp(reader: TableReader, options: AppOptions = {}): (req: 
     const method = req.method;
     if (path === "/healthz") {
       if (method !== "GET") throw new ClientError(405, `method ${method} not allowed on ${path}; use GET`, { Allow: ALLOW_READ });
-      return health();
+      return health(req.headers);
     }
     if (path === "/api" || path.startsWith("/api/")) {
       authorize(req.headers);
@@ -313,6 +338,7 @@ export function createApp(reader: TableReader, options: AppOptions = {}): (req: 
     // The table's rankings and the input disagree, or there is no run to load: the operator must re-run the pipeline.
     if (e instanceof StaleRankingsError || e instanceof NoRunError) return json(409, { error: e.message });
     if (e instanceof MissingTablesError) return json(409, { error: `the model cannot be loaded: ${e.message}` });
+    if (e instanceof StoreUnavailableError) return json(503, { error: e.message }, { "Retry-After": "1" });
     onError(e);
     return json(500, { error: "internal server error" });
   };

@@ -28,15 +28,32 @@ export interface Staleness {
 export class Catalog {
   private readonly readers = new Map<string, TableReader>();
   private readonly models = new Map<string, { runId: number; model: Promise<Recommender> }>();
+  private opened: RankingsStore | undefined;
 
   constructor(
-    private readonly store: RankingsStore,
+    /** The store now (the server reopens a database file replaced at its path: readers and models of the old one are dropped). */
+    private readonly storeOf: () => RankingsStore,
     /** The default table's reader (the server's `--results-table`). */
     readonly main: TableReader,
     private readonly checkEveryMs = 100,
     private readonly onLoad?: (table: string, info: LoadInfo) => void,
   ) {
     this.readers.set(main.table, main);
+  }
+
+  /** The current store; a different one than last time drops what was read from the old one. */
+  private get store(): RankingsStore {
+    const store = this.storeOf();
+    if (store !== this.opened) {
+      if (this.opened) {
+        for (const r of this.readers.values()) if (r !== this.main) r.close();
+        this.readers.clear();
+        this.readers.set(this.main.table, this.main);
+        this.models.clear();
+      }
+      this.opened = store;
+    }
+    return store;
   }
 
   /** The reader of an existing rankings table. @throws {UnknownTableError} */
@@ -71,10 +88,11 @@ export class Catalog {
   /** The model behind `reader`'s table, as of its latest run (cached per run). */
   async recommender(reader: TableReader): Promise<Recommender> {
     await reader.sync();
+    const store = this.store;
     const run = await reader.lastRun();
     const cached = this.models.get(reader.table);
     if (cached && run && cached.runId === run.id) return cached.model;
-    const model = loadRecommender(this.store, reader.table, (info) => this.onLoad?.(reader.table, info));
+    const model = loadRecommender(store, reader.table, (info) => this.onLoad?.(reader.table, info));
     // A failed load (e.g. stale input) is not cached: the next request tries again.
     this.models.set(reader.table, { runId: run?.id ?? -1, model });
     model.catch(() => {

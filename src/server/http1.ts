@@ -30,7 +30,7 @@ export class HeaderList {
 export interface RequestHead {
   method: string;
   target: string;
-  /** 0 for HTTP/1.0, 1 for HTTP/1.1. */
+  /** 0 for HTTP/1.0, 1 for HTTP/1.1 (and any later 1.x, answered as 1.1). */
   minor: 0 | 1;
   headers: HeaderList;
   /** Declared body length, -1 when the body is chunked, 0 when there is none. */
@@ -51,7 +51,10 @@ export class HttpError extends Error {
   }
 }
 
-const REQUEST_LINE = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+) ([\x21-\x7e]+) HTTP\/1\.([01])$/;
+// Any HTTP/1.x: a higher minor version than ours is answered as 1.1 (RFC 9110 §6.2).
+const REQUEST_LINE = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+) ([\x21-\x7e]+) HTTP\/1\.(\d)$/;
+/** An absolute-form target (RFC 9112 §3.2.2): scheme, authority, then the origin-form rest. */
+const ABSOLUTE = /^https?:\/\/([^/?#]*)(.*)$/i;
 // Every field line at once: a token name, a colon, a value of visible ASCII, obs-text, space or
 // tab, then CRLF or a bare LF. Rejects obsolete line folding, whitespace before the colon and
 // control characters, a bare CR among them.
@@ -123,11 +126,7 @@ export function parseHead(head: string): RequestHead {
   // A CR is part of a line end only before an LF.
   const line = eol < head.length && head.charCodeAt(eol - 1) === CR ? head.slice(0, eol - 1) : head.slice(0, eol);
   const m = REQUEST_LINE.exec(line);
-  if (!m) {
-    if (line.includes("\r")) throw bareCR();
-    if (/^\S+ \S+ HTTP\/\d/.test(line)) throw new HttpError(400, "only HTTP/1.0 and HTTP/1.1 are supported");
-    throw new HttpError(400, "malformed request line");
-  }
+  if (!m) throw requestLineError(line);
   const fields: string[] = [];
   if (eol < head.length) {
     const block = head.slice(eol + 1) + "\n";
@@ -152,8 +151,21 @@ export function parseHead(head: string): RequestHead {
     }
   }
   const headers = new HeaderList(fields);
-  const minor = m[3] === "1" ? 1 : 0;
+  const minor = m[3] === "0" ? 0 : 1;
   if (minor === 1 && headers.get("host") === undefined) throw new HttpError(400, "missing Host header");
+  let target = m[2];
+  const absolute = ABSOLUTE.exec(target);
+  if (absolute) {
+    // The authority in the target is the host, whatever the Host field says (RFC 9112 §3.2.2).
+    const authority = absolute[1];
+    if (authority === "" || authority.includes("@")) throw new HttpError(400, "invalid authority in an absolute-form request target");
+    const rest = absolute[2];
+    target = rest === "" ? "/" : rest[0] === "?" ? `/${rest}` : rest;
+    let i = 0;
+    while (i < fields.length && fields[i] !== "host") i += 2;
+    if (i < fields.length) fields[i + 1] = authority;
+    else fields.push("host", authority);
+  }
   let contentLength = 0;
   const te = headers.get("transfer-encoding");
   const cl = headers.get("content-length");
@@ -171,7 +183,7 @@ export function parseHead(head: string): RequestHead {
   const expect = headers.get("expect");
   return {
     method: m[1],
-    target: m[2],
+    target,
     minor,
     headers,
     contentLength,
@@ -179,6 +191,25 @@ export function parseHead(head: string): RequestHead {
     keepAlive,
     expectContinue: expect !== undefined && expect.toLowerCase() === "100-continue",
   };
+}
+
+/**
+ * Why a request line did not parse, in the client's terms: the byte that is not allowed in the
+ * target, the version, or the shape of the line.
+ */
+function requestLineError(line: string): HttpError {
+  if (line.includes("\r")) return bareCR();
+  const parts = line.split(" ");
+  if (parts.length === 3 && /^HTTP\/\d/.test(parts[2])) {
+    const bad = /[^\x21-\x7e]/.exec(parts[1]);
+    if (bad) {
+      const code = bad[0].charCodeAt(0);
+      const what = code < 0x20 || code === 0x7f ? "control character" : "non-ASCII byte";
+      return new HttpError(400, `${what} 0x${code.toString(16).padStart(2, "0")} in the request target (percent-encode it)`);
+    }
+    if (!/^HTTP\/1\.\d$/.test(parts[2])) return new HttpError(400, "only HTTP/1.x is supported");
+  }
+  return new HttpError(400, "malformed request line");
 }
 
 /** Result of decoding a chunked body that may not have fully arrived. */
@@ -220,7 +251,8 @@ const QUOTED = '"(?:[\\t \\x21\\x23-\\x5b\\x5d-\\x7e\\x80-\\xff]|\\\\[\\t \\x21-
  * in front of it does can be made to disagree on where the chunk ends.
  */
 const CHUNK_EXT = new RegExp(`^(?:[ \\t]*;[ \\t]*${TOKEN}(?:[ \\t]*=[ \\t]*(?:${TOKEN}|${QUOTED}))?)*$`);
-const CHUNK_SIZE = /^[0-9A-Fa-f]{1,8}/;
+// Any number of digits (leading zeros are legal); the value is judged after the zeros.
+const CHUNK_SIZE = /^[0-9A-Fa-f]+/;
 /** A trailer line: the field-line syntax of the head (its content is ignored). */
 const TRAILER_FIELD = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+:[\t\x20-\x7e\x80-\xff]*$/;
 
@@ -286,7 +318,10 @@ export function decodeChunked(buf: Uint8Array, start: number, limit: number, sta
     if (m[0].length < line.length && !CHUNK_EXT.test(line.slice(m[0].length))) {
       throw new HttpError(400, /^[0-9A-Fa-f]/.test(line.slice(m[0].length)) ? "malformed chunk size" : "malformed chunk extension");
     }
-    const size = parseInt(m[0], 16);
+    const digits = m[0].replace(/^0+(?=.)/, "");
+    // Over 8 significant hex digits is over 4 GiB: past any limit, and past exact integers.
+    if (digits.length > 8) throw new HttpError(413, `request body larger than ${limit} bytes`);
+    const size = parseInt(digits, 16);
     const data = e + 1;
     if (size === 0) {
       state.trailers = true;
@@ -318,6 +353,7 @@ const REASONS: Record<number, string> = {
   405: "Method Not Allowed",
   408: "Request Timeout",
   413: "Content Too Large",
+  421: "Misdirected Request",
   431: "Request Header Fields Too Large",
   500: "Internal Server Error",
   503: "Service Unavailable",

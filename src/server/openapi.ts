@@ -30,6 +30,7 @@ const similarityErrors = {
     "A request not completed within 30 s of its first byte, however steadily it arrives; the connection is then closed. (A keep-alive connection that sends nothing for 30 s between requests is closed without an answer.)",
   ),
   "413": error("Request body larger than 16 KiB."),
+  "421": error("A dev server bound to loopback answers only Host localhost, 127.0.0.1 or [::1] (with any port): another name is a DNS-rebinding attempt."),
   "431": error("Request line and headers larger than 16 KiB."),
   "503": error(
     "The rankings table does not exist yet: run `recsys pipeline --method similarity`. Or the server already holds its connection limit (`--max-connections`): then sent as the connection opens, with Retry-After: 1, and the connection closed (the access log counts such refusals in at most one line a second).",

@@ -43,7 +43,8 @@ export function parseHandle(value: unknown, field = "user_handle"): string {
   else if (typeof value === "number" && Number.isSafeInteger(value)) handle = String(value);
   else throw new ClientError(400, `${field} must be a string or an integer`);
   if (handle === "") throw new ClientError(400, `${field} must not be empty`);
-  if (handle.length > MAX_HANDLE) throw new ClientError(400, `${field} must be at most ${MAX_HANDLE} characters`);
+  // Characters (code points), as the OpenAPI maxLength counts them, not UTF-16 units.
+  if (handle.length > MAX_HANDLE && [...handle].length > MAX_HANDLE) throw new ClientError(400, `${field} must be at most ${MAX_HANDLE} characters`);
   return handle;
 }
 

@@ -6,10 +6,14 @@ import { existsSync } from "node:fs";
 import { isStoreUrl, openStore, type RankingsStore, type TableReader } from "../db/store.ts";
 import { createApp } from "./app.ts";
 import { Catalog } from "./catalog.ts";
-import { DEFAULT_MAX_CONNECTIONS, listen, type HttpServer } from "./http.ts";
+import { DEFAULT_FIRST_BYTE_TIMEOUT, DEFAULT_MAX_CONNECTIONS, listen, LOOPBACK_HOSTS, type HttpServer } from "./http.ts";
+import { WatchedReader } from "./watched-reader.ts";
 
 export interface ServeOptions {
-  /** The store holding the rankings table: a SQLite file path (must exist) or postgres:// URL, or an open store (not closed by the server). */
+  /**
+   * The store holding the rankings table: a SQLite file path (must exist; a file replaced at that
+   * path while serving is noticed and reopened) or postgres:// URL, or an open store (not closed by the server).
+   */
   dbPath: string | RankingsStore;
   /** Rankings table (validated by the reader). */
   table: string;
@@ -34,10 +38,19 @@ export interface ServeOptions {
   /** Cached answers per table generation (default 20,000; 0 disables). */
   cacheSize?: number;
   /**
-   * Most connections open at once (default 1024); one more is answered 503 with
-   * `Retry-After: 1` and closed.
+   * Most connections open at once (default 1024). At the limit a newcomer closes the connection
+   * idle longest; with none idle it is answered 503 with `Retry-After: 1` and closed.
    */
   maxConnections?: number;
+  /** Seconds a new connection may take to send its first byte (default 5). */
+  firstByteTimeout?: number;
+  /**
+   * Host names (lower case, no port) requests may name; others are answered 421. Default: the
+   * loopback names (localhost, 127.0.0.1, [::1]) when bound to a loopback address without a
+   * token, against DNS rebinding (a web page whose name is re-pointed at 127.0.0.1 would
+   * otherwise read the API from the victim's browser); null accepts any.
+   */
+  allowedHosts?: readonly string[] | null;
 }
 
 export interface RunningServer {
@@ -81,23 +94,33 @@ export function bufferedWriter(write: (text: string) => void): { write(text: str
   };
 }
 
+/** True for an address or name of the loopback interface. */
+function isLoopback(hostname: string): boolean {
+  return /^(localhost|127(\.\d{1,3}){3}|::1|\[::1\])$/i.test(hostname);
+}
+
+/** {@link ServeOptions.allowedHosts} with its default applied; undefined accepts any host. */
+function allowedHosts(options: ServeOptions): readonly string[] | undefined {
+  if (options.allowedHosts !== undefined) return options.allowedHosts ?? undefined;
+  return isLoopback(options.hostname) && !options.token ? LOOPBACK_HOSTS : undefined;
+}
+
 /** Opens the store and starts listening; the returned server is already bound. */
 export async function startServer(options: ServeOptions): Promise<RunningServer> {
-  const store = typeof options.dbPath === "string" ? await openOwnStore(options.dbPath, options.readonly ?? true) : options.dbPath;
-  // A store given open stays the caller's to close.
-  const owned = store === options.dbPath ? undefined : store;
-  let reader: TableReader;
-  try {
-    reader = store.reader(options.table, { checkEveryMs: options.checkEveryMs ?? 100 });
-  } catch (e) {
-    owned?.close();
-    throw new StartupError((e as Error).message);
-  }
   const sink = bufferedWriter(options.logSink ?? ((t) => process.stderr.write(t)));
   let stamp = new Date().toISOString().slice(0, 19) + "Z";
   const stampTimer = setInterval(() => (stamp = new Date().toISOString().slice(0, 19) + "Z"), 1000);
   stampTimer.unref();
+  let reader: TableReader;
+  let owned: RankingsStore | undefined;
+  try {
+    ({ reader, owned } = await openReader(options, (message) => sink.write(`${stamp} ${message}\n`)));
+  } catch (e) {
+    clearInterval(stampTimer);
+    throw e;
+  }
   const onError = (e: unknown) => sink.write(`${stamp} error ${(e as Error)?.stack ?? String(e)}\n`);
+  const store = reader instanceof WatchedReader ? () => reader.store : () => (owned ?? (options.dbPath as RankingsStore));
   const catalog = new Catalog(store, reader, options.checkEveryMs ?? 100, (table, info) =>
     sink.write(`${stamp} model of ${table} ${info.source === "stored" ? "loaded" : "fitted again"} in ${info.seconds.toFixed(2)} s\n`),
   );
@@ -110,6 +133,8 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       hostname: options.hostname,
       port: options.port,
       maxConnections,
+      firstByteTimeout: options.firstByteTimeout ?? DEFAULT_FIRST_BYTE_TIMEOUT,
+      allowedHosts: allowedHosts(options),
       onError,
       onResponse: log ? (method, path, status, ms) => sink.write(`${stamp} ${method} ${path} ${status} ${ms.toFixed(2)}ms\n`) : undefined,
       onRefused: log
@@ -117,6 +142,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
         : undefined,
     });
   } catch (e) {
+    clearInterval(stampTimer);
     reader.close();
     owned?.close();
     throw new StartupError(`cannot listen on ${options.hostname}:${options.port}: ${(e as Error).message}`);
@@ -138,6 +164,27 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       return closing;
     },
   };
+}
+
+/**
+ * The server's reader of the rankings table. A store given open stays the caller's to close; a
+ * SQLite file the server opens itself is watched for replacement (see watched-reader.ts) and
+ * closed with the reader.
+ */
+async function openReader(options: ServeOptions, onReplaced: (message: string) => void): Promise<{ reader: TableReader; owned?: RankingsStore }> {
+  const readerOptions = { checkEveryMs: options.checkEveryMs ?? 100 };
+  const given = typeof options.dbPath === "string" ? undefined : options.dbPath;
+  const store = given ?? (await openOwnStore(options.dbPath as string, options.readonly ?? true));
+  try {
+    if (given || store.kind !== "sqlite") return { reader: store.reader(options.table, readerOptions), owned: given ? undefined : store };
+    const { SqliteStore } = await import("../db/sqlite.ts");
+    const [path, readonly] = [store.location, options.readonly ?? true];
+    const reopen = () => SqliteStore.open(path, { readonly, create: false });
+    return { reader: new WatchedReader(path, options.table, store, reopen, { ...readerOptions, onReplaced }) };
+  } catch (e) {
+    if (!given) store.close();
+    throw new StartupError((e as Error).message);
+  }
 }
 
 /** Opens the store at `path` for the server (which then closes it); a missing file is a start-up error. */
