@@ -15,12 +15,12 @@ import { usersWithNeighbors } from "../../rank/heap.ts";
 import type { Rankings } from "../../types.ts";
 import { booleanOption, checkUser, choiceOption, integerOption, numberOption, resolveOptions, type FitContext, type Method, type Model, type OptionsOf, type QueryOptions, type RankAllOptions } from "../method.ts";
 import { buildFeatures, NAMESPACES, type FMData, type Weighting } from "./features.ts";
-import { factorData, factorQuery, rankFactorData, type FactorData } from "./kernel.ts";
+import { factorData, factorQuery, rankFactorData, type FactorData } from "../../rank/factors.ts";
 import type { FMParams } from "./model.ts";
 import { trainFMParams, type EpochStats } from "./train.ts";
 
 export { buildFeatures, scoreBand, type FMData, type Weighting } from "./features.ts";
-export { factorTopN, type FactorTopNOptions } from "./kernel.ts";
+export { factorTopN, type FactorTopNOptions } from "../../rank/factors.ts";
 export { gradient, predict, type FMParams } from "./model.ts";
 export { trainFMParams, type EpochStats, type TrainOptions } from "./train.ts";
 
