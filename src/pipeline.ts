@@ -39,7 +39,7 @@ export interface PipelineOptions {
   table?: string;
   /** Neighbours kept per user (default 10). */
   topN?: number;
-  /** Top-n threads (default: every core above 2,000 users). */
+  /** Threads of the top-n and of a method that trains in parallel (default: every core above 2,000 users). */
   threads?: number;
   onProgress?: ProgressFn;
   onEpoch?: (epoch: EpochReport) => void;
@@ -109,7 +109,7 @@ export async function runPipeline(opts: PipelineOptions): Promise<PipelineResult
       store = await open();
     }
 
-    const model = await method.fit(dataset, options, { onProgress: opts.onProgress, onEpoch: opts.onEpoch });
+    const model = await method.fit(dataset, options, { threads: opts.threads, onProgress: opts.onProgress, onEpoch: opts.onEpoch });
     let threads = autoThreads(dataset.users.length, opts.threads);
     // The top-n runs on workers from here on; meanwhile this thread fingerprints the input and the
     // store writes the input tables into its open transaction.

@@ -1,0 +1,168 @@
+/**
+ * Implicit ALS training: alternate the item half-step (items given users) and the user half-step
+ * (users given items), `iterations` times, from seeded random factors. The user half-step comes
+ * last, so the final user factors are the solution for the final item factors (what fold-in
+ * computes for a new user).
+ *
+ * Both half-steps run over fixed chunks of rows (`halfstep.ts`), on Bun Workers when more than
+ * one thread is asked for, else on this thread; the Gram matrices and the loss are summed from the
+ * chunks' parts in chunk order on this thread. Same seed, same factors, bit for bit, on any
+ * number of threads.
+ */
+import { runRowsIfAvailable, sharedArray, toShared, workerEntry } from "../../parallel.ts";
+import { Rng } from "../../random.ts";
+import type { ProgressFn } from "../../types.ts";
+import type { EpochReport } from "../method.ts";
+import { halfStepChunk, halfStepKernel, type HalfStepData } from "./halfstep.ts";
+import type { Incidence } from "./incidence.ts";
+
+/** What training needs besides the data. */
+export interface AlsTrainOptions {
+  factors: number;
+  regularization: number;
+  alpha: number;
+  iterations: number;
+  cgSteps: number;
+  seed: number;
+  /** 1 runs on this thread; more start workers (results never depend on it). */
+  threads: number;
+  onEpoch?: (epoch: EpochReport) => void;
+  onProgress?: ProgressFn;
+}
+
+/** What training produced. */
+export interface AlsFactors {
+  k: number;
+  /** users × k, row-major. */
+  userFactors: Float64Array;
+  /** items × k, row-major. */
+  itemFactors: Float64Array;
+  /** YᵀY of the final item factors (k × k): what the last user half-step solved against. */
+  itemGram: Float64Array;
+  /** One entry per iteration (loss after its user half-step). */
+  epochs: EpochReport[];
+  /** Threads that ran the half-steps (1 when the worker module is missing). */
+  threads: number;
+}
+
+const WORKER = workerEntry(new URL("./worker.ts", import.meta.url), "src/methods/als/worker.ts");
+
+/** Initial factors: uniform in [0, 0.01) from the seeded generator (as `implicit` starts), 0 for rows without entries. */
+function initFactors(rng: Rng, rows: number, k: number, indptr: Int32Array): Float64Array {
+  const f = sharedArray(Float64Array, rows * k);
+  for (let i = 0; i < f.length; i++) f[i] = rng.next() * 0.01;
+  for (let r = 0; r < rows; r++) if (indptr[r] === indptr[r + 1]) f.fill(0, r * k, r * k + k);
+  return f;
+}
+
+/** The full symmetric Gram matrix from the chunks' upper triangles, summed in chunk order. */
+function sumGrams(grams: Float64Array, chunks: number, k: number): Float64Array {
+  const g = new Float64Array(k * k);
+  for (let c = 0; c < chunks; c++) {
+    const o = c * k * k;
+    for (let j = 0; j < k; j++) for (let l = j; l < k; l++) g[j * k + l] += grams[o + j * k + l];
+  }
+  for (let j = 0; j < k; j++) for (let l = j + 1; l < k; l++) g[l * k + j] = g[j * k + l];
+  return g;
+}
+
+/** The Gram matrix of `rows` × k factors, by the same chunked sums as a half-step. */
+function gramOf(f: Float64Array, rows: number, k: number): Float64Array {
+  const chunk = halfStepChunk(rows);
+  const chunks = Math.ceil(rows / chunk);
+  const grams = new Float64Array(chunks * k * k);
+  for (let c = 0; c < chunks; c++) {
+    const o = c * k * k;
+    for (let r = c * chunk; r < Math.min(rows, (c + 1) * chunk); r++)
+      for (let j = 0; j < k; j++) {
+        const v = f[r * k + j];
+        for (let l = j; l < k; l++) grams[o + j * k + l] += v * f[r * k + l];
+      }
+  }
+  return sumGrams(grams, chunks, k);
+}
+
+/** Trains user and item factors on `inc` (see the module comment). */
+export async function trainAls(inc: Incidence, o: AlsTrainOptions): Promise<AlsFactors> {
+  const k = o.factors;
+  const nUsers = inc.userItems.rows;
+  const nItems = inc.userItems.cols;
+  const rng = new Rng(o.seed);
+  const users = initFactors(rng, nUsers, k, inc.userItems.indptr);
+  const items = initFactors(rng, nItems, k, inc.itemUsers.indptr);
+  // The solvers read w = c − 1 = α·strength.
+  const scaled = (data: Float64Array) => toShared(data.map((s) => o.alpha * s));
+  const sides = {
+    users: { rows: nUsers, indptr: toShared(inc.userItems.indptr), indices: toShared(inc.userItems.indices), w: scaled(inc.userItems.data), own: users, other: items },
+    items: { rows: nItems, indptr: toShared(inc.itemUsers.indptr), indices: toShared(inc.itemUsers.indices), w: scaled(inc.itemUsers.data), own: items, other: users },
+  };
+  let totalConfidence = 0;
+  for (const s of inc.userItems.data) totalConfidence += 1 + o.alpha * s;
+  const pairs = nUsers * nItems;
+  const observed = inc.userItems.data.length;
+  const a = sharedArray(Float64Array, k * k);
+  let threads = o.threads;
+  const total = o.iterations * (nUsers + nItems);
+  let done = 0;
+
+  /** Solves one side against the other's Gram `g`; returns the new side's Gram and loss part. */
+  const halfStep = async (side: typeof sides.users, g: Float64Array, loss: boolean) => {
+    a.set(g);
+    for (let j = 0; j < k; j++) a[j * k + j] += o.regularization;
+    const chunk = halfStepChunk(side.rows);
+    const chunks = Math.ceil(side.rows / chunk);
+    const data: HalfStepData = {
+      k,
+      steps: o.cgSteps,
+      chunk,
+      indptr: side.indptr,
+      indices: side.indices,
+      w: side.w,
+      own: side.own,
+      other: side.other,
+      a,
+      grams: sharedArray(Float64Array, chunks * k * k),
+      losses: sharedArray(Float64Array, chunks),
+      loss,
+    };
+    const before = done;
+    const report = o.onProgress && ((rows: number) => o.onProgress?.("train", before + rows, total));
+    const onWorkers = threads > 1 && (await runRowsIfAvailable({ worker: WORKER, rows: side.rows, payload: data, threads, chunk, onProgress: report }));
+    if (!onWorkers) {
+      threads = 1;
+      const kernel = halfStepKernel(data);
+      for (let start = 0; start < side.rows; start += chunk) {
+        kernel(start, Math.min(side.rows, start + chunk));
+        report?.(Math.min(side.rows, start + chunk));
+      }
+    }
+    done += side.rows;
+    let part = 0;
+    for (let c = 0; c < chunks; c++) part += data.losses[c];
+    return { gram: sumGrams(data.grams, chunks, k), loss: part };
+  };
+
+  let userGram = gramOf(users, nUsers, k);
+  let itemGram = gramOf(items, nItems, k);
+  const epochs: EpochReport[] = [];
+  for (let it = 0; it < o.iterations; it++) {
+    const t0 = performance.now();
+    itemGram = (await halfStep(sides.items, userGram, false)).gram;
+    const step = await halfStep(sides.users, itemGram, true);
+    userGram = step.gram;
+    // Σ_all pairs c(p − s)² + λ(‖X‖² + ‖Y‖²), with Σ_all s² = Σ_u xᵀ(YᵀY)x = ⟨YᵀY, XᵀX⟩, divided
+    // by Σ_all pairs c (as `implicit`'s training loss).
+    let cross = 0;
+    let norms = 0;
+    for (let j = 0; j < k; j++) {
+      for (let l = 0; l < k; l++) cross += itemGram[j * k + l] * userGram[j * k + l];
+      norms += itemGram[j * k + j] + userGram[j * k + j];
+    }
+    const loss = (cross + step.loss + o.regularization * norms) / (totalConfidence + pairs - observed);
+    const report: EpochReport = { epoch: it + 1, epochs: o.iterations, loss, seconds: (performance.now() - t0) / 1000 };
+    epochs.push(report);
+    o.onEpoch?.(report);
+  }
+  o.onProgress?.("train", total, total);
+  return { k, userFactors: users, itemFactors: items, itemGram, epochs, threads };
+}
