@@ -8,7 +8,7 @@ import { runPipeline, type PipelineResult } from "../../src/pipeline.ts";
 import { InputError } from "../../src/read/errors.ts";
 import { formatSummary } from "../../src/read/summary.ts";
 import { MissingTablesError } from "../../src/db/store.ts";
-import { CliError, dbArgs, jsonArg, log, positiveInt, printJson, progress, resolveDb, resolveTable, tableArg } from "../common.ts";
+import { CliError, dbArgs, epochLine, jsonArg, log, positiveInt, printJson, progress, resolveDb, resolveTable, tableArg } from "../common.ts";
 import { checkMethodFlags, dataDirArg, inputDatabase, methodArgs, methodChoices, threadsArg } from "../method-args.ts";
 
 export default defineCommand({
@@ -59,7 +59,7 @@ export default defineCommand({
           ? undefined
           : (e) => {
               bar.done();
-              log.info(`epoch ${e.epoch}/${e.epochs}  loss ${e.loss.toFixed(4)}  sampled AUC ${(e.auc ?? NaN).toFixed(4)}  lr ${(e.learningRate ?? NaN).toPrecision(3)}  ${e.seconds.toFixed(2)} s`);
+              log.info(epochLine(e));
             },
       });
     } catch (e) {

@@ -48,6 +48,20 @@ export function halfStepChunk(rows: number): number {
   return Math.max(128, Math.ceil(rows / 64));
 }
 
+/** The two sides of ALS, as a worker pool's payload: each side's half-step over the same shared arrays. */
+export interface HalfSteps {
+  users: HalfStepData;
+  items: HalfStepData;
+}
+
+export type Side = keyof HalfSteps;
+
+/** Both sides' kernels, made once (per thread); a run names its side. */
+export function halfStepKernels(p: HalfSteps): (side: Side) => (start: number, end: number) => void {
+  const kernels = { users: halfStepKernel(p.users), items: halfStepKernel(p.items) };
+  return (side) => kernels[side];
+}
+
 /** The half-step kernel: solves one chunk of rows [start, end) per call. */
 export function halfStepKernel(d: HalfStepData): (start: number, end: number) => void {
   const { k, steps, chunk, indptr, indices, w, own, other, a, grams, losses } = d;

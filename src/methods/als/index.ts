@@ -190,6 +190,9 @@ export const als: Method<AlsOptions> = {
   description: "implicit alternating least squares (conjugate gradient); users ranked by cosine of latent factors",
   options: ALS_OPTIONS,
   async fit(dataset, options, context = {}) {
+    if (!(options.interestStrength > 0 || options.courseStrength > 0 || options.assessmentStrength > 0)) {
+      throw new RangeError("als: interestStrength, courseStrength and assessmentStrength are all 0, which leaves no items; give at least one a positive strength");
+    }
     const t0 = performance.now();
     context.onProgress?.("matrix", 0, 1);
     const incidence = buildIncidence(dataset, { interests: options.interestStrength, courses: options.courseStrength, assessments: options.assessmentStrength });

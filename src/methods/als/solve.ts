@@ -140,7 +140,10 @@ export function cgSolveRow(
     // ap = A p = a p + Σ_i w_i (y_i·p) y_i
     symv(k, a, p, 0, ap);
     addItemTerms(k, y, ids, w, from, to, p, 0, ap, false);
-    const alpha = rsOld / dot(k, p, 1, 0, ap, 1, 0);
+    const pap = dot(k, p, 1, 0, ap, 1, 0);
+    // Only a singular row (λ = 0, fewer items than factors) can give pᵀAp = 0: stop, not NaN.
+    if (!(pap > 0)) break;
+    const alpha = rsOld / pap;
     axpy(k, alpha, p, 1, 0, x, 1, xo);
     axpy(k, -alpha, ap, 1, 0, r, 1, 0);
     const rsNew = dot(k, r, 1, 0, r, 1, 0);

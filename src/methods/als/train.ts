@@ -4,16 +4,17 @@
  * last, so the final user factors are the solution for the final item factors (what fold-in
  * computes for a new user).
  *
- * Both half-steps run over fixed chunks of rows (`halfstep.ts`), on Bun Workers when more than
- * one thread is asked for, else on this thread; the Gram matrices and the loss are summed from the
+ * Both half-steps run over fixed chunks of rows (`halfstep.ts`), on a pool of Bun Workers kept
+ * for the whole fit when more than one thread is asked for, else on this thread; the Gram matrices and the loss are summed from the
  * chunks' parts in chunk order on this thread. Same seed, same factors, bit for bit, on any
  * number of threads.
  */
-import { runRowsIfAvailable, sharedArray, toShared, workerEntry } from "../../parallel.ts";
+import type { CSR } from "../../matrix/csr.ts";
+import { sharedArray, startRowPool, toShared, workerEntry } from "../../parallel.ts";
 import { Rng } from "../../random.ts";
 import type { ProgressFn } from "../../types.ts";
 import type { EpochReport } from "../method.ts";
-import { halfStepChunk, halfStepKernel, type HalfStepData } from "./halfstep.ts";
+import { halfStepChunk, halfStepKernels, type HalfStepData, type HalfSteps, type Side } from "./halfstep.ts";
 import type { Incidence } from "./incidence.ts";
 
 /** What training needs besides the data. */
@@ -90,79 +91,86 @@ export async function trainAls(inc: Incidence, o: AlsTrainOptions): Promise<AlsF
   const rng = new Rng(o.seed);
   const users = initFactors(rng, nUsers, k, inc.userItems.indptr);
   const items = initFactors(rng, nItems, k, inc.itemUsers.indptr);
-  // The solvers read w = c − 1 = α·strength.
-  const scaled = (data: Float64Array) => toShared(data.map((s) => o.alpha * s));
-  const sides = {
-    users: { rows: nUsers, indptr: toShared(inc.userItems.indptr), indices: toShared(inc.userItems.indices), w: scaled(inc.userItems.data), own: users, other: items },
-    items: { rows: nItems, indptr: toShared(inc.itemUsers.indptr), indices: toShared(inc.itemUsers.indices), w: scaled(inc.itemUsers.data), own: items, other: users },
-  };
-  let totalConfidence = 0;
-  for (const s of inc.userItems.data) totalConfidence += 1 + o.alpha * s;
-  const pairs = nUsers * nItems;
-  const observed = inc.userItems.data.length;
+  // The solvers read w = c − 1 = α·strength. `a` (the other side's Gram + λI) is shared by both.
   const a = sharedArray(Float64Array, k * k);
-  let threads = o.threads;
-  const total = o.iterations * (nUsers + nItems);
-  let done = 0;
-
-  /** Solves one side against the other's Gram `g`; returns the new side's Gram and loss part. */
-  const halfStep = async (side: typeof sides.users, g: Float64Array, loss: boolean) => {
-    a.set(g);
-    for (let j = 0; j < k; j++) a[j * k + j] += o.regularization;
-    const chunk = halfStepChunk(side.rows);
-    const chunks = Math.ceil(side.rows / chunk);
-    const data: HalfStepData = {
+  const side = (m: CSR, own: Float64Array, other: Float64Array, loss: boolean): HalfStepData => {
+    const chunk = halfStepChunk(m.rows);
+    const chunks = Math.ceil(m.rows / chunk);
+    return {
       k,
       steps: o.cgSteps,
       chunk,
-      indptr: side.indptr,
-      indices: side.indices,
-      w: side.w,
-      own: side.own,
-      other: side.other,
+      indptr: toShared(m.indptr),
+      indices: toShared(m.indices),
+      w: toShared(m.data.map((s) => o.alpha * s)),
+      own,
+      other,
       a,
       grams: sharedArray(Float64Array, chunks * k * k),
       losses: sharedArray(Float64Array, chunks),
       loss,
     };
-    const before = done;
-    const report = o.onProgress && ((rows: number) => o.onProgress?.("train", before + rows, total));
-    const onWorkers = threads > 1 && (await runRowsIfAvailable({ worker: WORKER, rows: side.rows, payload: data, threads, chunk, onProgress: report }));
-    if (!onWorkers) {
-      threads = 1;
-      const kernel = halfStepKernel(data);
-      for (let start = 0; start < side.rows; start += chunk) {
-        kernel(start, Math.min(side.rows, start + chunk));
-        report?.(Math.min(side.rows, start + chunk));
-      }
-    }
-    done += side.rows;
-    let part = 0;
-    for (let c = 0; c < chunks; c++) part += data.losses[c];
-    return { gram: sumGrams(data.grams, chunks, k), loss: part };
   };
+  // The loss is taken after the user half-step, which ends an iteration.
+  const sides: HalfSteps = { users: side(inc.userItems, users, items, true), items: side(inc.itemUsers, items, users, false) };
+  let totalConfidence = 0;
+  for (const s of inc.userItems.data) totalConfidence += 1 + o.alpha * s;
+  const weight = totalConfidence + nUsers * nItems - inc.userItems.data.length;
+  const total = o.iterations * (nUsers + nItems);
+  let done = 0;
 
-  let userGram = gramOf(users, nUsers, k);
-  let itemGram = gramOf(items, nItems, k);
-  const epochs: EpochReport[] = [];
-  for (let it = 0; it < o.iterations; it++) {
-    const t0 = performance.now();
-    itemGram = (await halfStep(sides.items, userGram, false)).gram;
-    const step = await halfStep(sides.users, itemGram, true);
-    userGram = step.gram;
-    // Σ_all pairs c(p − s)² + λ(‖X‖² + ‖Y‖²), with Σ_all s² = Σ_u xᵀ(YᵀY)x = ⟨YᵀY, XᵀX⟩, divided
-    // by Σ_all pairs c (as `implicit`'s training loss).
-    let cross = 0;
-    let norms = 0;
-    for (let j = 0; j < k; j++) {
-      for (let l = 0; l < k; l++) cross += itemGram[j * k + l] * userGram[j * k + l];
-      norms += itemGram[j * k + j] + userGram[j * k + j];
+  // Workers stay up for the whole fit (a pool per half-step would start them, and compile the
+  // kernel, 2 × iterations times); without the worker module, this thread runs the same chunks.
+  const pool = o.threads > 1 ? await startRowPool<HalfSteps, Side>(WORKER, sides, o.threads) : undefined;
+  const kernels = pool ? undefined : halfStepKernels(sides);
+  try {
+    /** Solves `name`'s rows against the other side's Gram `g`; returns the new Gram and loss part. */
+    const halfStep = async (name: Side, g: Float64Array) => {
+      const d = sides[name];
+      const rows = d.indptr.length - 1;
+      a.set(g);
+      for (let j = 0; j < k; j++) a[j * k + j] += o.regularization;
+      const before = done;
+      const report = o.onProgress && ((rowsDone: number) => o.onProgress?.("train", before + rowsDone, total));
+      if (pool) await pool.run(rows, d.chunk, name, report);
+      else {
+        const kernel = kernels!(name);
+        for (let start = 0; start < rows; start += d.chunk) {
+          kernel(start, Math.min(rows, start + d.chunk));
+          report?.(Math.min(rows, start + d.chunk));
+        }
+      }
+      done += rows;
+      const chunks = Math.ceil(rows / d.chunk);
+      let loss = 0;
+      for (let c = 0; c < chunks; c++) loss += d.losses[c];
+      return { gram: sumGrams(d.grams, chunks, k), loss };
+    };
+
+    let userGram = gramOf(users, nUsers, k);
+    let itemGram = gramOf(items, nItems, k);
+    const epochs: EpochReport[] = [];
+    for (let it = 0; it < o.iterations; it++) {
+      const t0 = performance.now();
+      itemGram = (await halfStep("items", userGram)).gram;
+      const step = await halfStep("users", itemGram);
+      userGram = step.gram;
+      // Σ_all pairs c(p − s)² + λ(‖X‖² + ‖Y‖²), with Σ_all s² = Σ_u xᵀ(YᵀY)x = ⟨YᵀY, XᵀX⟩, divided
+      // by Σ_all pairs c (as `implicit`'s training loss).
+      let cross = 0;
+      let norms = 0;
+      for (let j = 0; j < k; j++) {
+        for (let l = 0; l < k; l++) cross += itemGram[j * k + l] * userGram[j * k + l];
+        norms += itemGram[j * k + j] + userGram[j * k + j];
+      }
+      const loss = weight > 0 ? (cross + step.loss + o.regularization * norms) / weight : 0;
+      const report: EpochReport = { epoch: it + 1, epochs: o.iterations, loss, seconds: (performance.now() - t0) / 1000 };
+      epochs.push(report);
+      o.onEpoch?.(report);
     }
-    const loss = (cross + step.loss + o.regularization * norms) / (totalConfidence + pairs - observed);
-    const report: EpochReport = { epoch: it + 1, epochs: o.iterations, loss, seconds: (performance.now() - t0) / 1000 };
-    epochs.push(report);
-    o.onEpoch?.(report);
+    o.onProgress?.("train", total, total);
+    return { k, userFactors: users, itemFactors: items, itemGram, epochs, threads: pool?.threads ?? 1 };
+  } finally {
+    pool?.close();
   }
-  o.onProgress?.("train", total, total);
-  return { k, userFactors: users, itemFactors: items, itemGram, epochs, threads };
 }

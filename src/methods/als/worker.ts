@@ -1,8 +1,8 @@
 /**
- * Worker entry of the ALS half-steps (started by `train.ts`; must be an extra entrypoint of a
- * compiled build).
+ * Worker entry of the ALS half-steps (a pool started once per fit by `train.ts`; must be an extra
+ * entrypoint of a compiled build).
  */
-import { serveRows } from "../../parallel.ts";
-import { halfStepKernel } from "./halfstep.ts";
+import { serveRowPool } from "../../parallel.ts";
+import { halfStepKernels } from "./halfstep.ts";
 
-serveRows(halfStepKernel);
+serveRowPool(halfStepKernels);
