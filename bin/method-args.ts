@@ -15,10 +15,12 @@ export function methodArgs(): ArgsDef {
     const first = f.methods[0].spec;
     const owners = f.methods.map((m) => m.method.name).join(", ");
     const defaults = new Set(f.methods.map((m) => m.spec.format(m.spec.default)));
+    // Methods that disagree keep their own defaults: say which, as citty can show only one.
+    const own = defaults.size > 1 ? ` (defaults: ${f.methods.map((m) => `${m.method.name} ${m.spec.format(m.spec.default)}`).join(", ")})` : "";
     args[f.flag] = {
       type: "string",
       valueHint: first.valueHint,
-      description: `${owners}: ${first.description}`,
+      description: `${owners}: ${first.description}${own}`,
       // One default when the methods agree; else each method's own applies.
       ...(defaults.size === 1 ? { default: [...defaults][0] } : {}),
     };

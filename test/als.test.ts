@@ -197,7 +197,7 @@ describe("als row solvers", () => {
 });
 
 describe("als incidence", () => {
-  it("has one item per followed interest, viewed course (even for 0 seconds) and assessment tag, with its block's strength", () => {
+  it("has one item per followed interest, viewed course and assessment tag, with its block's strength; a block of strength 0 is left out", () => {
     const ds = Dataset.fromColumns(dataset([
       ["1", ["go", "sql"], ["c1"], ["java"]],
       ["2", ["go"], ["c2", "c1"]],
@@ -356,7 +356,7 @@ describe("als fold-in", () => {
 
 describe("als options", () => {
   it("has the options an implicit user knows, with checked values and messages that name the option", () => {
-    expect(resolveOptions(als, {})).toMatchObject({ factors: 64, iterations: 15, cgSteps: 3, seed: 42 });
+    expect(resolveOptions(als, {})).toMatchObject({ factors: 64, regularization: 1, alpha: 4, iterations: 15, cgSteps: 1, seed: 42 });
     expect(() => resolveOptions(als, { factors: 0 })).toThrow("factors must be an integer ≥ 1, got 0");
     expect(() => resolveOptions(als, { iterations: 1.5 })).toThrow("iterations must be an integer ≥ 1, got 1.5");
     expect(() => resolveOptions(als, { cgSteps: 0 })).toThrow("cgSteps must be an integer ≥ 1, got 0");
@@ -383,6 +383,8 @@ describe("als through the CLI", () => {
     const help = runCli(["pipeline", "--help"]);
     expect(help.code).toBe(0);
     for (const flag of ["--alpha", "--iterations", "--cg-steps", "--regularization", "--factors"]) expect(help.out).toContain(flag);
+    // A flag two methods share shows each one's default.
+    expect(help.out).toMatch(/--factors=<K>\s+factorization, als: latent factors \(defaults: factorization 32, als 64\)/);
     expect(help.out).toContain("als");
 
     const dir = mkdtempSync(join(tmpdir(), "recsys-als-cli-"));
@@ -397,7 +399,7 @@ describe("als through the CLI", () => {
       expect(out.method).toBe("als");
       expect(out.users).toBe(300);
       expect(out.rows).toBeGreaterThan(2900);
-      expect(out.params).toMatchObject({ factors: 8, iterations: 3, alpha: 5, cgSteps: 3 });
+      expect(out.params).toMatchObject({ factors: 8, iterations: 3, alpha: 5, cgSteps: 1 });
       expect(out.details.epochs).toHaveLength(3);
       // For people: its epochs with the figures ALS has (no AUC, no learning rate), and its summary.
       const text = runCli(["pipeline", "--method", "als", "--db", db, "--iterations", "2", "--factors", "8"]);

@@ -1,13 +1,13 @@
 /**
  * Implicit ALS training: alternate the item half-step (items given users) and the user half-step
  * (users given items), `iterations` times, from seeded random factors. The user half-step comes
- * last, so the final user factors are the solution for the final item factors (what fold-in
- * computes for a new user).
+ * last, so the final user factors are solved against the final item factors (as fold-in solves a
+ * new user's; exactly so when the CG steps converge).
  *
  * Both half-steps run over fixed chunks of rows (`halfstep.ts`), on a pool of Bun Workers kept
- * for the whole fit when more than one thread is asked for, else on this thread; the Gram matrices and the loss are summed from the
- * chunks' parts in chunk order on this thread. Same seed, same factors, bit for bit, on any
- * number of threads.
+ * for the whole fit when more than one thread is asked for, else on this thread; the Gram
+ * matrices and the loss are summed from the chunks' parts in chunk order on this thread. Same
+ * seed, same factors, bit for bit, on any number of threads.
  */
 import type { CSR } from "../../matrix/csr.ts";
 import { sharedArray, startRowPool, toShared, workerEntry } from "../../parallel.ts";
@@ -148,7 +148,8 @@ export async function trainAls(inc: Incidence, o: AlsTrainOptions): Promise<AlsF
     };
 
     let userGram = gramOf(users, nUsers, k);
-    let itemGram = gramOf(items, nItems, k);
+    // Set by every iteration's item half-step (there is at least one iteration).
+    let itemGram: Float64Array = new Float64Array(k * k);
     const epochs: EpochReport[] = [];
     for (let it = 0; it < o.iterations; it++) {
       const t0 = performance.now();
