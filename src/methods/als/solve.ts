@@ -40,7 +40,7 @@ export function cgScratch(k: number): CgScratch {
 
 /**
  * out = a·v for the symmetric k × k `a`. Four rows of `a` per pass over v: each v[l] is loaded
- * once for four sums (1.5–1.9× the speed of one ddot per row at k = 64–128, measured); each sum
+ * once for four sums (1.4–1.9× the speed of one ddot per row at k = 64–128, measured); each sum
  * still runs over l in order.
  */
 function symv(k: number, a: Float64Array, v: Float64Array, vo: number, out: Float64Array): void {
@@ -73,7 +73,7 @@ function symv(k: number, a: Float64Array, v: Float64Array, vo: number, out: Floa
  * out += Σ_q f_q y_q over the row's items q, with s_q = y_q·v and f_q = w_q·s_q (the product of
  * the row's sparse term with v) or, with `residual`, f_q = 1 + w_q − w_q·s_q (the sparse part of
  * b − A v). Four items at a time: one pass over v for their four dots and one pass over `out` for
- * their four updates (about 1.7× the speed of a ddot and a daxpy per item, measured at k = 64–128);
+ * their four updates (1.35–1.9× the speed of a ddot and a daxpy per item, measured at k = 64–128);
  * the rest item by item.
  */
 function addItemTerms(k: number, y: Float64Array, ids: Int32Array, w: Float64Array, from: number, to: number, v: Float64Array, vo: number, out: Float64Array, residual: boolean): void {
