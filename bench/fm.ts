@@ -15,7 +15,7 @@ import { parseArgs } from "node:util";
 import { FM_DEFAULTS, userFactors, type FactorizationModel } from "../src/methods/factorization/index.ts";
 import { factorizationRun } from "../test/fixtures/methods.ts";
 import { generate } from "../src/generate/index.ts";
-import { factorTopN, normalizeRows } from "../src/methods/factorization/kernel.ts";
+import { factorTopN, normalizeRows } from "../src/rank/factors.ts";
 import { readTables } from "../src/read/index.ts";
 
 const { values } = parseArgs({

@@ -3,7 +3,7 @@
  * TTY, and one way to fail. Commands stay thin; the work lives in src/.
  */
 import { createConsola } from "consola";
-import { integerOption, numberOption } from "../src/methods/method.ts";
+import { integerOption, numberOption, type EpochReport } from "../src/methods/method.ts";
 import type { StoreOptions } from "../src/db/store.ts";
 import { DEFAULT_LOCK_WAIT_MS } from "../src/db/write.ts";
 import { isStoreUrl, maskLocation } from "../src/db/store.ts";
@@ -172,6 +172,15 @@ export function progress(enabled: boolean): { report: ProgressFn; done(): void }
 /** Prints `value` as JSON on stdout (the only thing --json writes there). */
 export function printJson(value: unknown): void {
   process.stdout.write(JSON.stringify(value, null, 2) + "\n");
+}
+
+/** One training epoch for people: the figures its method reports (ALS has no AUC or learning rate). */
+export function epochLine(e: EpochReport): string {
+  const parts = [`epoch ${e.epoch}/${e.epochs}`, `loss ${e.loss.toFixed(4)}`];
+  if (e.auc !== undefined) parts.push(`sampled AUC ${e.auc.toFixed(4)}`);
+  if (e.learningRate !== undefined) parts.push(`lr ${e.learningRate.toPrecision(3)}`);
+  parts.push(`${e.seconds.toFixed(2)} s`);
+  return parts.join("  ");
 }
 
 /** Seconds since `t0` (a performance.now() value), to 3 decimals. */

@@ -18,10 +18,12 @@ export function methodArgs(): ArgsDef {
     const owners = f.methods.map((m) => m.method.name).join(", ");
     const defaults = [...new Set(f.methods.map((m) => m.spec.format(m.spec.default)))];
     // The default is shown, not filled in: a flag given to a method that has no such option is then an error.
+    // Methods that disagree keep their own defaults: say which.
+    const shown = defaults.length === 1 ? ` (default: ${defaults[0]})` : ` (defaults: ${f.methods.map((m) => `${m.method.name} ${m.spec.format(m.spec.default)}`).join(", ")})`;
     args[f.flag] = {
       type: "string",
       valueHint: first.valueHint,
-      description: `${owners}: ${first.description}${defaults.length === 1 ? ` (default: ${defaults[0]})` : ""}`,
+      description: `${owners}: ${first.description}${shown}`,
     };
   }
   args.threads = { type: "string", valueHint: "N", description: `Worker threads (default: all cores for more than 2,000 users, else 1; at most ${THREADS_PER_CORE} per core)` };

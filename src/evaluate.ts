@@ -332,7 +332,7 @@ export async function evaluate(input: Dataset | InputColumns, opts: EvaluateOpti
   for (let i = 0; i < chosen.length; i++) {
     const method = chosen[i];
     const t0 = performance.now();
-    const model = await method.fit(split.train, resolved[i], { onProgress: opts.onProgress, onEpoch: opts.onEpoch && ((e) => opts.onEpoch?.(method.name, e)) });
+    const model = await method.fit(split.train, resolved[i], { threads: opts.threads, onProgress: opts.onProgress, onEpoch: opts.onEpoch && ((e) => opts.onEpoch?.(method.name, e)) });
     const rankings: Rankings = await model.rankAll({ topN: neighbors, threads: opts.threads, onProgress: opts.onProgress });
     const seconds = (performance.now() - t0) / 1000;
     if (rankings.users.length !== split.users.length) throw new Error(`${method.name} ranked a different set of users than the split holds`);

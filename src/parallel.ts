@@ -259,3 +259,167 @@ export function serveRows<P>(setup: (payload: P, index: number) => (start: numbe
     }
   };
 }
+
+/** Messages a {@link serveRowPool} worker receives: the payload once, then any number of runs. */
+type PoolRequest<P, A> = { kind: "init"; payload: P; index: number } | { kind: "run"; args: A; counter: Int32Array; rows: number; chunk: number };
+
+/** A worker pool kept up across several runs over rows (see {@link startRowPool}). */
+export interface RowPool<A> {
+  /** Workers started. */
+  readonly threads: number;
+  /**
+   * Hands rows [0, rows) out in chunks of `chunk` (claimed through an atomic counter, as
+   * {@link runRows} does) to the workers' kernel for `args`; resolves when every row is done.
+   * Rejects with the first error a worker reports, or when a worker exits; the pool is then
+   * broken and every later run rejects too.
+   */
+  run(rows: number, chunk: number, args: A, onProgress?: (done: number, total: number) => void): Promise<void>;
+  /** Terminates the workers (safe to call more than once). */
+  close(): void;
+}
+
+/**
+ * Starts `threads` workers of a module that calls {@link serveRowPool}, gives each the payload
+ * once (SharedArrayBuffers inside are shared), and resolves once every worker has set up. For
+ * work done in several dependent passes over the same inputs (the half-steps of ALS): unlike
+ * {@link runRows}, the workers are started, and their code compiled, once, not once per pass.
+ * Resolves undefined when the worker module does not exist (see {@link WorkersUnavailableError}),
+ * so the caller runs the same kernel itself; any other failure rejects. Close the pool when done.
+ */
+export async function startRowPool<P, A>(worker: URL | string, payload: P, threads: number): Promise<RowPool<A> | undefined> {
+  if (!Number.isInteger(threads) || threads < 1) throw new RangeError(`threads must be a positive integer, got ${threads}`);
+  const workers: Worker[] = [];
+  let closed = false;
+  let broken: Error | undefined;
+  /** The phase under way (setting up, or a run): told every message and the first failure. */
+  let phase: { message(m: WorkerMessage): void; fail(e: Error): void } | undefined;
+  const fail = (e: Error) => {
+    broken ??= e;
+    phase?.fail(e);
+  };
+  const close = () => {
+    closed = true;
+    for (const w of workers) w.terminate();
+  };
+  /** Waits until `onMessage` resolves, or the first failure (one already there rejects at once). */
+  const until = (onMessage: (m: WorkerMessage, resolve: () => void, reject: (e: Error) => void) => void) =>
+    new Promise<void>((resolve, reject) => {
+      if (broken) return reject(broken);
+      const settle = () => (phase = undefined);
+      phase = {
+        message: (m) => onMessage(m, () => (settle(), resolve()), (e) => fail(e)),
+        fail: (e) => (settle(), reject(e)),
+      };
+    });
+  const errorOf = (m: { message: string; stack?: string }) => Object.assign(new Error(m.message), m.stack ? { stack: m.stack } : {});
+
+  let ready = 0;
+  const started = until((m, resolve, reject) => {
+    if (m.kind === "ready" && ++ready === threads) resolve();
+    else if (m.kind === "error") reject(errorOf(m));
+  });
+  for (let i = 0; i < threads && !broken; i++) {
+    let w: Worker;
+    try {
+      w = new Worker(worker);
+    } catch (e) {
+      fail(new WorkersUnavailableError(`cannot start worker ${String(worker)}: ${(e as Error).message}`));
+      break;
+    }
+    workers.push(w);
+    let loaded = false;
+    w.onmessage = (event: MessageEvent<WorkerMessage>) => {
+      loaded = true;
+      if (phase) phase.message(event.data);
+      else if (event.data.kind === "error") fail(errorOf(event.data));
+    };
+    w.onerror = (event: ErrorEvent) => {
+      const hint =
+        isCompiledExecutable() && /ModuleNotFound/.test(event.message)
+          ? " (this executable was built without it: pass the worker module to `bun build --compile` as an extra entrypoint)"
+          : "";
+      const message = `worker ${String(worker)} failed: ${event.message}${hint}`;
+      fail(!loaded && isMissingWorkerEntry(event.message) ? new WorkersUnavailableError(message) : new Error(message));
+    };
+    w.addEventListener("close", () => {
+      if (!closed) fail(new Error(`worker ${String(worker)} exited`));
+    });
+    const init: PoolRequest<P, A> = { kind: "init", payload, index: i };
+    w.postMessage(init);
+  }
+  try {
+    await started;
+  } catch (e) {
+    close();
+    if (e instanceof WorkersUnavailableError) return undefined;
+    throw e;
+  }
+
+  return {
+    threads,
+    close,
+    async run(rows, chunk, args, onProgress) {
+      if (closed && !broken) throw new Error("the worker pool is closed");
+      if (phase) throw new Error("the worker pool runs one run at a time");
+      const counter = sharedArray(Int32Array, 1);
+      let done = 0;
+      let finished = 0;
+      const all = until((m, resolve, reject) => {
+        if (m.kind === "progress") {
+          done += m.rows;
+          try {
+            onProgress?.(done, rows);
+          } catch (e) {
+            reject(e as Error);
+          }
+        } else if (m.kind === "done") {
+          if (++finished === threads) resolve();
+        } else if (m.kind === "error") reject(errorOf(m));
+      });
+      // A sequentially consistent store the workers' Atomics.add reads: everything written into
+      // shared memory before it (e.g. this run's inputs) is visible to them.
+      Atomics.store(counter, 0, 0);
+      const request: PoolRequest<P, A> = { kind: "run", args, counter, rows, chunk };
+      for (const w of workers) w.postMessage(request);
+      await all;
+      // And the other way: the workers' last claims came after their last writes.
+      Atomics.load(counter, 0);
+    },
+  };
+}
+
+/**
+ * Worker side of {@link startRowPool}: call once at the top level of the worker module. `setup`
+ * gets the payload and the worker's number once and returns, for a run's arguments, the kernel
+ * that processes rows [start, end) into shared outputs. Errors are sent to the main thread.
+ */
+export function serveRowPool<P, A>(setup: (payload: P, index: number) => (args: A) => (start: number, end: number) => void): void {
+  const scope = globalThis as unknown as {
+    onmessage: ((event: MessageEvent<PoolRequest<P, A>>) => void) | null;
+    postMessage(message: WorkerMessage): void;
+  };
+  let kernelFor: ((args: A) => (start: number, end: number) => void) | undefined;
+  scope.onmessage = (event) => {
+    const m = event.data;
+    try {
+      if (m.kind === "init") {
+        kernelFor = setup(m.payload, m.index);
+        scope.postMessage({ kind: "ready" });
+        return;
+      }
+      if (!kernelFor) throw new Error("run before init");
+      const kernel = kernelFor(m.args);
+      for (;;) {
+        const start = Atomics.add(m.counter, 0, m.chunk);
+        if (start >= m.rows) break;
+        const end = Math.min(m.rows, start + m.chunk);
+        kernel(start, end);
+        scope.postMessage({ kind: "progress", rows: end - start });
+      }
+      scope.postMessage({ kind: "done" });
+    } catch (e) {
+      const error = e instanceof Error ? e : new Error(String(e));
+      scope.postMessage({ kind: "error", message: error.message, stack: error.stack });
+    }
+  };
+}

@@ -42,7 +42,7 @@ export interface PipelineOptions {
   table?: string;
   /** Neighbours kept per user (default 10, at most `MAX_TOP_N`, 1,000; never more than users − 1). */
   topN?: number;
-  /** Top-n threads (default: every core above 2,000 users; at most 2 per core). */
+  /** Threads of the top-n and of a method that trains in parallel (default: every core above 2,000 users; at most 2 per core). */
   threads?: number;
   onProgress?: ProgressFn;
   onEpoch?: (epoch: EpochReport) => void;
@@ -126,7 +126,7 @@ export async function runPipeline(opts: PipelineOptions): Promise<PipelineResult
       store = await open();
     }
 
-    const model = await method.fit(dataset, options, { onProgress: opts.onProgress, onEpoch: opts.onEpoch });
+    const model = await method.fit(dataset, options, { threads: opts.threads, onProgress: opts.onProgress, onEpoch: opts.onEpoch });
     let threads = autoThreads(dataset.users.length, opts.threads);
     // The top-n runs on workers from here on; meanwhile this thread fingerprints the input and the
     // store stages the input tables (its write lock waits for the rankings).

@@ -22,6 +22,7 @@ let db: string;
 let store: RankingsStore;
 let sim: Recommender;
 let fm: Recommender;
+let als: Recommender;
 const TOP = 10;
 
 beforeAll(async () => {
@@ -31,8 +32,10 @@ beforeAll(async () => {
   store = await openStore(db);
   await runPipeline({ input: { dataDir: join(work, "data") }, store, method: "similarity", topN: TOP, threads: 1 });
   await runPipeline({ input: "store", store, method: "factorization", table: "fm_ranking", topN: TOP, threads: 1, options: { epochs: 3 } });
+  await runPipeline({ input: "store", store, method: "als", table: "als_ranking", topN: TOP, threads: 1, options: { iterations: 5 } });
   sim = await loadRecommender(store, "user_ranking");
   fm = await loadRecommender(store, "fm_ranking");
+  als = await loadRecommender(store, "als_ranking");
 }, 120_000);
 
 afterAll(() => {
@@ -53,7 +56,7 @@ function stored(table: string): Map<string, { similar: string; score: number }[]
 
 describe("a stored run's model", () => {
   it("answers with no options exactly as the stored table, row for row, for both methods", () => {
-    for (const [rec, table] of [[sim, "user_ranking"], [fm, "fm_ranking"]] as const) {
+    for (const [rec, table] of [[sim, "user_ranking"], [fm, "fm_ranking"], [als, "als_ranking"]] as const) {
       const rows = stored(table);
       expect(rows.size).toBe(rec.dataset.users.length);
       for (const [handle, expected] of rows) expect(rec.similar(handle, { n: TOP }).neighbors).toEqual(expected);
@@ -78,7 +81,7 @@ describe("similar users with filters", () => {
 
   it("within a taste group returns only that group, also for a user of another group", () => {
     const cohort = users().filter((h) => groupOf(h) === 1);
-    for (const rec of [sim, fm]) {
+    for (const rec of [sim, fm, als]) {
       for (const h of ["3", "4", "5"]) {
         const found = rec.similar(h, { n: 25, within: cohort }).neighbors;
         expect(found.length).toBeGreaterThan(0);
@@ -123,13 +126,13 @@ describe("explain", () => {
     }
   });
 
-  it("factorization: blocks plus residual add up to the factor cosine (1e-12); items add up to their blocks", () => {
-    for (const h of ["1", "2", "30"]) {
-      for (const x of fm.similar(h, { n: 5, explain: 100 }).neighbors) {
+  it("factorization and als: blocks plus residual add up to the factor cosine (1e-12); items add up to their blocks", () => {
+    for (const [rec, h] of [[fm, "1"], [fm, "2"], [fm, "30"], [als, "1"], [als, "30"]] as const) {
+      for (const x of rec.similar(h, { n: 5, explain: 100 }).neighbors) {
         const e = x.explanation!;
         expect(e.score).toBe(x.score);
         expect(Math.abs(e.blocks.interests + e.blocks.courses + e.blocks.assessments + e.residual - e.score)).toBeLessThan(1e-12);
-        const own = fm.profile(h);
+        const own = rec.profile(h);
         const items = own.interests.length + Object.keys(own.courses).length + Object.keys(own.assessments).length;
         if (items <= 100) expect(Math.abs(e.items.reduce((s, i) => s + i.contribution, 0) - (e.score - e.residual))).toBeLessThan(1e-12);
       }
@@ -160,6 +163,12 @@ describe("new users (fold-in)", () => {
     }
     // Measured 0.68 on the bundled sample; two trainings with different seeds agree on 0.28.
     expect(overlap / count).toBeGreaterThan(0.5);
+  });
+
+  it("als: a profile is the exact user half-step; its neighbours share the profile's taste group", () => {
+    const folded = als.similar({ interests: ["g2-tag0", "g2-tag1", "g2-tag3"], courses: { "g2-course2": 900 } }, { n: 10 });
+    expect(folded.neighbors.filter((x) => groupOf(x.similar) === 2).length).toBeGreaterThanOrEqual(8);
+    expect(als.similar({ interests: ["g2-tag0", "g2-tag1", "g2-tag3"], courses: { "g2-course2": 900 } }, { n: 10 })).toEqual(folded);
   });
 
   it("reports unknown tags and courses and ranks with the rest; a profile of nothing known has no neighbours", () => {
@@ -194,9 +203,11 @@ describe("recommend", () => {
   });
 
   it("the factorization machine's own scores rank items too (similarity has none); interests for a profile", () => {
-    const a = fm.recommend("7", { kind: "interests", using: "model", n: 8 });
-    expect(a.items).toHaveLength(8);
-    for (let i = 1; i < a.items.length; i++) expect(a.items[i].score).toBeLessThanOrEqual(a.items[i - 1].score);
+    for (const rec of [fm, als]) {
+      const a = rec.recommend("7", { kind: "interests", using: "model", n: 8 });
+      expect(a.items).toHaveLength(8);
+      for (let i = 1; i < a.items.length; i++) expect(a.items[i].score).toBeLessThanOrEqual(a.items[i - 1].score);
+    }
     expect(() => sim.recommend("7", { using: "model" })).toThrow(NotSupportedError);
     const p = sim.recommend({ interests: ["g2-tag1", "g2-tag2"] }, { kind: "interests", n: 5 });
     for (const item of p.items) expect(["g2-tag1", "g2-tag2"]).not.toContain(item.item);
@@ -318,7 +329,7 @@ describe("the CLI", () => {
     expect(lines[0]).toBe("user_handle,rank,similar,score");
     expect(lines.length - 1).toBe([...stored("fm_ranking").values()].reduce((s, r) => s + r.length, 0));
     const runs = cli("export", "--runs", "--format", "jsonl");
-    expect(runs.out.trim().split("\n").map((l) => JSON.parse(l).results_table)).toEqual(["user_ranking", "fm_ranking"]);
+    expect(runs.out.trim().split("\n").map((l) => JSON.parse(l).results_table)).toEqual(["user_ranking", "fm_ranking", "als_ranking"]);
   });
 });
 

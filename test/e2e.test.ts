@@ -99,7 +99,7 @@ describe("the compiled binary", () => {
     expect(b.err).toContain("unknown option");
   });
 
-  it("generates, ingests and ranks with both methods, printing JSON that parses", () => {
+  it("generates, ingests and ranks with every method, printing JSON that parses", () => {
     const gen = run(["generate", "--users", "2500", "--out", data, "--seed", "3", "--json"]);
     expect(gen.code).toBe(0);
     expect(JSON.parse(gen.out)).toBeObject();
@@ -114,13 +114,17 @@ describe("the compiled binary", () => {
     const fm = run(["pipeline", "--method", "factorization", "--db", db, "--results-table", "fm_ranking", "--epochs", "3", "--threads", "2", "--json"]);
     expect(fm.code).toBe(0);
     expect(JSON.parse(fm.out).users).toBeGreaterThan(2000);
+    // The ALS half-steps run on their own worker module: it must be in the binary too.
+    const als = run(["pipeline", "--method", "als", "--db", db, "--results-table", "als_ranking", "--iterations", "2", "--threads", "2", "--json"]);
+    expect(als.code).toBe(0);
+    expect(JSON.parse(als.out).details).toMatchObject({ trainThreads: 2, threads: 2 });
   }, 120_000);
 
-  it("evaluates both methods against the baseline, as JSON", () => {
+  it("evaluates every method against the baseline, as JSON", () => {
     const r = run(["evaluate", "--db", db, "--method", "all", "--epochs", "2", "--json"]);
     expect(r.code).toBe(0);
     const report = JSON.parse(r.out) as { results: { method: string; recall: number }[] };
-    expect(report.results.map((x) => x.method).sort()).toEqual(["factorization", "factorization (model)", "most-popular", "similarity"]);
+    expect(report.results.map((x) => x.method).sort()).toEqual(["als", "als (model)", "factorization", "factorization (model)", "most-popular", "similarity"]);
     for (const x of report.results) expect(x.recall).toBeGreaterThan(0);
   }, 120_000);
 

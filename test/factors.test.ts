@@ -1,6 +1,6 @@
 import { describe, expect, it } from "bun:test";
 import { Rng } from "../src/random.ts";
-import { factorTopN, normalizeRows } from "../src/methods/factorization/kernel.ts";
+import { factorTopN, normalizeRows } from "../src/rank/factors.ts";
 
 /** Brute force: all pairs, naive dot products of the normalised rows, full sort. */
 function bruteForce(m: Float64Array, rows: number, k: number, n: number, only?: number[]) {

@@ -463,7 +463,7 @@ describe("top-n workers outside this test run", () => {
   // threads actually computed the rows.
   const script = (src: string) => `
     import { fit } from ${JSON.stringify(src + "/fit.ts")};
-    import { factorTopN } from ${JSON.stringify(src + "/methods/factorization/kernel.ts")};
+    import { factorTopN } from ${JSON.stringify(src + "/rank/factors.ts")};
     const rows = { user_handle: [], interest_tag: [] };
     for (let u = 0; u < 300; u++) for (let t = 0; t < 3; t++) { rows.user_handle.push(String(u)); rows.interest_tag.push("t" + ((u * 7 + t * 13) % 40)); }
     const ds = {
@@ -519,7 +519,7 @@ describe("top-n workers outside this test run", () => {
   });
 
   it("start inside a compiled single-file executable built with the workers as extra entrypoints", () => {
-    const run = compileAndRun(["src/methods/similarity/worker.ts", "src/methods/factorization/worker.ts"]);
+    const run = compileAndRun(["src/methods/similarity/worker.ts", "src/rank/factors-worker.ts"]);
     expect(run.stderr).toBe("");
     expect(run.stdout.trim()).toBe("similarity identical on 2; factors identical on 2");
   });

@@ -6,7 +6,7 @@ import { getMethod, methodNames, methods } from "../../src/methods/registry.ts";
 import { InputError } from "../../src/read/errors.ts";
 import { readTables } from "../../src/read/index.ts";
 import { formatSummary } from "../../src/read/summary.ts";
-import { CliError, dbArgs, jsonArg, log, positiveInt, positiveNumber, printJson, progress, topNArg } from "../common.ts";
+import { CliError, dbArgs, epochLine, jsonArg, log, positiveInt, positiveNumber, printJson, progress, topNArg } from "../common.ts";
 import { checkMethodFlags, refuseForeignFlags, dataDirArg, inputDatabase, methodArgs, threadsArg } from "../method-args.ts";
 
 export default defineCommand({
@@ -62,7 +62,7 @@ export default defineCommand({
         ? undefined
         : (method, e) => {
             bar.done();
-            log.info(`${method} epoch ${e.epoch}/${e.epochs}  loss ${e.loss.toFixed(4)}  sampled AUC ${(e.auc ?? NaN).toFixed(4)}  ${e.seconds.toFixed(2)} s`);
+            log.info(`${method} ${epochLine(e)}`);
           },
     });
     bar.done();

@@ -10,7 +10,7 @@ import { formatSummary } from "../../src/read/summary.ts";
 import { maskLocation, MissingTablesError } from "../../src/db/store.ts";
 import { InvalidTableNameError } from "../../src/names.ts";
 import { MAX_TOP_N } from "../../src/rank/driver.ts";
-import { CliError, dbArgs, jsonArg, log, printJson, progress, resolveDb, resolveTable, tableArg, topNArg, waitArg, writeStoreOptions } from "../common.ts";
+import { CliError, dbArgs, epochLine, jsonArg, log, printJson, progress, resolveDb, resolveTable, tableArg, topNArg, waitArg, writeStoreOptions } from "../common.ts";
 import { checkMethodFlags, refuseForeignFlags, dataDirArg, inputDatabase, methodArgs, methodChoices, threadsArg } from "../method-args.ts";
 
 export default defineCommand({
@@ -67,7 +67,7 @@ export default defineCommand({
           ? undefined
           : (e) => {
               bar.done();
-              log.info(`epoch ${e.epoch}/${e.epochs}  loss ${e.loss.toFixed(4)}  sampled AUC ${(e.auc ?? NaN).toFixed(4)}  lr ${(e.learningRate ?? NaN).toPrecision(3)}  ${e.seconds.toFixed(2)} s`);
+              log.info(epochLine(e));
             },
       });
     } catch (e) {

@@ -48,6 +48,8 @@ export interface EpochReport {
 
 /** What fitting may report and use besides the options. */
 export interface FitContext {
+  /** Threads a method that trains in parallel may use (as {@link RankAllOptions.threads}; results never depend on it). */
+  threads?: number;
   onProgress?: ProgressFn;
   onEpoch?: (epoch: EpochReport) => void;
 }

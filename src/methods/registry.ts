@@ -4,6 +4,7 @@
  * `src/methods/` and one line here (or {@link registerMethod} at run time, e.g. in a test or a
  * plug-in).
  */
+import { als } from "./als/index.ts";
 import { factorization } from "./factorization/index.ts";
 import { flagName, type Method, type OptionSpec } from "./method.ts";
 import { similarity } from "./similarity/index.ts";
@@ -15,6 +16,7 @@ export type AnyMethod = Method<any>;
 const registry = new Map<string, AnyMethod>([
   [similarity.name, similarity],
   [factorization.name, factorization],
+  [als.name, als],
 ]);
 
 /** The registered methods, in registration order. */

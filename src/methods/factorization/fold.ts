@@ -19,10 +19,10 @@
  * contributes β_b ⟨P_b, v̂⟩ (item i of it β_b ⟨S_i, v̂⟩), and the residual is what u's items do
  * not account for. The split is exact (it adds up to the score) and seen from u's side.
  */
-import { BLOCK_NAMES, type BlockName } from "../../matrix/interactions.ts";
+import { explainCosine } from "../../rank/explain-factors.ts";
 import { noUnknownItems, type Profile, type UnknownItems } from "../../profile.ts";
 import { Rng } from "../../random.ts";
-import type { ExplainedItem, Explanation, ItemKind } from "../method.ts";
+import type { Explanation, ItemKind } from "../method.ts";
 import { hasItem, scoreBand, type FMData } from "./features.ts";
 import { BprScratch, bprGradient, type FMParams } from "./model.ts";
 
@@ -175,76 +175,23 @@ function dot(a: Float64Array, ao: number, b: Float64Array, bo: number, k: number
   return s;
 }
 
-const NAMESPACE_BLOCK: readonly BlockName[] = ["interests", "courses", "assessments"];
-
 /**
- * Explains cos(u, v) = `score` (see the module comment). `unitU`/`unitV` are the unit factor
- * vectors; `itemsU` u's items; `hasV(i)` whether v has item i.
+ * Explains cos(u, v) = `score` (see the module comment and `explainCosine`): u's items are
+ * represented by their factor sums S_i.
  */
 export function explainFactors(data: FMData, params: FMParams, unitU: Float64Array, unitV: Float64Array, score: number, itemsU: ArrayLike<number>, hasV: (item: number) => boolean, limit: number): Explanation {
-  const k = params.k;
-  const nb = BLOCK_NAMES.length;
-  const P = new Float64Array(nb * k);
-  const S = new Float64Array(itemsU.length * k);
-  const blockOf = new Int32Array(itemsU.length);
-  for (let t = 0; t < itemsU.length; t++) {
-    const item = itemsU[t];
-    blockOf[t] = item < data.nsStart[1] ? 0 : item < data.nsStart[2] ? 1 : 2;
-    itemSum(data, params, item, S, t * k);
-    for (let f = 0; f < k; f++) P[blockOf[t] * k + f] += S[t * k + f];
-  }
-  // Least squares û ≈ Σ β_b P_b over the blocks u has (normal equations, 3 × 3 at most).
-  const present = [...Array(nb).keys()].filter((b) => dot(P, b * k, P, b * k, k) > 0);
-  const beta = new Float64Array(nb);
-  const m = present.length;
-  if (m > 0) {
-    const G = present.map((b) => present.map((c) => dot(P, b * k, P, c * k, k)));
-    const r = present.map((b) => dot(P, b * k, unitU, 0, k));
-    const x = solve(G, r);
-    present.forEach((b, i) => (beta[b] = x[i]));
-  }
-  const blocks: Record<BlockName, number> = { interests: 0, courses: 0, assessments: 0 };
-  const items: ExplainedItem[] = [];
-  for (let t = 0; t < itemsU.length; t++) {
-    const b = blockOf[t];
-    const contribution = beta[b] * dot(S, t * k, unitV, 0, k);
-    blocks[NAMESPACE_BLOCK[b]] += contribution;
-    items.push({ item: data.itemNames[itemsU[t]], block: NAMESPACE_BLOCK[b], contribution, shared: hasV(itemsU[t]) });
-  }
-  items.sort((a, b) => Math.abs(b.contribution) - Math.abs(a.contribution) || (a.item < b.item ? -1 : 1));
-  const explained = blocks.interests + blocks.courses + blocks.assessments;
-  return {
+  return explainCosine({
+    k: params.k,
+    unitU,
+    unitV,
     score,
-    blocks,
-    residual: score - explained,
-    items: items.slice(0, limit),
-    meaning:
-      "score = cosine of the two users' factors; the first user's factors are split by least squares over the factor sums of its items per block, and each block's share is that part's dot product with the other user's factors (residual: what its items do not account for)",
-  };
-}
-
-/** Solves the small symmetric system G x = r (Gaussian elimination with partial pivoting; a singular direction gets 0). */
-function solve(G: number[][], r: number[]): number[] {
-  const n = r.length;
-  const a = G.map((row, i) => [...row, r[i]]);
-  const scale = Math.max(...G.map((row, i) => Math.abs(row[i])), 0);
-  const x = new Array<number>(n).fill(0);
-  const pivots: number[] = [];
-  for (let c = 0, row = 0; c < n && row < n; c++) {
-    let best = row;
-    for (let i = row + 1; i < n; i++) if (Math.abs(a[i][c]) > Math.abs(a[best][c])) best = i;
-    if (Math.abs(a[best][c]) <= 1e-12 * scale) continue;
-    [a[row], a[best]] = [a[best], a[row]];
-    for (let i = 0; i < n; i++) {
-      if (i === row) continue;
-      const f = a[i][c] / a[row][c];
-      for (let j = c; j <= n; j++) a[i][j] -= f * a[row][j];
-    }
-    pivots[row] = c;
-    row++;
-  }
-  pivots.forEach((c, row) => (x[c] = a[row][n] / a[row][c]));
-  return x;
+    items: itemsU,
+    vectorOf: (item, out, at) => itemSum(data, params, item, out, at),
+    blockOf: (item) => (item < data.nsStart[1] ? 0 : item < data.nsStart[2] ? 1 : 2),
+    nameOf: (item) => data.itemNames[item],
+    hasV,
+    limit,
+  });
 }
 
 /** The FM namespace of an item kind. */

@@ -36,12 +36,12 @@ import {
 } from "../method.ts";
 import { buildFeatures, hasItem, NAMESPACES, type FMData, type Weighting } from "./features.ts";
 import { explainFactors, foldInFactors, itemIndex, itemScores, itemTable, namespaceOfKind, userItems, withSpareRow, type ItemTable } from "./fold.ts";
-import { factorData, factorQuery, normalizeRows, rankFactorData, type FactorData } from "./kernel.ts";
+import { factorData, factorQuery, normalizeRows, rankFactorData, type FactorData } from "../../rank/factors.ts";
 import type { FMParams } from "./model.ts";
 import { trainFMParams, type EpochStats } from "./train.ts";
 
 export { buildFeatures, scoreBand, type FMData, type Weighting } from "./features.ts";
-export { factorTopN, type FactorTopNOptions } from "./kernel.ts";
+export { factorTopN, type FactorTopNOptions } from "../../rank/factors.ts";
 export { gradient, predict, type FMParams } from "./model.ts";
 export { trainFMParams, type EpochStats, type TrainOptions } from "./train.ts";
 

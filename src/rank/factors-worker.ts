@@ -2,7 +2,7 @@
  * Worker entry of the factor top-n (started by the top-n driver; must be an extra entrypoint of a
  * compiled build).
  */
-import { serveSelections } from "../../rank/driver.ts";
-import { factorKernel } from "./kernel.ts";
+import { serveSelections } from "./driver.ts";
+import { factorKernel } from "./factors.ts";
 
 serveSelections(factorKernel);

@@ -11,10 +11,10 @@
  * cosine is bit-identical to the naive loop Σ_f a_f·b_f: ties stay ties, and the result does not
  * depend on tiling or on how rows are split between threads.
  */
-import { queryTopN, rankAllPairs, type KernelSetup, type NeighborLists, type QueryFilter, type QueryResult } from "../../rank/driver.ts";
-import { offerRow as offer, type RowSelections } from "../../rank/heap.ts";
-import { autoThreads, workerEntry } from "../../parallel.ts";
-import type { ProgressFn } from "../../types.ts";
+import { queryTopN, rankAllPairs, type KernelSetup, type NeighborLists, type QueryFilter, type QueryResult } from "./driver.ts";
+import { offerRow as offer, type RowSelections } from "./heap.ts";
+import { autoThreads, workerEntry } from "../parallel.ts";
+import type { ProgressFn } from "../types.ts";
 
 /** Row-wise L2 normalisation into a new array; all-zero (or non-finite-norm) rows stay zero. */
 export function normalizeRows(m: Float64Array, rows: number, k: number): Float64Array {
@@ -192,7 +192,7 @@ export interface FactorData {
 /** The factor pair kernel for the top-n driver (the same on every thread). */
 export const factorKernel: KernelSetup<FactorData> = (d, sel) => (start, end) => factorPairsRows(d.unit, d.nonzero, d.rows, d.k, start, end, sel);
 
-const WORKER = workerEntry(new URL("./worker.ts", import.meta.url), "src/methods/factorization/worker.ts");
+const WORKER = workerEntry(new URL("./factors-worker.ts", import.meta.url), "src/rank/factors-worker.ts");
 
 /** Unit rows and the non-zero mask of a factor matrix (rows × k, row-major). */
 export function factorData(factors: Float64Array, rows: number, k: number): FactorData {
