@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { generate } from "../src/generate/index.ts";
 import { ingest } from "../src/ingest.ts";
 import { runPipeline } from "../src/pipeline.ts";
+import { loadRecommender, StaleRankingsError } from "../src/recommender.ts";
 import { openStore, maskLocation, type RunRecord } from "../src/db/store.ts";
 import { PostgresStore } from "../src/db/postgres.ts";
 import { inputTablesDDL } from "../src/db/pg-schema.ts";
@@ -209,6 +210,40 @@ describe.skipIf(!!unavailable)(`Postgres store against a real server${skipped}`,
     const recorded = String(await scalar(url, "SELECT string_agg(r::text, ' ') FROM recsys_runs r")) + String(await scalar(url, "SELECT string_agg(i::text, ' ') FROM recsys_ingests i"));
     expect(recorded.length).toBeGreaterThan(100);
     expect(recorded).not.toContain(PG_PASSWORD);
+  }, 120_000);
+
+  it("keeps each run's model: the recommender answers exactly as the stored table, knows stale input, and export streams the table", async () => {
+    const url = await pg.createDatabase("models");
+    const data = join(root, "data/sample");
+    await runPipeline({ input: { dataDir: data }, store: url, method: "similarity" });
+    await runPipeline({ input: "store", store: url, method: "factorization", table: "fm", options: { epochs: 2 } });
+    const store = await openStore(url, { readonly: true });
+    try {
+      for (const table of ["user_ranking", "fm"]) {
+        let source = "";
+        const rec = await loadRecommender(store, table, (info) => (source = info.source));
+        expect(source).toBe("stored");
+        const stored = new Map<string, [string, number][]>();
+        for await (const [user, , similar, score] of store.scan(table)) stored.set(user, [...(stored.get(user) ?? []), [similar, score]]);
+        expect(stored.size).toBeGreaterThan(500);
+        for (const [user, rows] of stored) expect(rec.similar(user).neighbors.map((x) => [x.similar, x.score])).toEqual(rows);
+      }
+      expect((await store.rankingsTables()).map((t) => [t.table, t.run?.method])).toEqual([["fm", "factorization"], ["user_ranking", "similarity"]]);
+      expect((await store.runs()).length).toBe(2);
+      expect((await store.inputFingerprint())?.sha256).toBe(((await store.lastRun("fm"))!.input as { sha256: string }).sha256);
+    } finally {
+      store.close();
+    }
+    // Other input: the tables are stale, and the model's answers say so.
+    const other = join(work, "other-input");
+    await generate({ users: 300, seed: 5, outDir: other });
+    await ingest(other, url);
+    const after = await openStore(url, { readonly: true });
+    try {
+      await expect(loadRecommender(after, "fm")).rejects.toThrow(StaleRankingsError);
+    } finally {
+      after.close();
+    }
   }, 120_000);
 
   it("carries handles with backslashes, tabs, newlines, quotes and a literal \\N through COPY both ways", async () => {
