@@ -256,3 +256,38 @@ export function factorQuery(data: FactorData, query: Float64Array, self: number,
     filter,
   );
 }
+
+/** A profile folded into a factor model: its unit factor vector. */
+export interface FactorProfileVector {
+  readonly unit: Float64Array;
+}
+
+/**
+ * The users' unit factor rows of a model that ranks by cosine of factors (factorization, als):
+ * every user's top-n, and one user's or profile's on demand, the same way for both.
+ */
+export class FactorRanking {
+  readonly data: FactorData;
+
+  constructor(factors: Float64Array, rows: number, k: number) {
+    this.data = factorData(factors, rows, k);
+  }
+
+  /** Every user's top-n. */
+  rank(users: readonly string[], options: FactorTopNOptions = {}): Promise<{ users: string[] } & NeighborLists> {
+    return rankFactorData(this.data, options).then((lists) => ({ users: [...users], ...lists }));
+  }
+
+  /** The unit vector of user `subject` (a row) or of a folded profile, and the row to leave out (-1 for a profile). */
+  unitOf(subject: number | FactorProfileVector): { unit: Float64Array; self: number } {
+    if (typeof subject !== "number") return { unit: subject.unit, self: -1 };
+    const k = this.data.k;
+    return { unit: this.data.unit.subarray(subject * k, subject * k + k), self: subject };
+  }
+
+  /** One subject's top-n by exact cosine (see {@link factorQuery}). */
+  query(subject: number | FactorProfileVector, n: number, filter: QueryFilter = {}): QueryResult {
+    const { unit, self } = this.unitOf(subject);
+    return factorQuery(this.data, unit, self, n, filter);
+  }
+}

@@ -15,7 +15,7 @@ import { nnz } from "../../matrix/csr.ts";
 import { autoThreads } from "../../parallel.ts";
 import { noUnknownItems, type Profile } from "../../profile.ts";
 import { explainCosine } from "../../rank/explain-factors.ts";
-import { factorData, factorQuery, normalizeRows, rankFactorData, type FactorData } from "../../rank/factors.ts";
+import { FactorRanking, normalizeRows } from "../../rank/factors.ts";
 import { usersWithNeighbors } from "../../rank/heap.ts";
 import type { Rankings } from "../../types.ts";
 import {
@@ -133,7 +133,7 @@ export class AlsModel implements Model {
   readonly epochs: EpochReport[];
   /** Threads the training ran on. */
   readonly trainThreads: number;
-  private readonly factors: FactorData;
+  private readonly factors: FactorRanking;
   private itemIds: Map<string, number> | undefined;
 
   constructor(
@@ -152,7 +152,7 @@ export class AlsModel implements Model {
     this.items = incidence.items;
     this.epochs = fitted.epochs;
     this.trainThreads = fitted.threads;
-    this.factors = factorData(this.userFactors, dataset.users.length, this.k);
+    this.factors = new FactorRanking(this.userFactors, dataset.users.length, this.k);
   }
 
   /** The id of item `key` (e.g. `course:abc`), or undefined if the model has no such item. */
@@ -161,22 +161,20 @@ export class AlsModel implements Model {
     return this.itemIds.get(key);
   }
 
-  async rankAll(options: RankAllOptions = {}): Promise<Rankings> {
-    const lists = await rankFactorData(this.factors, options);
-    return { users: [...this.dataset.users], ...lists };
+  rankAll(options: RankAllOptions = {}): Promise<Rankings> {
+    return this.factors.rank(this.dataset.users, options);
   }
 
   similarUsers(subject: Subject, options: QueryOptions = {}) {
     checkSubject(subject, this.dataset, this.method);
-    const { unit, self } = this.query(subject);
-    return factorQuery(this.factors, unit, self, options.n ?? 10, options);
+    return this.factors.query(subject as number | AlsProfile, options.n ?? 10, options);
   }
 
   /** The unit factor vector of a subject, and its row (-1 for a profile). */
   private query(subject: Subject): { unit: Float64Array; self: number } {
-    if (typeof subject !== "number") return { unit: (subject as AlsProfile).unit, self: -1 };
-    return { unit: this.factors.unit.subarray(subject * this.k, subject * this.k + this.k), self: subject };
+    return this.factors.unitOf(subject as number | AlsProfile);
   }
+
 
   /** A profile's factors: the exact solve of the user half-step with the item factors fixed ({@link foldInUser}). */
   foldIn(profile: Profile): FoldedProfile {

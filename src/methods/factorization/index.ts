@@ -36,7 +36,7 @@ import {
 } from "../method.ts";
 import { buildFeatures, hasItem, NAMESPACES, type FMData, type Weighting } from "./features.ts";
 import { explainFactors, foldInFactors, itemIndex, itemScores, itemTable, namespaceOfKind, userItems, withSpareRow, type ItemTable } from "./fold.ts";
-import { factorData, factorQuery, normalizeRows, rankFactorData, type FactorData } from "../../rank/factors.ts";
+import { FactorRanking, normalizeRows } from "../../rank/factors.ts";
 import type { FMParams } from "./model.ts";
 import { trainFMParams, type EpochStats } from "./train.ts";
 
@@ -195,7 +195,7 @@ interface FactorProfile extends FoldedProfile {
 export class FactorizationModel implements Model {
   readonly method = "factorization";
   readonly stages: { features: number; train: number };
-  private readonly factors: FactorData;
+  private readonly factors: FactorRanking;
   private spare: FMParams | undefined;
   private itemIds: Map<string, number> | undefined;
   private readonly tables: ItemTable[] = [];
@@ -208,26 +208,23 @@ export class FactorizationModel implements Model {
     seconds: { features: number; train: number },
   ) {
     this.stages = seconds;
-    this.factors = factorData(userFactors(fm), fm.users.length, fm.k);
+    this.factors = new FactorRanking(userFactors(fm), fm.users.length, fm.k);
   }
 
-  async rankAll(options: RankAllOptions = {}): Promise<Rankings> {
-    const lists = await rankFactorData(this.factors, options);
-    return { users: [...this.dataset.users], ...lists };
+  rankAll(options: RankAllOptions = {}): Promise<Rankings> {
+    return this.factors.rank(this.dataset.users, options);
   }
 
   similarUsers(subject: Subject, options: QueryOptions = {}) {
     checkSubject(subject, this.dataset, this.method);
-    const { unit, self } = this.query(subject);
-    return factorQuery(this.factors, unit, self, options.n ?? 10, options);
+    return this.factors.query(subject as number | FactorProfile, options.n ?? 10, options);
   }
 
   /** The unit factor vector of a subject, and its row (-1 for a profile). */
   private query(subject: Subject): { unit: Float64Array; self: number } {
-    if (typeof subject !== "number") return { unit: (subject as FactorProfile).unit, self: -1 };
-    const k = this.fm.k;
-    return { unit: this.factors.unit.subarray(subject * k, subject * k + k), self: subject };
+    return this.factors.unitOf(subject as number | FactorProfile);
   }
+
 
   private itemIndex(): Map<string, number> {
     this.itemIds ??= itemIndex(this.fm.data);
