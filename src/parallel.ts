@@ -244,18 +244,9 @@ export function serveRows<P>(setup: (payload: P, index: number) => (start: numbe
     const { payload, index, counter, rows, chunk } = event.data;
     scope.postMessage({ kind: "ready" });
     try {
-      const kernel = setup(payload, index);
-      for (;;) {
-        const start = Atomics.add(counter, 0, chunk);
-        if (start >= rows) break;
-        const end = Math.min(rows, start + chunk);
-        kernel(start, end);
-        scope.postMessage({ kind: "progress", rows: end - start });
-      }
-      scope.postMessage({ kind: "done" });
+      claimRows(scope, setup(payload, index), counter, rows, chunk);
     } catch (e) {
-      const error = e instanceof Error ? e : new Error(String(e));
-      scope.postMessage({ kind: "error", message: error.message, stack: error.stack });
+      reportError(scope, e);
     }
   };
 }
@@ -408,18 +399,27 @@ export function serveRowPool<P, A>(setup: (payload: P, index: number) => (args: 
         return;
       }
       if (!kernelFor) throw new Error("run before init");
-      const kernel = kernelFor(m.args);
-      for (;;) {
-        const start = Atomics.add(m.counter, 0, m.chunk);
-        if (start >= m.rows) break;
-        const end = Math.min(m.rows, start + m.chunk);
-        kernel(start, end);
-        scope.postMessage({ kind: "progress", rows: end - start });
-      }
-      scope.postMessage({ kind: "done" });
+      claimRows(scope, kernelFor(m.args), m.counter, m.rows, m.chunk);
     } catch (e) {
-      const error = e instanceof Error ? e : new Error(String(e));
-      scope.postMessage({ kind: "error", message: error.message, stack: error.stack });
+      reportError(scope, e);
     }
   };
+}
+
+/** A worker's loop: claims `chunk` rows at a time from the shared counter until none are left, reporting each. */
+function claimRows(scope: { postMessage(message: unknown): void }, kernel: (start: number, end: number) => void, counter: Int32Array, rows: number, chunk: number): void {
+  for (;;) {
+    const start = Atomics.add(counter, 0, chunk);
+    if (start >= rows) break;
+    const end = Math.min(rows, start + chunk);
+    kernel(start, end);
+    scope.postMessage({ kind: "progress", rows: end - start });
+  }
+  scope.postMessage({ kind: "done" });
+}
+
+/** A worker's failure, sent to the main thread (which rejects the run with it). */
+function reportError(scope: { postMessage(message: unknown): void }, e: unknown): void {
+  const error = e instanceof Error ? e : new Error(String(e));
+  scope.postMessage({ kind: "error", message: error.message, stack: error.stack });
 }
