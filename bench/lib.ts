@@ -100,3 +100,53 @@ console.log(rows);`;
   await Bun.write(path, script);
   return path;
 }
+
+/** A free TCP port on 127.0.0.1 (bound and released). */
+export async function freePort(): Promise<number> {
+  const l = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+  const p = l.port;
+  l.stop(true);
+  return p;
+}
+
+/** What one wrk run measured. */
+export interface WrkResult {
+  rps: number;
+  p50: number;
+  p99: number;
+  requests: number;
+  /** Non-2xx answers. */
+  failed: number;
+  /** Socket errors (wrk's 2 s timeouts on a saturated machine among them). */
+  socket: number;
+  /** failed + socket. */
+  errors: number;
+}
+
+/** wrk's latency text (`850.00us`, `1.2ms`, `2s`) in ms. */
+function wrkMs(text: string): number {
+  const m = /([\d.]+)(us|ms|s)/.exec(text);
+  if (!m) return NaN;
+  const v = Number(m[1]);
+  return m[2] === "us" ? v / 1000 : m[2] === "s" ? v * 1000 : v;
+}
+
+/** Runs wrk (one thread, `connections` connections, `script`) against the similarity route of 127.0.0.1:`port`. */
+export function wrk(port: number, script: string, seconds: number, connections: number): WrkResult {
+  const p = Bun.spawnSync(["wrk", "-t1", `-c${connections}`, `-d${seconds}s`, "--latency", "-s", script, `http://127.0.0.1:${port}/api/similarity/`], { stdout: "pipe", stderr: "pipe" });
+  const out = p.stdout.toString();
+  if (p.exitCode !== 0) throw new Error(`wrk failed: ${p.stderr.toString()}`);
+  const num = (re: RegExp) => Number(re.exec(out)?.[1] ?? 0);
+  const sockets = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
+  const failed = num(/Non-2xx or 3xx responses: (\d+)/);
+  const socket = sockets ? sockets.slice(1).reduce((a, b) => a + Number(b), 0) : 0;
+  return {
+    rps: num(/Requests\/sec:\s+([\d.]+)/),
+    p50: wrkMs(/\n\s+50%\s+(\S+)/.exec(out)?.[1] ?? ""),
+    p99: wrkMs(/\n\s+99%\s+(\S+)/.exec(out)?.[1] ?? ""),
+    requests: num(/(\d+) requests in/),
+    failed,
+    socket,
+    errors: failed + socket,
+  };
+}

@@ -18,7 +18,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { generatedData, median, ROOT, timed } from "./lib.ts";
+import { freePort, generatedData, median, ROOT, timed, wrk, type WrkResult } from "./lib.ts";
 import { pgUnavailable, startCluster } from "../test/fixtures/postgres.ts";
 
 const { values } = parseArgs({
@@ -202,46 +202,9 @@ async function noticeLatency(url: string): Promise<void> {
   console.log(`swap noticed after       polling every 100 ms: ${ms(poll)};  LISTEN/NOTIFY: ${ms(listen)}\n`);
 }
 
-async function freePort(): Promise<number> {
-  const l = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
-  const p = l.port;
-  l.stop(true);
-  return p;
-}
 
-interface WrkResult {
-  rps: number;
-  p50: number;
-  p99: number;
-  requests: number;
-  /** Non-2xx answers. */
-  failed: number;
-  /** Socket errors (wrk's 2 s timeouts on a saturated machine among them). */
-  socket: number;
-}
 
-function ms(text: string): number {
-  const m = /([\d.]+)(us|ms|s)/.exec(text);
-  if (!m) return NaN;
-  const v = Number(m[1]);
-  return m[2] === "us" ? v / 1000 : m[2] === "s" ? v * 1000 : v;
-}
 
-function wrk(port: number, script: string, seconds: number, connections: number): WrkResult {
-  const p = Bun.spawnSync(["wrk", "-t1", `-c${connections}`, `-d${seconds}s`, "--latency", "-s", script, `http://127.0.0.1:${port}/api/similarity/`], { stdout: "pipe", stderr: "pipe" });
-  const out = p.stdout.toString();
-  if (p.exitCode !== 0) throw new Error(`wrk failed: ${p.stderr.toString()}`);
-  const num = (re: RegExp) => Number(re.exec(out)?.[1] ?? 0);
-  const socket = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
-  return {
-    rps: num(/Requests\/sec:\s+([\d.]+)/),
-    p50: ms(/\n\s+50%\s+(\S+)/.exec(out)?.[1] ?? ""),
-    p99: ms(/\n\s+99%\s+(\S+)/.exec(out)?.[1] ?? ""),
-    requests: num(/(\d+) requests in/),
-    failed: num(/Non-2xx or 3xx responses: (\d+)/),
-    socket: socket ? socket.slice(1).reduce((a, b) => a + Number(b), 0) : 0,
-  };
-}
 
 async function serveBench(sqliteDb: string, pgDb: string, work: string, users: number): Promise<void> {
   const seconds = Number(values.duration);

@@ -14,6 +14,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { freePort, wrk, type WrkResult } from "./lib.ts";
 
 const USERS = 10_000;
 const TOP = 10;
@@ -74,46 +75,9 @@ function rssKiB(pid: number): number {
   return m ? Number(m[1]) : NaN;
 }
 
-async function freePort(): Promise<number> {
-  const l = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
-  const p = l.port;
-  l.stop(true);
-  return p;
-}
 
-interface WrkResult {
-  rps: number;
-  p50: number;
-  p99: number;
-  requests: number;
-  errors: number;
-}
 
-function ms(text: string): number {
-  const m = /([\d.]+)(us|ms|s)/.exec(text);
-  if (!m) return NaN;
-  const v = Number(m[1]);
-  return m[2] === "us" ? v / 1000 : m[2] === "s" ? v * 1000 : v;
-}
 
-function wrk(port: number, script: string, seconds: number, connections: number): WrkResult {
-  const p = Bun.spawnSync(["wrk", "-t1", `-c${connections}`, `-d${seconds}s`, "--latency", "-s", script, `http://127.0.0.1:${port}/api/similarity/`], {
-    stdout: "pipe",
-    stderr: "pipe",
-  });
-  const out = p.stdout.toString();
-  if (p.exitCode !== 0) throw new Error(`wrk failed: ${p.stderr.toString()}`);
-  const num = (re: RegExp) => Number(re.exec(out)?.[1] ?? 0);
-  const socketErrors = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
-  const errors = num(/Non-2xx or 3xx responses: (\d+)/) + (socketErrors ? socketErrors.slice(1).reduce((a, b) => a + Number(b), 0) : 0);
-  return {
-    rps: num(/Requests\/sec:\s+([\d.]+)/),
-    p50: ms(/\n\s+50%\s+(\S+)/.exec(out)?.[1] ?? ""),
-    p99: ms(/\n\s+99%\s+(\S+)/.exec(out)?.[1] ?? ""),
-    requests: num(/(\d+) requests in/),
-    errors,
-  };
-}
 
 /**
  * `./recsys similar 110` from the compiled binary on the 10k table (budget ≤ 100 ms wall), next
