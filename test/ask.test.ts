@@ -14,6 +14,7 @@ import { DegenerateRunError, runPipeline } from "../src/pipeline.ts";
 import { loadRecommender, NotSupportedError, StaleRankingsError, type Recommender } from "../src/recommender.ts";
 import { openApp, type AppUnderTest } from "./fixtures/app.ts";
 import { runCli } from "./fixtures/cli.ts";
+import { serve } from "./fixtures/serve.ts";
 import { grouped, groupOf, writeCsvDir } from "./fixtures/grouped.ts";
 import { readRankings } from "./fixtures/rankings.ts";
 
@@ -282,6 +283,36 @@ describe("the API", () => {
     }
     expect(app.errors).toEqual([]);
   });
+});
+
+describe("a server process: models loaded and asked in workers", () => {
+  it("answers the model's queries exactly as the in-process app, and keeps answering the stored top-n meanwhile", async () => {
+    const app = openApp(db);
+    const server = await serve(["--db", db]);
+    try {
+      const post = (path: string, body: object) => fetch(`${server.url}${path}`, { method: "POST", headers: { Host: "localhost" }, body: JSON.stringify(body) });
+      const asks: [string, object][] = [
+        ["/api/similarity/", { user_handle: "7", n: 40, explain: true }],
+        ["/api/similarity/", { user_handle: "7", method: "factorization", exclude: ["1"] }],
+        ["/api/similarity/", { profile: sim.profile("7"), method: "als" }],
+        ["/api/similarity/", { user_handles: ["7", "ghost"], n: 15 }],
+        ["/api/recommendations/", { user_handle: "7", kind: "courses", n: 4 }],
+        ["/api/recommendations/", { user_handle: "ghost" }],
+      ];
+      // All at once, with seed requests among them: every answer as the in-process app gives it.
+      const seeds = Array.from({ length: 20 }, () => post("/api/similarity/", { user_handle: "8" }));
+      const answers = await Promise.all(asks.map(([path, body]) => post(path, body)));
+      for (const [i, [path, body]] of asks.entries()) {
+        const local = await app.ask(path, { method: "POST", body: JSON.stringify(body) });
+        expect([path, body, answers[i].status, await answers[i].json()]).toEqual([path, body, local.status, local.body]);
+      }
+      for (const r of await Promise.all(seeds)) expect(await r.json()).toEqual(app.call("/api/similarity/8").body);
+      expect(server.stderr()).toMatch(/model of user_ranking (loaded|fitted again) in/);
+    } finally {
+      await server.stop();
+      app.close();
+    }
+  }, 60_000);
 });
 
 describe("the CLI", () => {

@@ -28,7 +28,7 @@ const db = join(work, "ranked.db");
 beforeAll(() => {
   const r = runCli(["pipeline", "--data-dir", writeData(join(work, "good")), "--db", db]);
   expect(r.code).toBe(0);
-});
+}, 60_000);
 
 describe("errors from the environment name the variable, not the flag", () => {
   it("DATABASE_ENV", () => {

@@ -36,7 +36,7 @@ beforeAll(async () => {
 afterAll(() => {
   pg?.stop();
   rmSync(work, { recursive: true, force: true });
-});
+}, 60_000);
 
 describe("Postgres URLs", () => {
   it("parses libpq's URL form: user, password, host, IPv6, port, database, parameters (percent-decoded)", () => {

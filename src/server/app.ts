@@ -248,7 +248,7 @@ export function createApp(reader: TableReader, options: AppOptions = {}): (req: 
     await target.sync();
     if (!target.exists) throw new MissingTableError(target.table);
     const rec = await catalog.recommender(target);
-    const answer = route === "similarity" ? similarityAnswer(rec, q) : recommendationsAnswer(rec, q);
+    const answer = await (route === "similarity" ? similarityAnswer(rec, q) : recommendationsAnswer(rec, q));
     return { status: 200, body: JSON.stringify(answer) };
   }
 
@@ -336,8 +336,10 @@ export function createApp(reader: TableReader, options: AppOptions = {}): (req: 
     if (e instanceof UnknownTableError) return json(404, { error: e.message });
     if (e instanceof UnknownMethodError) return json(400, { error: `method: ${e.message}` });
     // The table's rankings and the input disagree, or there is no run to load: the operator must re-run the pipeline.
-    if (e instanceof StaleRankingsError || e instanceof NoRunError) return json(409, { error: e.message });
-    if (e instanceof MissingTablesError) return json(409, { error: `the model cannot be loaded: ${e.message}` });
+    // By name too: a model loaded in a worker reports its errors by name and message.
+    const name = (e as Error)?.name;
+    if (e instanceof StaleRankingsError || e instanceof NoRunError || name === "StaleRankingsError" || name === "NoRunError") return json(409, { error: (e as Error).message });
+    if (e instanceof MissingTablesError || name === "MissingTablesError") return json(409, { error: `the model cannot be loaded: ${(e as Error).message}` });
     if (e instanceof StoreUnavailableError) return json(503, { error: e.message }, { "Retry-After": "1" });
     onError(e);
     return json(500, { error: "internal server error" });

@@ -7,10 +7,14 @@ import { MissingTableError, type RankingsStore, type RunRow, type TableReader } 
 import type { Fingerprint } from "../fingerprint.ts";
 import { getMethod } from "../methods/registry.ts";
 import { validateTableName } from "../names.ts";
-import { loadRecommender, type LoadInfo, type Recommender } from "../recommender.ts";
+import { loadRecommender, type LoadInfo } from "../recommender.ts";
+import { localModel, WorkerModel, type ModelHost } from "./model-host.ts";
 
 /** Most tables one server keeps readers for (a table must exist to get one, so this only bounds a store with very many). */
 const MAX_TABLES = 64;
+
+/** Most models loaded at once (each holds its own copy of the input): the least recently loaded goes first. */
+const MAX_MODELS = 4;
 
 /** No such rankings table, or none made by that method: the API's 404. */
 export class UnknownTableError extends Error {
@@ -27,7 +31,7 @@ export interface Staleness {
 
 export class Catalog {
   private readonly readers = new Map<string, TableReader>();
-  private readonly models = new Map<string, { runId: number; model: Promise<Recommender> }>();
+  private readonly models = new Map<string, { runId: number; model: Promise<ModelHost> }>();
   private opened: RankingsStore | undefined;
 
   constructor(
@@ -37,6 +41,12 @@ export class Catalog {
     readonly main: TableReader,
     private readonly checkEveryMs = 100,
     private readonly onLoad?: (table: string, info: LoadInfo) => void,
+    /**
+     * Where workers open the store themselves (the path or URL, credentials included; never
+     * logged): models are then loaded and asked off the server's thread (see model-host.ts).
+     * Without it they are asked on this thread.
+     */
+    private readonly location?: string,
   ) {
     this.readers.set(main.table, main);
   }
@@ -49,6 +59,7 @@ export class Catalog {
         for (const r of this.readers.values()) if (r !== this.main) r.close();
         this.readers.clear();
         this.readers.set(this.main.table, this.main);
+        for (const m of this.models.values()) m.model.then((host) => host.close(), () => {});
         this.models.clear();
       }
       this.opened = store;
@@ -85,19 +96,31 @@ export class Catalog {
     return this.table(latest.table);
   }
 
-  /** The model behind `reader`'s table, as of its latest run (cached per run). */
-  async recommender(reader: TableReader): Promise<Recommender> {
+  /** The model behind `reader`'s table, as of its latest run (cached per run; loaded in a worker when it can be). */
+  async recommender(reader: TableReader): Promise<ModelHost> {
     await reader.sync();
     const store = this.store;
     const run = await reader.lastRun();
-    const cached = this.models.get(reader.table);
-    if (cached && run && cached.runId === run.id) return cached.model;
-    const model = loadRecommender(store, reader.table, (info) => this.onLoad?.(reader.table, info));
+    const table = reader.table;
+    const cached = this.models.get(table);
+    if (cached && run && cached.runId === run.id) {
+      const host = await cached.model;
+      if (!(host instanceof WorkerModel && host.failed)) return host;
+    }
+    if (cached) cached.model.then((host) => host.close(), () => {});
+    const onLoad = (info: LoadInfo) => this.onLoad?.(table, info);
+    const model = this.location ? WorkerModel.start(this.location, table, onLoad) : loadRecommender(store, table, onLoad).then(localModel);
     // A failed load (e.g. stale input) is not cached: the next request tries again.
-    this.models.set(reader.table, { runId: run?.id ?? -1, model });
+    this.models.delete(table);
+    this.models.set(table, { runId: run?.id ?? -1, model });
     model.catch(() => {
-      if (this.models.get(reader.table)?.model === model) this.models.delete(reader.table);
+      if (this.models.get(table)?.model === model) this.models.delete(table);
     });
+    while (this.models.size > MAX_MODELS) {
+      const [oldest, entry] = this.models.entries().next().value!;
+      this.models.delete(oldest);
+      entry.model.then((host) => host.close(), () => {});
+    }
     return model;
   }
 
@@ -112,6 +135,7 @@ export class Catalog {
   close(): void {
     for (const r of this.readers.values()) if (r !== this.main) r.close();
     this.readers.clear();
+    for (const m of this.models.values()) m.model.then((host) => host.close(), () => {});
     this.models.clear();
   }
 }

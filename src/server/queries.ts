@@ -6,7 +6,8 @@
  */
 import type { Explanation } from "../methods/method.ts";
 import { ProfileError, parseProfile, type Profile } from "../profile.ts";
-import { MAX_EXPLAIN_ITEMS, NotSupportedError, UnknownUserError, type Neighbor, type Recommender } from "../recommender.ts";
+import { MAX_EXPLAIN_ITEMS, type Neighbor } from "../recommender.ts";
+import type { ModelHost } from "./model-host.ts";
 import { roundScore } from "./render.ts";
 
 /** A client mistake: becomes `{"error": message}` with `status`. */
@@ -146,25 +147,27 @@ export function explanationJson(e: Explanation): Record<string, unknown> {
   return { score: e.score, blocks: e.blocks, residual: e.residual, items: e.items, meaning: e.meaning };
 }
 
-/** Runs `f`, turning the recommender's complaints about the request into 4xx. */
-function asClient<T>(f: () => T): T {
+/**
+ * Awaits a model's answer, turning its complaints about the request into 4xx. By error name: a
+ * model in a worker reports its errors by name and message.
+ */
+async function asClient<T>(answer: Promise<T>): Promise<T> {
   try {
-    return f();
+    return await answer;
   } catch (e) {
-    if (e instanceof UnknownUserError) throw new ClientError(404, e.message);
-    if (e instanceof NotSupportedError) throw new ClientError(400, e.message);
-    if (e instanceof ProfileError) throw new ClientError(400, e.message);
-    if (e instanceof RangeError) throw new ClientError(400, e.message);
+    const name = (e as Error)?.name;
+    if (name === "UnknownUserError") throw new ClientError(404, (e as Error).message);
+    if (name === "NotSupportedError" || name === "ProfileError" || name === "RangeError") throw new ClientError(400, (e as Error).message);
     throw e;
   }
 }
 
 /** The answer of `/api/similarity/` from a model. */
-export function similarityAnswer(rec: Recommender, q: ModelQuery): unknown {
+export async function similarityAnswer(rec: ModelHost, q: ModelQuery): Promise<unknown> {
   const options = { n: q.n, exclude: q.exclude, within: q.within, minScore: q.minScore, explain: q.explain };
-  const one = (who: string | Profile) => asClient(() => rec.similar(who, options));
+  const one = (who: string | Profile) => asClient(rec.similar(who, options));
   if ("user" in q.asked) {
-    const a = one(q.asked.user);
+    const a = await one(q.asked.user);
     // Without filters, no neighbour at all is the table's 404; with them, an empty list is an answer.
     const filtered = q.exclude !== undefined || q.within !== undefined || q.minScore !== undefined;
     if (a.neighbors.length === 0 && !filtered) throw new ClientError(404, `no similar users for ${JSON.stringify(q.asked.user)}: a user without any similar user`);
@@ -172,39 +175,43 @@ export function similarityAnswer(rec: Recommender, q: ModelQuery): unknown {
   }
   if ("users" in q.asked) {
     return {
-      results: q.asked.users.map((user) => {
-        try {
-          return { user_handle: user, similar: one(user).neighbors.map(neighborJson) };
-        } catch (e) {
-          if (e instanceof ClientError) return { user_handle: user, error: e.message };
-          throw e;
-        }
-      }),
+      results: await Promise.all(
+        q.asked.users.map(async (user) => {
+          try {
+            return { user_handle: user, similar: (await one(user)).neighbors.map(neighborJson) };
+          } catch (e) {
+            if (e instanceof ClientError) return { user_handle: user, error: e.message };
+            throw e;
+          }
+        }),
+      ),
     };
   }
-  const a = one(q.asked.profile);
+  const a = await one(q.asked.profile);
   return { similar: a.neighbors.map(neighborJson), unknown: a.unknown };
 }
 
 /** The answer of `/api/recommendations/` from a model. */
-export function recommendationsAnswer(rec: Recommender, q: ModelQuery): unknown {
+export async function recommendationsAnswer(rec: ModelHost, q: ModelQuery): Promise<unknown> {
   const options = { n: q.n, kind: q.kind, using: q.using, neighbors: q.neighbors, excludeSeen: q.excludeSeen };
-  const one = (who: string | Profile) => {
-    const a = asClient(() => rec.recommend(who, { ...options, exclude: q.exclude }));
+  const one = async (who: string | Profile) => {
+    const a = await asClient(rec.recommend(who, { ...options, exclude: q.exclude }));
     return { kind: a.kind, using: a.using, items: a.items.map((i) => ({ ...i, voters: i.voters.map((v) => ({ similar: v.similar, score: roundScore(v.score) })) })), ...(a.unknown ? { unknown: a.unknown } : {}) };
   };
   if ("user" in q.asked) return one(q.asked.user);
   if ("users" in q.asked) {
     const users = q.asked.users;
     return {
-      results: users.map((user) => {
-        try {
-          return { user_handle: user, ...one(user) };
-        } catch (e) {
-          if (e instanceof ClientError) return { user_handle: user, error: e.message };
-          throw e;
-        }
-      }),
+      results: await Promise.all(
+        users.map(async (user) => {
+          try {
+            return { user_handle: user, ...(await one(user)) };
+          } catch (e) {
+            if (e instanceof ClientError) return { user_handle: user, error: e.message };
+            throw e;
+          }
+        }),
+      ),
     };
   }
   return one(q.asked.profile);

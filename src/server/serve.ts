@@ -121,8 +121,13 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   }
   const onError = (e: unknown) => sink.write(`${stamp} error ${(e as Error)?.stack ?? String(e)}\n`);
   const store = reader instanceof WatchedReader ? () => reader.store : () => (owned ?? (options.dbPath as RankingsStore));
-  const catalog = new Catalog(store, reader, options.checkEveryMs ?? 100, (table, info) =>
-    sink.write(`${stamp} model of ${table} ${info.source === "stored" ? "loaded" : "fitted again"} in ${info.seconds.toFixed(2)} s\n`),
+  const catalog = new Catalog(
+    store,
+    reader,
+    options.checkEveryMs ?? 100,
+    (table, info) => sink.write(`${stamp} model of ${table} ${info.source === "stored" ? "loaded" : "fitted again"} in ${info.seconds.toFixed(2)} s\n`),
+    // A server that opened the store by location lets workers open it too: models off this thread.
+    typeof options.dbPath === "string" ? options.dbPath : undefined,
   );
   const handler = createApp(reader, { token: options.token, onError, cacheSize: options.cacheSize, catalog });
   const log = options.accessLog !== false;
