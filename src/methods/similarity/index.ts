@@ -176,8 +176,11 @@ export const similarity: Method<SimilarityOptions> = {
     context.onProgress?.("matrix", 1, 1);
     return new SimilarityModel(dataset, m, (performance.now() - t0) / 1000);
   },
-  // Rebuilding the matrix from the dataset (≈0.1 s at 10k users) costs less than storing it
-  // (the matrix is ~10× the input rows' size) and reading it back.
+  // The matrix is rebuilt from the dataset rather than stored. Measured at 10k generated users
+  // (476k non-zeros, 5.8 MB as blobs; medians of 5 on a loaded machine): storing costs 148 ms per
+  // run and 5.8 MB per table, reading it back 16 ms, rebuilding 286 ms. The model loads in the
+  // server's worker, off the request path, and must load the dataset anyway (the fingerprint
+  // check), so the 0.27 s saved per load did not pay for a copy of the matrix in every database.
   restore(dataset, options) {
     const t0 = performance.now();
     return new SimilarityModel(dataset, buildUserItemMatrix(dataset, options.weights), (performance.now() - t0) / 1000);
