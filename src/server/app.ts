@@ -15,7 +15,9 @@ import { UnknownMethodError } from "../methods/registry.ts";
 import { NoRunError, StaleRankingsError } from "../recommender.ts";
 import { UnknownTableError, type Catalog } from "./catalog.ts";
 import { ClientError, MAX_HANDLE, parseHandle, parseModelQuery, recommendationsAnswer, RECOMMENDATION_FIELDS, SIMILARITY_FIELDS, similarityAnswer } from "./queries.ts";
+import { exploreRoute, isExploreRoute } from "./explore.ts";
 import { renderNeighbors } from "./render.ts";
+import { webRoute } from "./web.ts";
 
 export { renderNeighbors, roundScore } from "./render.ts";
 export { MAX_HANDLE, parseHandle } from "./queries.ts";
@@ -306,6 +308,12 @@ export function createApp(reader: TableReader, options: AppOptions = {}): (req: 
       if (method !== "GET") throw new ClientError(405, `method ${method} not allowed on ${path}; use GET`, { Allow: ALLOW_READ });
       return health(req.headers);
     }
+    // The explorer page (web.ts): static files, no data, so no token (the page asks for it).
+    if (path === "/" || path === "/index.html" || path.startsWith("/assets/")) {
+      const file = webRoute(path);
+      if (file && method !== "GET") throw new ClientError(405, `method ${method} not allowed on ${path}; use GET`, { Allow: ALLOW_READ });
+      if (file) return file;
+    }
     if (path === "/api" || path.startsWith("/api/")) {
       authorize(req.headers);
       if (path === "/api/similarity" || path.startsWith("/api/similarity/")) {
@@ -321,6 +329,11 @@ export function createApp(reader: TableReader, options: AppOptions = {}): (req: 
           throw new ClientError(405, `method ${method} not allowed on ${path}; use GET or POST`, { Allow: ALLOW_API });
         }
         return recommendations(req, path, query);
+      }
+      // The explorer page's read-only routes (explore.ts): profile, suggestions, tables, histograms.
+      if (isExploreRoute(path)) {
+        if (!options.catalog) throw new ClientError(404, `no route ${path}: this server answers only the stored top-n`);
+        return exploreRoute(options.catalog, method, path, query);
       }
       if (path === "/api/openapi.json") {
         if (method !== "GET") throw new ClientError(405, `method ${method} not allowed on ${path}; use GET`, { Allow: ALLOW_READ });
