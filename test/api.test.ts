@@ -458,8 +458,8 @@ describe("the explorer page's routes (profile, suggestions, tables, histograms) 
     expect((await explorer.ask("/api/tables/user_ranking/other")).status).toBe(404);
   });
 
-  it("serves the page at / with a strict CSP, no inline script, and content-hashed assets cached for a year", () => {
-    const page = explorer.call("/");
+  it("serves the page at / with a strict CSP, no inline script, and content-hashed assets cached for a year", async () => {
+    const page = await explorer.ask("/");
     expect(page.status).toBe(200);
     expect(page.headers.get("content-type")).toBe("text/html; charset=utf-8");
     expect(page.headers.get("cache-control")).toBe("no-cache");
@@ -471,19 +471,20 @@ describe("the explorer page's routes (profile, suggestions, tables, histograms) 
     expect([...page.text.matchAll(/<script\b[^>]*>/g)].every((m) => / src="\/assets\/app-[0-9a-f]{12}\.js"/.test(m[0]))).toBe(true);
     for (const [asset, type] of [[/src="(\/assets\/[^"]+\.js)"/, "text/javascript"], [/href="(\/assets\/[^"]+\.css)"/, "text/css"]] as const) {
       const path = asset.exec(page.text)![1];
-      const file = explorer.call(path);
+      const file = await explorer.ask(path);
       expect(file.status).toBe(200);
       expect(file.headers.get("content-type")).toStartWith(type);
       expect(file.headers.get("cache-control")).toBe("public, max-age=31536000, immutable");
       expect(file.text.length).toBeGreaterThan(1000);
     }
-    expect(explorer.call("/", { method: "POST" }).status).toBe(405);
+    expect((await explorer.ask("/", { method: "POST" })).status).toBe(405);
+    expect((await explorer.ask("/assets/app-0000.js")).status).toBe(404);
   });
 
   it("in prod serves the page without the token (it holds no data) and every data route only with it", async () => {
     const prod = openApp(join(dir, "recsys.db"), { token: "s3cret" });
     try {
-      expect(prod.call("/").status).toBe(200);
+      expect((await prod.ask("/")).status).toBe(200);
       for (const path of ["/api/tables", "/api/users/7", "/api/users?prefix=1", "/api/tables/user_ranking/histogram"]) {
         expect((await prod.ask(path)).status).toBe(401);
         expect((await prod.ask(path, { headers: { Authorization: "Bearer s3cret" } })).status).toBe(200);

@@ -120,7 +120,12 @@ function later(title: string, load: () => Promise<Node[]>, id: string): HTMLElem
   card.id = id;
   const mine = renderId;
   load().then(
-    (nodes) => mine === renderId && body.replaceWith(h("div", {}, ...nodes)),
+    (nodes) => {
+      if (mine !== renderId) return;
+      body.replaceWith(h("div", {}, ...nodes));
+      // When each part of the page is there (tools/screenshots.ts reports the first load's).
+      performance.mark(`shown:${id}`);
+    },
     (e) => mine === renderId && body.replaceWith(failure(e)),
   );
   return card;
@@ -158,8 +163,8 @@ function explanationBody(n: Neighbor): HTMLElement {
     h(
       "table",
       { class: "blocks" },
-      h("tbody", {}, ...rows.map(([name, v]) => h("tr", { "data-block": name }, h("th", { scope: "row" }, name), h("td", { class: "num part" }, fmt(v)), h("td", { class: "barcell" }, bar(Math.abs(v) / scale, v < 0 ? "neg" : name))))),
-      h("tfoot", {}, h("tr", {}, h("th", { scope: "row" }, "score"), h("td", { class: "num total" }, fmt(e.score)), h("td", {}))),
+      h("tbody", {}, ...rows.map(([name, v]) => h("tr", { "data-block": name }, h("th", { scope: "row" }, name), h("td", { class: "num part" }, fmt(v)), h("td", { class: "num share" }, e.score ? `${Math.round((v / e.score) * 100)}%` : ""), h("td", { class: "barcell" }, bar(Math.abs(v) / scale, v < 0 ? "neg" : name))))),
+      h("tfoot", {}, h("tr", {}, h("th", { scope: "row" }, "score"), h("td", { class: "num total" }, fmt(e.score)), h("td", { class: "num share" }, "100%"), h("td", {}))),
     ),
     e.items.length
       ? h(
