@@ -458,6 +458,31 @@ describe("the explorer page's routes (profile, suggestions, tables, histograms) 
     expect((await explorer.ask("/api/tables/user_ranking/other")).status).toBe(404);
   });
 
+  it("keeps what it computed per database: another database's table of the same name and run id has its own histograms and epochs", async () => {
+    const other = join(dir, "other.db");
+    const otherStore = await openStore(other);
+    try {
+      // The same sequence of runs (ids 1 and 2, same table names) on other data.
+      writeCsvDir(join(dir, "data2"), grouped(60, 9));
+      await runPipeline({ input: { dataDir: join(dir, "data2") }, store: otherStore, method: "similarity", topN: 10, threads: 1 });
+      await runPipeline({ input: "store", store: otherStore, method: "factorization", table: "fm_ranking", topN: 10, threads: 1, options: { epochs: 2 } });
+    } finally {
+      otherStore.close();
+    }
+    const first = await explorer.ask("/api/tables/user_ranking/histogram");
+    await explorer.ask("/api/tables");
+    const app2 = openApp(other);
+    try {
+      const second = await app2.ask("/api/tables/user_ranking/histogram");
+      expect(second.body.users).toBeLessThanOrEqual(60);
+      expect(second.body.users).not.toBe(first.body.users);
+      const fm = (await app2.ask("/api/tables")).body.tables.find((t: { table: string }) => t.table === "fm_ranking");
+      expect(fm.epochs).toHaveLength(2);
+    } finally {
+      app2.close();
+    }
+  });
+
   it("serves the page at / with a strict CSP, no inline script, and content-hashed assets cached for a year", async () => {
     const page = await explorer.ask("/");
     expect(page.status).toBe(200);

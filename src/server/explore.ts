@@ -4,7 +4,7 @@
  * score and overlap histograms of a table. Each answer is small and bounded; the seed's request
  * path (app.ts) never comes here.
  */
-import { MissingTableError, type RunRow, type TableReader } from "../db/store.ts";
+import { MissingTableError, type RankingsStore, type RunRow, type TableReader } from "../db/store.ts";
 import type { Fingerprint } from "../fingerprint.ts";
 import type { Recommender } from "../recommender.ts";
 import type { Catalog } from "./catalog.ts";
@@ -140,15 +140,29 @@ function runJson(run: RunRow) {
   };
 }
 
-/** Per-epoch training stats kept with a run's model (factorization), by run id: read once. */
-const epochCache = new Map<number, Promise<unknown[] | null>>();
+/**
+ * What this module computed from one store (run ids and table generations mean nothing in
+ * another; a database file replaced at its path is another store): each run's epoch stats, and
+ * histograms by table, run and generation.
+ */
+const caches = new WeakMap<RankingsStore, { epochs: Map<number, Promise<unknown[] | null>>; histograms: Map<string, Promise<unknown>> }>();
 
+function cachesOf(store: RankingsStore) {
+  let c = caches.get(store);
+  if (!c) caches.set(store, (c = { epochs: new Map(), histograms: new Map() }));
+  return c;
+}
+
+/** Per-epoch training stats kept with a run's model (factorization): read once per run. */
 async function epochsOf(catalog: Catalog, run: RunRow): Promise<unknown[] | null> {
-  let epochs = epochCache.get(run.id);
+  const store = catalog.store;
+  const cache = cachesOf(store).epochs;
+  let epochs = cache.get(run.id);
   if (!epochs) {
-    epochs = Promise.resolve(catalog.store.loadModel(run.id)).then((state) => (Array.isArray(state?.meta.epochs) ? (state.meta.epochs as unknown[]) : null));
-    if (epochCache.size > 64) epochCache.clear();
-    epochCache.set(run.id, epochs);
+    epochs = Promise.resolve(store.loadModel(run.id)).then((state) => (Array.isArray(state?.meta.epochs) ? (state.meta.epochs as unknown[]) : null));
+    if (cache.size >= 64) cache.clear();
+    cache.set(run.id, epochs);
+    epochs.catch(() => cache.delete(run.id));
   }
   return epochs;
 }
@@ -202,9 +216,6 @@ async function topRows(catalog: Catalog, table: string): Promise<Map<string, { s
   return rows;
 }
 
-/** Histograms by table and run (a new run is a new key); a few tables at most. */
-const histogramCache = new Map<string, Promise<unknown>>();
-
 /**
  * `GET /api/tables/{t}/histogram[?compare=u]`: the distribution over users of the top-1 score and
  * of the score at rank 10 (the last a top-10 list keeps); with `compare`, how many of each user's
@@ -216,12 +227,14 @@ export async function histogramAnswer(catalog: Catalog, name: string, given: Rec
   const other = given.compare !== undefined ? await catalog.table(given.compare) : null;
   const [run, otherRun] = await Promise.all([reader.lastRun(), other?.lastRun() ?? null]);
   const key = JSON.stringify([reader.table, run?.id ?? null, reader.generation, other?.table ?? null, otherRun?.id ?? null, other?.generation ?? null]);
-  let answer = histogramCache.get(key);
+  // A new run or a swapped table is a new key; a few tables at most.
+  const cache = cachesOf(catalog.store).histograms;
+  let answer = cache.get(key);
   if (!answer) {
     answer = computeHistogram(catalog, reader.table, other?.table ?? null);
-    if (histogramCache.size >= 16) histogramCache.clear();
-    histogramCache.set(key, answer);
-    answer.catch(() => histogramCache.delete(key));
+    if (cache.size >= 16) cache.clear();
+    cache.set(key, answer);
+    answer.catch(() => cache.delete(key));
   }
   return answer;
 }
