@@ -47,6 +47,7 @@ function href(state: State): string {
 function go(patch: Partial<State>): void {
   const next = { ...readState(), ...patch };
   history.pushState(null, "", href(next));
+  window.scrollTo(0, 0);
   void render();
 }
 
@@ -403,7 +404,8 @@ async function render(): Promise<void> {
     else a.removeAttribute("aria-current");
   }
   query.value = state.user ?? "";
-  if (!tables) {
+  // The run view shows the latest run: ask again (a pipeline may have run since).
+  if (!tables || state.view === "run") {
     try {
       tables = await api<Tables>("/api/tables");
     } catch (e) {
@@ -417,6 +419,8 @@ async function render(): Promise<void> {
   document.title = state.view === "run" ? `run of ${currentTable(state)?.table ?? "?"} · recsys explorer` : state.user ? `${state.user} · recsys explorer` : "recsys explorer";
   const view = state.view === "run" ? runView(state) : state.view === "new" ? newLearnerView(state) : learnerView(state);
   main.replaceChildren(...view);
+  // The element that had focus (a neighbour's link) is gone: keyboard users continue from the content.
+  if (document.activeElement === document.body) main.focus();
   status.textContent = "";
   document.documentElement.dataset.ready = String(Math.round(performance.now()));
 }
