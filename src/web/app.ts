@@ -27,6 +27,8 @@ const source = document.getElementById("source") as HTMLSelectElement;
 let tables: Tables | null = null;
 /** Bumped per render: an answer arriving for an older render is dropped. */
 let renderId = 0;
+/** Whether no view has been rendered yet (the first one leaves focus where the browser put it). */
+let first = true;
 
 function readState(): State {
   const p = new URLSearchParams(location.search);
@@ -252,13 +254,17 @@ function learnerView(state: State): Node[] {
   const method = currentTable(state)?.run?.method ?? "";
   return [
     h("h2", { class: "who" }, "Learner ", h("span", { id: "learner" }, user), method ? h("span", { class: "muted" }, ` · ${method}`) : null),
+    // Two columns that stack on their own (the neighbours' list is long): one on a phone.
     h(
       "div",
       { class: "grid" },
-      later("Similar learners", () => similarCard(state, user), "similar"),
-      later("Profile", async () => profileCard(await api<Profile>(`/api/users/${encodeURIComponent(user)}${qs(chosen(state))}`)), "profile"),
-      later("Recommended courses", () => recommendationsCard(state, user), "recommended"),
-      later("Compare methods", () => compareCard(state, user), "compare"),
+      h("div", { class: "col" }, later("Similar learners", () => similarCard(state, user), "similar"), later("Recommended courses", () => recommendationsCard(state, user), "recommended")),
+      h(
+        "div",
+        { class: "col" },
+        later("Profile", async () => profileCard(await api<Profile>(`/api/users/${encodeURIComponent(user)}${qs(chosen(state))}`)), "profile"),
+        later("Compare methods", () => compareCard(state, user), "compare"),
+      ),
     ),
   ];
 }
@@ -288,8 +294,6 @@ function runView(state: State): Node[] {
       "div",
       { class: "grid" },
       section("Run", h("dl", { class: "facts" }, ...facts.flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]))),
-      section("Parameters", h("dl", { class: "facts" }, ...Object.entries(run?.params ?? {}).flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, JSON.stringify(v))]))),
-      section("Stage timings (s)", h("table", { class: "kv" }, h("tbody", {}, ...stages.map(([k, v]) => h("tr", {}, h("td", {}, k), h("td", { class: "num" }, v.toFixed(3)), h("td", { class: "barcell" }, bar(v / longest))))))),
     ),
   ];
   const grid = nodes[1] as HTMLElement;
@@ -298,6 +302,7 @@ function runView(state: State): Node[] {
     const card = section("Training per epoch", h("div", { class: "charts", id: "epochs" }, figure("BPR loss", lineChart("BPR loss", xs, t.epochs.map((e) => e.loss))), figure("Sampled AUC", lineChart("Sampled AUC", xs, t.epochs.map((e) => e.auc)))));
     grid.append(card);
   }
+  grid.append(section("Stage timings (s)", h("table", { class: "kv" }, h("tbody", {}, ...stages.map(([k, v]) => h("tr", {}, h("td", {}, k), h("td", { class: "num" }, v.toFixed(3)), h("td", { class: "barcell" }, bar(v / longest))))))));
   grid.append(
     later(
       "Scores over all learners",
@@ -310,6 +315,7 @@ function runView(state: State): Node[] {
       },
       "histograms",
     ),
+    section("Parameters", h("dl", { class: "facts" }, ...Object.entries(run?.params ?? {}).flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, JSON.stringify(v))]))),
   );
   return nodes;
 }
@@ -420,7 +426,8 @@ async function render(): Promise<void> {
   const view = state.view === "run" ? runView(state) : state.view === "new" ? newLearnerView(state) : learnerView(state);
   main.replaceChildren(...view);
   // The element that had focus (a neighbour's link) is gone: keyboard users continue from the content.
-  if (document.activeElement === document.body) main.focus();
+  if (!first && document.activeElement === document.body) main.focus({ preventScroll: true });
+  first = false;
   status.textContent = "";
   document.documentElement.dataset.ready = String(Math.round(performance.now()));
 }
