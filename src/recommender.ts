@@ -100,6 +100,7 @@ export const MAX_EXPLAIN_ITEMS = 100;
 /** A fitted model asked in handles (see the module comment). */
 export class Recommender {
   private readonly indexes = new Map<ItemKind, ItemIndex>();
+  private readonly sorted = new Map<string, readonly string[]>();
 
   constructor(
     readonly model: Model,
@@ -120,6 +121,16 @@ export class Recommender {
     const id = this.dataset.userId(handle.trim());
     if (id === undefined) throw new UnknownUserError(handle);
     return id;
+  }
+
+  /**
+   * Up to `limit` handles (or items of a kind) starting with `prefix`, shortest first, then in
+   * code-unit order: "11" suggests 11, 110, 111 … before 1100 (the explorer's search box).
+   */
+  suggest(kind: "users" | ItemKind, prefix: string, limit = 10): string[] {
+    let sorted = this.sorted.get(kind);
+    if (!sorted) this.sorted.set(kind, (sorted = [...this.dataset[kind]].sort()));
+    return suggest(sorted, prefix, limit);
   }
 
   /** What a user has, as a profile (interests, seconds per course, best score per assessment). */
@@ -213,6 +224,21 @@ export class Recommender {
     }
     return { eligible, ignored };
   }
+}
+
+/** Up to `limit` of the `sorted` keys that start with `prefix`, shortest first, then in code-unit order (binary search to the first). */
+export function suggest(sorted: readonly string[], prefix: string, limit: number): string[] {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (sorted[mid] < prefix) lo = mid + 1;
+    else hi = mid;
+  }
+  const found: string[] = [];
+  for (let i = lo; i < sorted.length && sorted[i].startsWith(prefix); i++) found.push(sorted[i]);
+  found.sort((a, b) => a.length - b.length || (a < b ? -1 : a > b ? 1 : 0));
+  return found.slice(0, limit);
 }
 
 function explainItems(explain: boolean | number | undefined): number {

@@ -12,7 +12,11 @@ import { join } from "node:path";
 import { openDatabase, tableExists } from "../src/db/open.ts";
 import { RankingsReader } from "../src/db/reader.ts";
 import { MissingTableError } from "../src/db/store.ts";
+import { openStore, type RankingsStore } from "../src/db/store.ts";
+import { runPipeline } from "../src/pipeline.ts";
+import { loadRecommender, type Recommender } from "../src/recommender.ts";
 import { openApp, type AppUnderTest } from "./fixtures/app.ts";
+import { grouped, writeCsvDir } from "./fixtures/grouped.ts";
 import { cyclicRankings, ERROR_CASES, expected, rankings, TOP, USERS, writeApiTable, writeTable } from "./fixtures/rankings.ts";
 
 const work = mkdtempSync(join(tmpdir(), "recsys-api-test-"));
@@ -128,7 +132,19 @@ describe("GET /healthz and /api/openapi.json", () => {
     const r = await get("/api/openapi.json");
     expect(r.status).toBe(200);
     expect(r.body.openapi).toStartWith("3.1");
-    expect(Object.keys(r.body.paths).sort()).toEqual(["/api/openapi.json", "/api/recommendations/", "/api/similarity/", "/api/similarity/{user_handle}", "/healthz"]);
+    expect(Object.keys(r.body.paths).sort()).toEqual([
+      "/",
+      "/api/items",
+      "/api/openapi.json",
+      "/api/recommendations/",
+      "/api/similarity/",
+      "/api/similarity/{user_handle}",
+      "/api/tables",
+      "/api/tables/{table}/histogram",
+      "/api/users",
+      "/api/users/{user_handle}",
+      "/healthz",
+    ]);
     const get_ = r.body.paths["/api/similarity/"].get;
     expect(get_.parameters.map((p: { name: string }) => p.name)).toEqual(["user_handle", "n", "exclude", "within", "min_score", "explain", "method", "table"]);
     expect(Object.keys(get_.responses).sort()).toEqual(["200", "400", "401", "404", "405", "408", "409", "413", "421", "431", "503"]);
@@ -333,5 +349,173 @@ describe("RankingsReader", () => {
     expect(reader.exists).toBe(false);
     reader.close();
     conn.close();
+  });
+});
+
+describe("the explorer page's routes (profile, suggestions, tables, histograms) and the page itself", () => {
+  let store: RankingsStore;
+  let explorer: AppUnderTest;
+  let sim: Recommender;
+  const dir = join(work, "explore");
+  const EPOCHS = 3;
+
+  beforeAll(async () => {
+    writeCsvDir(join(dir, "data"), grouped(150, 3));
+    store = await openStore(join(dir, "recsys.db"));
+    await runPipeline({ input: { dataDir: join(dir, "data") }, store, method: "similarity", topN: 10, threads: 1 });
+    await runPipeline({ input: "store", store, method: "factorization", table: "fm_ranking", topN: 10, threads: 1, options: { epochs: EPOCHS } });
+    sim = await loadRecommender(store, "user_ranking");
+    explorer = openApp(join(dir, "recsys.db"));
+  }, 60_000);
+
+  afterAll(() => {
+    expect(explorer.errors).toEqual([]);
+    explorer.close();
+    store.close();
+  });
+
+  /** Each user's stored top rows of `table`, from SQLite directly. */
+  function storedRows(table: string): Map<string, { similar: string; score: number }[]> {
+    const raw = new Database(join(dir, "recsys.db"), { readonly: true });
+    try {
+      const rows = raw.query(`SELECT user_handle, similar, score FROM ${table} ORDER BY user_handle, rank`).all() as { user_handle: string; similar: string; score: number }[];
+      const by = new Map<string, { similar: string; score: number }[]>();
+      for (const r of rows) (by.get(r.user_handle) ?? by.set(r.user_handle, []).get(r.user_handle)!).push(r);
+      return by;
+    } finally {
+      raw.close();
+    }
+  }
+
+  it("GET /api/users/{handle} is the learner's profile, from the chosen table's model", async () => {
+    const r = await explorer.ask("/api/users/7");
+    expect(r.status).toBe(200);
+    expect(r.body).toEqual({ user_handle: "7", ...sim.profile("7") });
+    expect(r.body.interests.length + Object.keys(r.body.courses).length).toBeGreaterThan(0);
+    expect((await explorer.ask("/api/users/7?method=factorization")).body).toEqual(r.body);
+    const ghost = await explorer.ask("/api/users/ghost");
+    expect([ghost.status, ghost.body.error]).toEqual([404, 'unknown user "ghost": not in the data the table\'s run ranked']);
+    expect((await explorer.ask("/api/users/7?n=3")).status).toBe(400);
+    expect((await explorer.ask("/api/users/7?table=nope")).status).toBe(404);
+    expect((await explorer.ask("/api/users/7", { method: "POST" })).status).toBe(405);
+  });
+
+  it("GET /api/users?prefix= suggests handles with the prefix, shortest first, at most limit (≤ 50)", async () => {
+    const r = await explorer.ask("/api/users?prefix=1&limit=12");
+    expect(r.status).toBe(200);
+    expect(r.body.users).toEqual(["1", "10", "11", "12", "13", "14", "15", "16", "17", "18", "19", "100"]);
+    expect((await explorer.ask("/api/users?prefix=14")).body.users).toEqual(["14", "140", "141", "142", "143", "144", "145", "146", "147", "148"]);
+    expect((await explorer.ask("/api/users?prefix=zz")).body.users).toEqual([]);
+    expect((await explorer.ask("/api/users?limit=51")).body.error).toMatch(/limit must be an integer between 1 and 50/);
+    expect((await explorer.ask("/api/users?prefix=1&prefix=2")).status).toBe(400);
+    const items = await explorer.ask("/api/items?kind=interests&prefix=g1-tag1&limit=50");
+    expect(items.body.kind).toBe("interests");
+    expect(items.body.items.length).toBeGreaterThan(1);
+    for (const i of items.body.items) expect(i.startsWith("g1-tag1")).toBe(true);
+    expect((await explorer.ask("/api/items?kind=books")).body.error).toMatch(/kind must be one of/);
+  });
+
+  it("GET /api/tables lists every rankings table with its run, stages, input, staleness and FM's epochs", async () => {
+    const r = await explorer.ask("/api/tables");
+    expect(r.status).toBe(200);
+    expect(r.body.served).toBe("user_ranking");
+    const byName = Object.fromEntries(r.body.tables.map((t: { table: string }) => [t.table, t]));
+    expect(Object.keys(byName).sort()).toEqual(["fm_ranking", "user_ranking"]);
+    const fm = byName.fm_ranking;
+    expect(fm.run.method).toBe("factorization");
+    expect(fm.run.params.epochs).toBe(EPOCHS);
+    expect(fm.run.users).toBe(storedRows("fm_ranking").size);
+    expect(Object.keys(fm.run.stages)).toContain("train");
+    expect(fm.run.input.sha256).toBe(r.body.input);
+    expect(fm.stale).toBe(false);
+    expect(fm.epochs.map((e: { epoch: number }) => e.epoch)).toEqual([1, 2, 3]);
+    for (const e of fm.epochs) expect(e.auc).toBeGreaterThan(0.5);
+    expect(byName.user_ranking.run.method).toBe("similarity");
+    expect(byName.user_ranking.epochs).toBeNull();
+    expect((await explorer.ask("/api/tables?x=1")).status).toBe(400);
+  });
+
+  it("GET /api/tables/{t}/histogram bins the top-1 and rank-10 scores of every user, and overlap@10 with another table", async () => {
+    const r = await explorer.ask("/api/tables/user_ranking/histogram?compare=fm_ranking");
+    expect(r.status).toBe(200);
+    const rows = storedRows("user_ranking");
+    const theirs = storedRows("fm_ranking");
+    const top1 = [...rows.values()].map((l) => l[0].score);
+    expect(r.body.users).toBe(rows.size);
+    expect(r.body.top1.min).toBe(Math.min(...top1));
+    expect(r.body.top1.max).toBe(Math.max(...top1));
+    expect(r.body.top1.counts.reduce((a: number, b: number) => a + b, 0)).toBe(rows.size);
+    expect(r.body.top10.counts.reduce((a: number, b: number) => a + b, 0)).toBe([...rows.values()].filter((l) => l.length >= 10).length);
+    const counts = new Array(11).fill(0);
+    for (const [user, mine] of rows) {
+      const set = new Set(theirs.get(user)?.map((x) => x.similar));
+      counts[mine.filter((x) => set.has(x.similar)).length]++;
+    }
+    expect(r.body.overlap.counts).toEqual(counts);
+    expect(r.body.overlap.users).toBe(rows.size);
+    expect((await explorer.ask("/api/tables/user_ranking/histogram?compare=user_ranking")).status).toBe(400);
+    expect((await explorer.ask("/api/tables/nope/histogram")).status).toBe(404);
+    expect((await explorer.ask("/api/tables/user_ranking/other")).status).toBe(404);
+  });
+
+  it("keeps what it computed per database: another database's table of the same name and run id has its own histograms and epochs", async () => {
+    const other = join(dir, "other.db");
+    const otherStore = await openStore(other);
+    try {
+      // The same sequence of runs (ids 1 and 2, same table names) on other data.
+      writeCsvDir(join(dir, "data2"), grouped(60, 9));
+      await runPipeline({ input: { dataDir: join(dir, "data2") }, store: otherStore, method: "similarity", topN: 10, threads: 1 });
+      await runPipeline({ input: "store", store: otherStore, method: "factorization", table: "fm_ranking", topN: 10, threads: 1, options: { epochs: 2 } });
+    } finally {
+      otherStore.close();
+    }
+    const first = await explorer.ask("/api/tables/user_ranking/histogram");
+    await explorer.ask("/api/tables");
+    const app2 = openApp(other);
+    try {
+      const second = await app2.ask("/api/tables/user_ranking/histogram");
+      expect(second.body.users).toBeLessThanOrEqual(60);
+      expect(second.body.users).not.toBe(first.body.users);
+      const fm = (await app2.ask("/api/tables")).body.tables.find((t: { table: string }) => t.table === "fm_ranking");
+      expect(fm.epochs).toHaveLength(2);
+    } finally {
+      app2.close();
+    }
+  });
+
+  it("serves the page at / with a strict CSP, no inline script, and content-hashed assets cached for a year", async () => {
+    const page = await explorer.ask("/");
+    expect(page.status).toBe(200);
+    expect(page.headers.get("content-type")).toBe("text/html; charset=utf-8");
+    expect(page.headers.get("cache-control")).toBe("no-cache");
+    const csp = page.headers.get("content-security-policy")!;
+    expect(csp).toContain("default-src 'none'");
+    expect(csp).toContain("script-src 'self'");
+    expect(csp).not.toContain("unsafe-inline");
+    // Every script has a src: nothing inline for the CSP to allow.
+    expect([...page.text.matchAll(/<script\b[^>]*>/g)].every((m) => / src="\/assets\/app-[0-9a-f]{12}\.js"/.test(m[0]))).toBe(true);
+    for (const [asset, type] of [[/src="(\/assets\/[^"]+\.js)"/, "text/javascript"], [/href="(\/assets\/[^"]+\.css)"/, "text/css"]] as const) {
+      const path = asset.exec(page.text)![1];
+      const file = await explorer.ask(path);
+      expect(file.status).toBe(200);
+      expect(file.headers.get("content-type")).toStartWith(type);
+      expect(file.headers.get("cache-control")).toBe("public, max-age=31536000, immutable");
+      expect(file.text.length).toBeGreaterThan(1000);
+    }
+    expect((await explorer.ask("/", { method: "POST" })).status).toBe(405);
+    expect((await explorer.ask("/assets/app-0000.js")).status).toBe(404);
+  });
+
+  it("in prod serves the page without the token (it holds no data) and every data route only with it", async () => {
+    const prod = openApp(join(dir, "recsys.db"), { token: "s3cret" });
+    try {
+      expect((await prod.ask("/")).status).toBe(200);
+      for (const path of ["/api/tables", "/api/users/7", "/api/users?prefix=1", "/api/tables/user_ranking/histogram"]) {
+        expect((await prod.ask(path)).status).toBe(401);
+        expect((await prod.ask(path, { headers: { Authorization: "Bearer s3cret" } })).status).toBe(200);
+      }
+    } finally {
+      prod.close();
+    }
   });
 });

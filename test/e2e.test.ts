@@ -149,6 +149,12 @@ describe("the compiled binary", () => {
       expect(body.length).toBeGreaterThan(0);
       const viaUrl = run(["similar", "110", "--url", server.url, "--json"]);
       expect(JSON.parse(viaUrl.out)).toEqual(body);
+      // The explorer page is inside the binary (no source beside it): the page and its script.
+      const page = await fetch(`${server.url}/`);
+      expect(page.headers.get("content-type")).toBe("text/html; charset=utf-8");
+      const script = /src="(\/assets\/app-[0-9a-f]+\.js)"/.exec(await page.text())![1];
+      const js = await fetch(server.url + script);
+      expect([js.status, js.headers.get("cache-control")]).toEqual([200, "public, max-age=31536000, immutable"]);
     } finally {
       server.proc.kill("SIGTERM");
     }

@@ -181,6 +181,11 @@ console.log(JSON.stringify({ users: dataset.users.length, similarity, factors })
     }
     const url = /listening on (\S+)/.exec(said)![1];
     expect((await fetch(new URL("/healthz", url))).status).toBe(200);
+    // The explorer page, bundled at packing time (Bun runs no macro from node_modules).
+    const page = await fetch(new URL("/", url));
+    expect([page.status, page.headers.get("content-type")]).toEqual([200, "text/html; charset=utf-8"]);
+    const script = /src="(\/assets\/app-[0-9a-f]+\.js)"/.exec(await page.text())![1];
+    expect((await (await fetch(new URL(script, url))).text()).length).toBeGreaterThan(1000);
     server.kill("SIGTERM");
     expect(await server.exited).toBe(0);
   }, 120_000);

@@ -38,3 +38,17 @@ if (left.length) {
 // tsc copies package.json (imported by the CLI and the OpenAPI document for their version) to
 // dist/package.json; keep only what they read, so the package holds one real manifest.
 writeFileSync(join(dist, "package.json"), JSON.stringify({ name: pkg.name, version: pkg.version, type: "module" }, null, 2) + "\n");
+
+// The explorer page is bundled by a Bun macro (src/server/web-bundle.ts), and Bun runs no macro
+// from node_modules: ship the bundle itself, built now, and import it as a plain module.
+const { webBundle } = await import("../src/server/web-bundle.ts");
+const bundle = webBundle();
+writeFileSync(join(dist, "src/server/web-bundle.js"), `/** The explorer page, bundled at packing time (tools/build-dist.ts). */\nexport function webBundle() {\n  return ${JSON.stringify(bundle)};\n}\n`);
+const webJs = join(dist, "src/server/web.js");
+const web = readFileSync(webJs, "utf8");
+const plain = web.replace(/(from\s*["']\.\/web-bundle\.js["'])\s*with\s*\{\s*type:\s*["']macro["']\s*\}/, "$1");
+if (plain === web) {
+  console.error("build-dist: dist/src/server/web.js does not import web-bundle.js as a macro any more; update tools/build-dist.ts");
+  process.exit(1);
+}
+writeFileSync(webJs, plain);

@@ -15,6 +15,7 @@ import { UnknownMethodError } from "../methods/registry.ts";
 import { NoRunError, StaleRankingsError } from "../recommender.ts";
 import { UnknownTableError, type Catalog } from "./catalog.ts";
 import { ClientError, MAX_HANDLE, parseHandle, parseModelQuery, recommendationsAnswer, RECOMMENDATION_FIELDS, SIMILARITY_FIELDS, similarityAnswer } from "./queries.ts";
+import { exploreRoute, isExploreRoute } from "./explore.ts";
 import { renderNeighbors } from "./render.ts";
 
 export { renderNeighbors, roundScore } from "./render.ts";
@@ -306,6 +307,8 @@ export function createApp(reader: TableReader, options: AppOptions = {}): (req: 
       if (method !== "GET") throw new ClientError(405, `method ${method} not allowed on ${path}; use GET`, { Allow: ALLOW_READ });
       return health(req.headers);
     }
+    // The explorer page (web.ts): static files, no data, so no token (the page asks for it).
+    if (path === "/" || path === "/index.html" || path.startsWith("/assets/")) return page(path, method);
     if (path === "/api" || path.startsWith("/api/")) {
       authorize(req.headers);
       if (path === "/api/similarity" || path.startsWith("/api/similarity/")) {
@@ -322,12 +325,30 @@ export function createApp(reader: TableReader, options: AppOptions = {}): (req: 
         }
         return recommendations(req, path, query);
       }
+      // The explorer page's read-only routes (explore.ts): profile, suggestions, tables, histograms.
+      if (isExploreRoute(path)) {
+        if (!options.catalog) throw new ClientError(404, `no route ${path}: this server answers only the stored top-n`);
+        return exploreRoute(options.catalog, method, path, query);
+      }
       if (path === "/api/openapi.json") {
         if (method !== "GET") throw new ClientError(405, `method ${method} not allowed on ${path}; use GET`, { Allow: ALLOW_READ });
         return { status: 200, body: openapi };
       }
     }
     throw new ClientError(404, `no route ${path}; see /api/openapi.json`);
+  }
+
+  /**
+   * The explorer page's files, loaded on the first request for one: importing web.ts bundles the
+   * page from source (~80 ms) when not running a compiled executable, a cost the library and the
+   * CLI's other commands need not pay.
+   */
+  let web: Promise<typeof import("./web.ts")> | undefined;
+  async function page(path: string, method: string): Promise<HttpResponse> {
+    const file = (await (web ??= import("./web.ts"))).webRoute(path);
+    if (!file) throw new ClientError(404, `no route ${path}; see /api/openapi.json`);
+    if (method !== "GET") throw new ClientError(405, `method ${method} not allowed on ${path}; use GET`, { Allow: ALLOW_READ });
+    return file;
   }
 
   const failed = (e: unknown): HttpResponse => {

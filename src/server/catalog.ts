@@ -51,8 +51,8 @@ export class Catalog {
     this.readers.set(main.table, main);
   }
 
-  /** The current store; a different one than last time drops what was read from the old one. */
-  private get store(): RankingsStore {
+  /** The current store; a different one than last time drops what was read from the old one. (Public for the explorer's read-only routes, explore.ts.) */
+  get store(): RankingsStore {
     const store = this.storeOf();
     if (store !== this.opened) {
       if (this.opened) {

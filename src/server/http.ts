@@ -22,11 +22,13 @@ export interface HttpRequest {
   body: Uint8Array;
 }
 
-/** What the application answers: a JSON body and optional extra headers. */
+/** What the application answers: a JSON body (or, with `type`, another text) and optional extra headers. */
 export interface HttpResponse {
   status: number;
   body: string;
   headers?: Record<string, string>;
+  /** Content-Type when the body is not JSON (the explorer page's HTML, script and style). */
+  type?: string;
 }
 
 export type Handler = (req: HttpRequest) => HttpResponse | Promise<HttpResponse>;
@@ -388,7 +390,7 @@ export function listen(handler: Handler, options: ListenOptions): HttpServer {
     const keepAlive = head.keepAlive && (!stopping || requestFollows(buf, next));
     // An HTTP/1.0 client assumes the connection closes unless told otherwise.
     const extra = keepAlive && head.minor === 0 ? `${headerLines(res.headers)}Connection: keep-alive\r\n` : headerLines(res.headers);
-    const [text, size] = serializeResponse(res.status, res.body, extra, date, keepAlive, head.method === "HEAD");
+    const [text, size] = serializeResponse(res.status, res.body, extra, date, keepAlive, head.method === "HEAD", res.type);
     send(s, text, size);
     if (onResponse) {
       const q = head.target.indexOf("?");

@@ -376,11 +376,12 @@ export function serializeResponse(
   date: string,
   keepAlive: boolean,
   headOnly = false,
+  contentType = "application/json; charset=utf-8",
 ): [text: string, bytes: number] {
   const length = Buffer.byteLength(body);
   // Everything but the body is ASCII (header values we emit are), so its length is its size.
   const head =
-    `HTTP/1.1 ${status} ${reason(status)}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${length}\r\n` +
+    `HTTP/1.1 ${status} ${reason(status)}\r\nContent-Type: ${contentType}\r\nContent-Length: ${length}\r\n` +
     `Date: ${date}\r\nX-Content-Type-Options: nosniff\r\n${extra}${keepAlive ? "" : "Connection: close\r\n"}\r\n`;
   return headOnly ? [head, head.length] : [head + body, head.length + length];
 }

@@ -9,7 +9,7 @@
  * do), the model is asked on this thread ({@link localModel}).
  */
 import type { RunRow } from "../db/store.ts";
-import type { Explanation } from "../methods/method.ts";
+import type { Explanation, ItemKind } from "../methods/method.ts";
 import { workerEntry } from "../parallel.ts";
 import type { Profile } from "../profile.ts";
 import type { LoadInfo, RecommendAnswer, Recommender, RecommendQuery, SimilarAnswer, SimilarOptions, Who } from "../recommender.ts";
@@ -21,6 +21,7 @@ export interface ModelHost {
   recommend(who: Who, options: RecommendQuery): Promise<RecommendAnswer>;
   explain(who: Who, other: string, items?: number): Promise<Explanation>;
   profile(handle: string): Promise<Required<Profile>>;
+  suggest(kind: "users" | ItemKind, prefix: string, limit: number): Promise<string[]>;
   close(): void;
 }
 
@@ -33,6 +34,7 @@ export function localModel(rec: Recommender): ModelHost {
     recommend: (who, options) => run(() => rec.recommend(who, options)),
     explain: (who, other, items) => run(() => rec.explain(who, other, items)),
     profile: (handle) => run(() => rec.profile(handle)),
+    suggest: (kind, prefix, limit) => run(() => rec.suggest(kind, prefix, limit)),
     close() {},
   };
 }
@@ -100,6 +102,10 @@ export class WorkerModel implements ModelHost {
 
   profile(handle: string): Promise<Required<Profile>> {
     return this.call("profile", { handle }) as Promise<Required<Profile>>;
+  }
+
+  suggest(kind: "users" | ItemKind, prefix: string, limit: number): Promise<string[]> {
+    return this.call("suggest", { kind, prefix, limit }) as Promise<string[]>;
   }
 
   close(): void {

@@ -24,6 +24,7 @@ async function answer(op: string, args: Record<string, any>): Promise<unknown> {
   if (op === "recommend") return rec.recommend(args.who, args.options);
   if (op === "explain") return rec.explain(args.who, args.other, args.items);
   if (op === "profile") return rec.profile(args.handle);
+  if (op === "suggest") return rec.suggest(args.kind, args.prefix, args.limit);
   throw new Error(`unknown model query ${op}`);
 }
 

@@ -76,6 +76,21 @@ const body = {
   content: { "application/json": { schema: { $ref: "#/components/schemas/SimilarityQuery" } } },
 };
 
+/** Choosing the rankings table whose data answers (the explorer's routes). */
+const tableChoice = modelQuery.filter((p) => p.name === "method" || p.name === "table");
+const prefix = { name: "prefix", in: "query", required: false, description: "What the keys start with (default: any).", schema: { type: "string", maxLength: 256 } };
+const limit = { name: "limit", in: "query", required: false, description: "How many (default 10).", schema: { type: "integer", minimum: 1, maximum: 50 } };
+const exploreErrors = {
+  "400": error("An unknown query parameter, or a bad value (each message names the parameter)."),
+  "401": similarityErrors["401"],
+  "405": error("Method not allowed: these routes are read-only (GET)."),
+  "409": modelErrors["409"],
+  "503": error("The rankings table does not exist yet, or the database is being replaced."),
+};
+function json(schema: unknown, description: string, example?: unknown) {
+  return { description, content: { "application/json": example === undefined ? { schema } : { schema, example } } };
+}
+
 /** Builds the document (a fresh object each call). */
 export function openApiDocument(): Record<string, unknown> {
   return {
@@ -140,6 +155,60 @@ export function openApiDocument(): Record<string, unknown> {
             nQuery,
           ],
           responses: { "200": neighbours, ...similarityErrors },
+        },
+      },
+      "/api/users/{user_handle}": {
+        get: {
+          operationId: "profile",
+          summary: "What a learner has: interests, seconds viewed per course, best score per assessment (from the chosen table's data).",
+          parameters: [{ name: "user_handle", in: "path", required: true, description: "The user, percent-encoded.", schema: { type: "string" } }, ...tableChoice],
+          responses: {
+            "200": json({ $ref: "#/components/schemas/UserProfile" }, "The learner's profile.", { user_handle: "110", interests: ["python"], courses: { "python-fundamentals-1234": 5400 }, assessments: { python: 182 } }),
+            ...exploreErrors,
+            "404": error("An unknown user, or an unknown table (or none made by that method)."),
+          },
+        },
+      },
+      "/api/users": {
+        get: {
+          operationId: "suggestUsers",
+          summary: "Handles starting with a prefix, shortest first (for a search box).",
+          parameters: [prefix, limit, ...tableChoice],
+          responses: { "200": json({ type: "object", properties: { users: { type: "array", items: { type: "string" } } } }, "At most limit handles.", { users: ["11", "110", "111"] }), ...exploreErrors },
+        },
+      },
+      "/api/items": {
+        get: {
+          operationId: "suggestItems",
+          summary: "Interest tags, course ids or assessment tags the data knows, starting with a prefix (for a new learner's profile).",
+          parameters: [{ name: "kind", in: "query", required: false, description: "courses (default), interests or assessments.", schema: { enum: ["courses", "interests", "assessments"] } }, prefix, limit, ...tableChoice],
+          responses: { "200": json({ type: "object", properties: { kind: { type: "string" }, items: { type: "array", items: { type: "string" } } } }, "At most limit keys.", { kind: "interests", items: ["python"] }), ...exploreErrors },
+        },
+      },
+      "/api/tables": {
+        get: {
+          operationId: "tables",
+          summary: "Every rankings table with its latest run (method, parameters, stage timings, input fingerprint), whether it is stale, and for factorization the loss and sampled AUC per epoch.",
+          responses: { "200": json({ $ref: "#/components/schemas/Tables" }, "The tables, by name."), ...exploreErrors },
+        },
+      },
+      "/api/tables/{table}/histogram": {
+        get: {
+          operationId: "histogram",
+          summary: "Over all users: the distribution of the top-1 score and of the score at rank 10 (20 equal-width bins over [min, max]); with compare, overlap@10 with another table.",
+          parameters: [
+            { name: "table", in: "path", required: true, schema: { type: "string" } },
+            { name: "compare", in: "query", required: false, description: "Another rankings table: counts[j] is the number of users whose two top-10 lists share j users.", schema: { type: "string" } },
+          ],
+          responses: { "200": json({ $ref: "#/components/schemas/Histograms" }, "The histograms."), ...exploreErrors, "404": error("No such table.") },
+        },
+      },
+      "/": {
+        get: {
+          operationId: "explorer",
+          security: [],
+          summary: "The explorer page (HTML; its script and style at /assets/app-<hash>.js|css, cached for a year). It holds no data: in prod it asks for the token and sends it with its API requests.",
+          responses: { "200": { description: "The page.", content: { "text/html": {} } }, "405": error("Method not allowed.") },
         },
       },
       "/healthz": {
@@ -229,6 +298,75 @@ export function openApiDocument(): Record<string, unknown> {
             score: { type: "number", description: "Similarity, rounded to 4 decimals." },
             explanation: { $ref: "#/components/schemas/Explanation" },
           },
+        },
+        UserProfile: {
+          type: "object",
+          properties: {
+            user_handle: { type: "string" },
+            interests: { type: "array", items: { type: "string" } },
+            courses: { type: "object", additionalProperties: { type: "number" }, description: "Seconds viewed per course id." },
+            assessments: { type: "object", additionalProperties: { type: "number" }, description: "Best score per assessment tag." },
+          },
+        },
+        Tables: {
+          type: "object",
+          properties: {
+            served: { type: "string", description: "The server's default table (--results-table)." },
+            input: { type: ["string", "null"], description: "sha256 of the input the database holds now." },
+            tables: {
+              type: "array",
+              items: {
+                type: "object",
+                properties: {
+                  table: { type: "string" },
+                  run: {
+                    oneOf: [
+                      { type: "null" },
+                      {
+                        type: "object",
+                        properties: {
+                          id: { type: "integer" },
+                          method: { type: "string" },
+                          params: { type: "object" },
+                          startedAt: { type: "string", format: "date-time" },
+                          finishedAt: { type: "string", format: "date-time" },
+                          users: { type: "integer" },
+                          rows: { type: "integer" },
+                          stages: { type: "object", additionalProperties: { type: "number" }, description: "Seconds per stage, in order." },
+                          input: { description: "The fingerprint of the input the run ranked (row counts and sha256)." },
+                        },
+                      },
+                    ],
+                  },
+                  stale: { type: "boolean" },
+                  epochs: {
+                    oneOf: [
+                      { type: "null" },
+                      { type: "array", items: { type: "object", properties: { epoch: { type: "integer" }, loss: { type: "number" }, auc: { type: "number" }, learningRate: { type: "number" } } } },
+                    ],
+                    description: "Factorization: mean BPR loss and sampled AUC per training epoch.",
+                  },
+                },
+              },
+            },
+          },
+        },
+        Histograms: {
+          type: "object",
+          properties: {
+            table: { type: "string" },
+            users: { type: "integer" },
+            top1: { $ref: "#/components/schemas/Histogram" },
+            top10: { $ref: "#/components/schemas/Histogram" },
+            overlap: {
+              type: "object",
+              properties: { compare: { type: "string" }, k: { type: "integer" }, users: { type: "integer" }, counts: { type: "array", items: { type: "integer" } }, mean: { type: "number" } },
+            },
+          },
+        },
+        Histogram: {
+          type: "object",
+          properties: { min: { type: "number" }, max: { type: "number" }, counts: { type: "array", items: { type: "integer" }, description: "Users per equal-width bin of [min, max]." } },
         },
         Error: { type: "object", required: ["error"], properties: { error: { type: "string" } } },
         Health: {
