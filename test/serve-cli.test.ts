@@ -196,11 +196,17 @@ describe("SIGTERM and SIGINT", () => {
 
 describe("--max-connections", () => {
   it("refuses a --max-connections that is not a positive integer", () => {
-    for (const bad of ["0", "-1", "2.5", "many"]) {
+    for (const bad of ["0", "-1", "2.5", "many", "65537", "1000000"]) {
       const r = run(["serve", "--db", db, "--port", "0", "--max-connections", bad]);
       expect(r.code).toBe(2);
       expect(r.err).toContain("--max-connections must be an integer");
     }
+  });
+
+  it("refuses a --first-byte-timeout over 300 seconds", () => {
+    const r = run(["serve", "--db", db, "--port", "0", "--first-byte-timeout", "301"]);
+    expect(r.code).toBe(2);
+    expect(r.err).toContain("--first-byte-timeout must be at most 300 seconds");
   });
 });
 

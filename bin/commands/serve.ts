@@ -2,6 +2,9 @@ import { defineCommand } from "citty";
 import { maskLocation } from "../../src/db/store.ts";
 import { CliError, dbArgs, log, positiveInt, positiveNumber, resolveDb, resolveEnv, resolveTable, tableArg } from "../common.ts";
 
+/** Largest --max-connections: beyond it the process's file descriptors run out first. */
+const MAX_CONNECTIONS = 65_536;
+
 export default defineCommand({
   meta: {
     name: "serve",
@@ -16,7 +19,7 @@ export default defineCommand({
       type: "string",
       valueHint: "N",
       description:
-        "Most connections open at once (default 1024); at the limit a newcomer takes the slot of the connection idle longest, or with none idle is answered 503 with Retry-After: 1",
+        "Most connections open at once (default 1024, at most 65,536); at the limit a newcomer takes the slot of the connection idle longest, or with none idle is answered 503 with Retry-After: 1",
     },
     "first-byte-timeout": {
       type: "string",
@@ -38,8 +41,10 @@ export default defineCommand({
     const port = Number(portText);
     const portFrom = args.port ? "--port" : "PORT";
     if (!/^\d{1,5}$/.test(portText) || port > 65535) throw new CliError(`${portFrom} must be an integer 0..65535, got ${JSON.stringify(portText)}`);
-    const maxConnections = positiveInt(args["max-connections"], "max-connections", 1024);
+    // Each connection holds buffers and a file descriptor: a bound keeps a typo from exhausting either.
+    const maxConnections = positiveInt(args["max-connections"], "max-connections", 1024, 1, MAX_CONNECTIONS);
     const firstByteTimeout = positiveNumber(args["first-byte-timeout"], "first-byte-timeout", 5);
+    if (firstByteTimeout > 300) throw new CliError(`--first-byte-timeout must be at most 300 seconds, got ${args["first-byte-timeout"]}`);
     let token: string | undefined;
     if (env === "prod") {
       token = process.env.RECSYS_API_TOKEN;
