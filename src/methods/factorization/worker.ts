@@ -3,6 +3,6 @@
  * compiled build).
  */
 import { serveSelections } from "../../rank/driver.ts";
-import { factorKernel } from "./kernel.ts";
+import { factorKernel, factorSlice } from "./kernel.ts";
 
-serveSelections(factorKernel);
+serveSelections(factorKernel, factorSlice);
