@@ -57,10 +57,10 @@ export interface ShardContext {
 export async function runSharded(args: Args, ctx: ShardContext): Promise<void> {
   if (args["data-dir"] !== undefined) throw new CliError("--data-dir cannot be given to a sharded run: every shard reads the same input tables, so load them once with `recsys ingest --data-dir DIR` first");
   const runKey = runKeyArg(args);
-  const db = ctx.db();
   if (args.finalize === true) {
     if (args.shard !== undefined) throw new CliError("--finalize takes no --shard: it swaps in all shards of --run-key");
     const shards = args.shards === undefined ? undefined : positiveInt(args.shards as string, "shards", 1, 1, MAX_SHARDS);
+    const db = ctx.db();
     let result;
     try {
       result = await finalizeRun({ store: db, storeOptions: ctx.storeOptions, runKey, shards, table: ctx.tableGiven ? ctx.table : undefined, allowEmpty: args["allow-empty"] === true });
@@ -80,6 +80,7 @@ export async function runSharded(args: Args, ctx: ShardContext): Promise<void> {
   const shardText = (args.shard as string | undefined) ?? process.env.JOB_COMPLETION_INDEX;
   if (shardText === undefined || shardText === "") throw new CliError("--shards needs --shard I (0..N-1), or JOB_COMPLETION_INDEX set by a Kubernetes Indexed Job");
   const shard = positiveInt(shardText, fromEnv ? "shard (from JOB_COMPLETION_INDEX)" : "shard", 0, 0, shards - 1);
+  const db = ctx.db();
   const bar = progress(!ctx.json);
   let result;
   try {
