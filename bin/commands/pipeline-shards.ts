@@ -17,13 +17,17 @@ export const shardArgs = {
   shard: { type: "string", valueHint: "I", description: "This shard, 0..N-1 (default: $JOB_COMPLETION_INDEX, as in a Kubernetes Indexed Job)" },
   "run-key": { type: "string", valueHint: "KEY", description: "Names one sharded run; every shard and the finalize get the same key (default: $RECSYS_RUN_KEY)" },
   finalize: { type: "boolean", description: "Swap in the shards of --run-key as one rankings table once all are staged and agree" },
+  "then-finalize": {
+    type: "boolean",
+    description: "After staging this shard, finalize if every shard is staged (else exit 0 and leave it to the shard that completes the run): no separate finalize step",
+  },
 } as const;
 
 type Args = Record<string, unknown>;
 
 /** True if the flags ask for a shard or a finalize rather than the whole pipeline. */
 export function isSharded(args: Args): boolean {
-  return args.finalize === true || args.shards !== undefined || args.shard !== undefined;
+  return args.finalize === true || args["then-finalize"] === true || args.shards !== undefined || args.shard !== undefined;
 }
 
 function runKeyArg(args: Args): string {
@@ -58,23 +62,14 @@ export async function runSharded(args: Args, ctx: ShardContext): Promise<void> {
   if (args["data-dir"] !== undefined) throw new CliError("--data-dir cannot be given to a sharded run: every shard reads the same input tables, so load them once with `recsys ingest --data-dir DIR` first");
   const runKey = runKeyArg(args);
   if (args.finalize === true) {
+    if (args["then-finalize"] === true) throw new CliError("--then-finalize goes with a shard (--shards N --shard I), not with --finalize");
     if (args.shard !== undefined) throw new CliError("--finalize takes no --shard: it swaps in all shards of --run-key");
     const shards = args.shards === undefined ? undefined : positiveInt(args.shards as string, "shards", 1, 1, MAX_SHARDS);
     const db = ctx.db();
-    let result;
-    try {
-      result = await finalizeRun({ store: db, storeOptions: ctx.storeOptions, runKey, shards, table: ctx.tableGiven ? ctx.table : undefined, allowEmpty: args["allow-empty"] === true });
-    } catch (e) {
-      throw cliError(e);
-    }
-    const { run, swapped } = result;
-    const summary = { runKey, swapped, run: run.id, table: run.results_table, db: maskLocation(db), shards: run.params.shards, users: run.users_ranked, rows: run.rows_written, stages: run.stages };
-    if (ctx.json) printJson(summary);
-    else if (swapped) process.stdout.write(`finalized run key ${runKey}: ${run.params.shards} shards, ${run.rows_written.toLocaleString("en-US")} rows → ${run.results_table} in ${summary.db} (run ${run.id})\n`);
-    else process.stdout.write(`run key ${runKey} was finalized already as run ${run.id} (${run.results_table}); nothing to do\n`);
+    await finalize(args, ctx, db, runKey, shards, false);
     return;
   }
-  if (args.shards === undefined) throw new CliError("--shard needs --shards N (the number of shards of the run)");
+  if (args.shards === undefined) throw new CliError(`${args.shard !== undefined ? "--shard" : "--then-finalize"} needs --shards N (the number of shards of the run)`);
   const shards = positiveInt(args.shards as string, "shards", 1, 1, MAX_SHARDS);
   const fromEnv = args.shard === undefined;
   const shardText = (args.shard as string | undefined) ?? process.env.JOB_COMPLETION_INDEX;
@@ -91,10 +86,38 @@ export async function runSharded(args: Args, ctx: ShardContext): Promise<void> {
     bar.done();
   }
   const r = result.record;
+  if (args["then-finalize"] === true) {
+    if (!ctx.json) process.stdout.write(`${r.method}: shard ${shard} of ${shards} staged ${r.rowsWritten.toLocaleString("en-US")} rows (run key ${runKey})\n`);
+    await finalize(args, ctx, db, runKey, shards, true);
+    return;
+  }
   const summary = { runKey, shard, shards, method: r.method, table: r.table, db: maskLocation(db), users: r.end - r.start, firstUser: r.start, endUser: r.end, usersRanked: r.usersRanked, rows: r.rowsWritten, input: r.input, model: r.modelSha256, stages: result.stages, seconds: result.seconds };
   if (ctx.json) printJson(summary);
   else {
     log.info(`shard ${shard}/${shards} of run key ${runKey}: users ${r.start}..${r.end - 1} of ${r.users}`);
     process.stdout.write(`${r.method}: shard ${shard} of ${shards} staged ${r.rowsWritten.toLocaleString("en-US")} rows for ${(r.end - r.start).toLocaleString("en-US")} users (run key ${runKey}) in ${summary.db}; seconds: ${Object.entries(result.stages).map(([k, v]) => `${k} ${v.toFixed(3)}`).join(", ")}; total ${result.seconds.toFixed(3)}\n`);
   }
+}
+
+/**
+ * Finalizes `runKey` and prints what happened. `ifComplete`: shards still missing are no failure
+ * (the shard that completes the run finalizes it); anything else wrong still is.
+ */
+async function finalize(args: Args, ctx: ShardContext, db: string, runKey: string, shards: number | undefined, ifComplete: boolean): Promise<void> {
+  let result;
+  try {
+    result = await finalizeRun({ store: db, storeOptions: ctx.storeOptions, runKey, shards, table: ctx.tableGiven ? ctx.table : undefined, allowEmpty: args["allow-empty"] === true });
+  } catch (e) {
+    if (ifComplete && e instanceof ShardsNotReadyError && e.missing.length > 0) {
+      if (ctx.json) printJson({ runKey, swapped: false, missing: e.missing });
+      else process.stdout.write(`run key ${runKey}: ${e.missing.length} shard(s) still to stage (${e.missing.slice(0, 12).join(", ")}${e.missing.length > 12 ? ", …" : ""}); the shard that completes the run finalizes it\n`);
+      return;
+    }
+    throw cliError(e);
+  }
+  const { run, swapped } = result;
+  const summary = { runKey, swapped, run: run.id, table: run.results_table, db: maskLocation(db), shards: run.params.shards, users: run.users_ranked, rows: run.rows_written, stages: run.stages };
+  if (ctx.json) printJson(summary);
+  else if (swapped) process.stdout.write(`finalized run key ${runKey}: ${run.params.shards} shards, ${run.rows_written.toLocaleString("en-US")} rows → ${run.results_table} in ${summary.db} (run ${run.id})\n`);
+  else process.stdout.write(`run key ${runKey} was finalized already as run ${run.id} (${run.results_table}); nothing to do\n`);
 }

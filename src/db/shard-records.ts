@@ -92,6 +92,13 @@ export interface ShardRecord {
 /** A sharded run cannot be finalized (missing, mismatched or stale shards); nothing was swapped in. */
 export class ShardsNotReadyError extends Error {
   override name = "ShardsNotReadyError";
+  constructor(
+    message: string,
+    /** The shards not staged yet, when that is all that is wrong (a later finalize may succeed). */
+    readonly missing: number[] = [],
+  ) {
+    super(message);
+  }
 }
 
 /** The run was finalized already: its shards cannot be staged again (use a new run key). */
@@ -156,7 +163,8 @@ export function planFinalize(runKey: string, records: ShardRecord[], currentInge
   const present = new Set(byShard.map((r) => r.shard));
   const missing = Array.from({ length: n }, (_, i) => i).filter((i) => !present.has(i));
   if (missing.length) {
-    throw notReady(`${plural(missing.length, "shard")} ${list(missing)} of ${n} ${missing.length === 1 ? "is" : "are"} missing (not run yet, still running, or failed); run ${missing.length === 1 ? "it" : "them"} again with the same --run-key, then finalize`);
+    const e = notReady(`${plural(missing.length, "shard")} ${list(missing)} of ${n} ${missing.length === 1 ? "is" : "are"} missing (not run yet, still running, or failed); run ${missing.length === 1 ? "it" : "them"} again with the same --run-key, then finalize`);
+    throw new ShardsNotReadyError(e.message, missing);
   }
   const differ = (what: string, same: (r: ShardRecord) => boolean) => {
     const odd = byShard.filter((r) => !same(r)).map((r) => r.shard);
