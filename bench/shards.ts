@@ -112,9 +112,11 @@ for (const method of values.methods.split(",")) {
   const shardAt = shardTopN * scale * scale + shardRest * scale;
   const finalizeAt = (ws.store ?? 0) * baseScale;
   const singleAt = ws.topN * baseScale * baseScale + (whole.seconds - ws.topN) * baseScale;
+  // The same from this run's shard: the unsharded top-n scores each pair once, the shards twice.
+  const singleFromShard = ((shards / 2) * shardTopN) * scale * scale + shardRest * scale;
   console.log(
     `  PROJECTION to ${target.toLocaleString("en-US")} users (top-n × ${(scale * scale).toFixed(0)}, the rest × ${scale.toFixed(0)}; not measured): one shard of ${shards} ${hms(shardAt)}; ` +
-      `${shards} shards on ${shards} such machines ${hms(shardAt + finalizeAt)} (one shard + a finalize of ~${hms(finalizeAt)}); one machine unsharded ${hms(singleAt)} (scaled from ${baselineUsers.toLocaleString("en-US")} users); ${shards} shards one after another on one machine ${hms(shards * shardAt + finalizeAt)} (each pair is scored from both sides: ~2× the unsharded top-n)`,
+      `${shards} shards on ${shards} such machines ${hms(shardAt + finalizeAt)} (one shard + a finalize of ~${hms(finalizeAt)}); one machine unsharded ${hms(singleAt)} (scaled from the baseline at ${baselineUsers.toLocaleString("en-US")} users), or ${hms(singleFromShard)} (from this shard: ${shards}/2 × its top-n, plus its other stages); ${shards} shards one after another on one machine ${hms(shards * shardAt + finalizeAt)} (each pair is scored from both sides: ~2× the unsharded top-n)`,
   );
 }
 remove(db);
