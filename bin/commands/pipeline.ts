@@ -11,6 +11,7 @@ import { maskLocation, MissingTablesError } from "../../src/db/store.ts";
 import { InvalidTableNameError } from "../../src/names.ts";
 import { MAX_TOP_N } from "../../src/rank/driver.ts";
 import { CliError, dbArgs, epochLine, jsonArg, log, printJson, progress, resolveDb, resolveTable, tableArg, topNArg, waitArg, writeStoreOptions } from "../common.ts";
+import { isSharded, runSharded, shardArgs } from "./pipeline-shards.ts";
 import { checkMethodFlags, refuseForeignFlags, dataDirArg, inputDatabase, methodArgs, methodChoices, threadsArg } from "../method-args.ts";
 
 export default defineCommand({
@@ -24,6 +25,7 @@ export default defineCommand({
     ...methodArgs(),
     "allow-empty": { type: "boolean", description: "Publish even if the run ranks nobody although users have interactions (else it fails and the previous table stays)" },
     ...waitArg,
+    ...shardArgs,
     ...jsonArg,
   }),
   async run({ args }) {
@@ -41,6 +43,10 @@ export default defineCommand({
     const threads = threadsArg(args);
     const topN = topNArg(args["top-n"] as string | undefined, "top-n", 10);
     const storeOptions = writeStoreOptions(args);
+    if (isSharded(args)) {
+      const tableGiven = args["results-table"] !== undefined || Boolean(process.env.RESULTS_TABLE);
+      return runSharded(args, { method: method.name, options, table, tableGiven, topN, threads, storeOptions, db: () => inputDatabase(args), json: args.json === true });
+    }
     const dataDir = args["data-dir"] as string | undefined;
     // The store (and its directory) is created only once the input has been read and checked.
     const dbPath = dataDir ? resolveDb(args) : inputDatabase(args);

@@ -28,13 +28,15 @@ import { PgTableReader } from "./pg-reader.ts";
 import { lastRun, validatePgTableName, writeRankings } from "./pg-rankings.ts";
 import { INGESTS_DDL, INGESTS_TABLE, inputTableDDL } from "./pg-schema.ts";
 import { PgUrlError, type PgUrl } from "./pg-url.ts";
+import { finalizeShards, stageShard } from "./pg-shards.ts";
+import { RunFinalizedError, ShardsNotReadyError, type FinalizeOptions, type ShardJob, type ShardRecord } from "./shard-records.ts";
 import { MissingTableError, MissingTablesError, StaleInputError, type PublishJob, type RankingRow, type RankingsStore, type ReaderOptions, type RunRow, type StoredInput, type StoreOptions, type TableReader } from "./store.ts";
 
 /** Key of the advisory lock every write transaction takes ("recsys" in ASCII). */
 const WRITE_LOCK = 0x726563737973;
 
 /** Errors that already say what is wrong and hold no secret: passed through as they are. */
-const OWN_ERRORS = [MissingTablesError, MissingTableError, InputError, InvalidTableNameError, PgConnectError, PgStoreError, PgUrlError];
+const OWN_ERRORS = [MissingTablesError, MissingTableError, InputError, InvalidTableNameError, PgConnectError, PgStoreError, PgUrlError, ShardsNotReadyError, RunFinalizedError];
 
 export class PostgresStore implements RankingsStore {
   readonly kind = "postgres";
@@ -137,6 +139,16 @@ export class PostgresStore implements RankingsStore {
     this.readers.clear();
     // Waits for queries already sent, then closes every connection; nothing is left to report.
     this.sql.close().catch(() => {});
+  }
+
+  stageShard(job: ShardJob): Promise<ShardRecord> {
+    validatePgTableName(job.table);
+    return this.write((tx) => stageShard(tx, job), `staging shard ${job.shard} of run ${job.runKey}`);
+  }
+
+  finalizeShards(runKey: string, options: FinalizeOptions = {}): Promise<{ run: RunRow; swapped: boolean }> {
+    const runById = async (id: number) => (await allRuns(this.sql)).find((r) => r.id === id)!;
+    return this.write((tx) => finalizeShards(tx, runKey, this.location, runById, options), `finalizing run ${runKey}`);
   }
 
   /** One write transaction holding the store's write lock; rolled back on any error. */

@@ -23,7 +23,7 @@ const RUNS_DDL = `CREATE TABLE IF NOT EXISTS ${RUNS_TABLE} (
   stages TEXT NOT NULL
 )`;
 
-function rankingsDDL(table: string): string {
+export function rankingsDDL(table: string): string {
   return `CREATE TABLE "${table}" (
   user_handle TEXT NOT NULL,
   rank INTEGER NOT NULL,
@@ -68,38 +68,44 @@ export function writeRankings(db: Database, table: string, rankings: Rankings, r
     }
     insert.finalize();
     swapIn(db, scratch, table);
-    const finished = new Date();
     const stages = { ...run.stages, store: Math.round(performance.now() - t0) / 1000 };
-    const id = db
-      .query(
-        `INSERT INTO ${RUNS_TABLE} (results_table, method, params, input, users_ranked, rows_written, started_at, finished_at, stages)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-      )
-      .get(
-        table,
-        run.method,
-        JSON.stringify(run.params),
-        JSON.stringify(run.input),
-        ranked,
-        written,
-        run.startedAt.toISOString(),
-        finished.toISOString(),
-        JSON.stringify(stages),
-      ) as { id: number };
-    row = {
-      id: id.id,
-      results_table: table,
-      method: run.method,
-      params: run.params,
-      input: run.input,
-      users_ranked: ranked,
-      rows_written: written,
-      started_at: run.startedAt.toISOString(),
-      finished_at: finished.toISOString(),
-      stages,
-    };
+    row = recordRun(db, table, run, { ranked, written }, stages);
   }).immediate();
   return row;
+}
+
+/** Records a finished run (inside the caller's transaction); returns it as stored. */
+export function recordRun(db: Database, table: string, run: RunRecord, counts: { ranked: number; written: number }, stages: Record<string, number>): RunRow {
+  db.exec(RUNS_DDL);
+  const finished = new Date();
+  const id = db
+    .query(
+      `INSERT INTO ${RUNS_TABLE} (results_table, method, params, input, users_ranked, rows_written, started_at, finished_at, stages)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+    )
+    .get(
+      table,
+      run.method,
+      JSON.stringify(run.params),
+      JSON.stringify(run.input),
+      counts.ranked,
+      counts.written,
+      run.startedAt.toISOString(),
+      finished.toISOString(),
+      JSON.stringify(stages),
+    ) as { id: number };
+  return {
+    id: id.id,
+    results_table: table,
+    method: run.method,
+    params: run.params,
+    input: run.input,
+    users_ranked: counts.ranked,
+    rows_written: counts.written,
+    started_at: run.startedAt.toISOString(),
+    finished_at: finished.toISOString(),
+    stages,
+  };
 }
 
 /** Every recorded run, oldest first. */
@@ -140,7 +146,7 @@ export function rankingsTables(db: Database): { table: string; run: RunRow | nul
  * table. (Replacing the rows in place, DELETE + INSERT, measured no faster — bench/swap.ts — and
  * would keep firing a user's triggers and updating their indexes row by row.)
  */
-function swapIn(db: Database, scratch: string, table: string): void {
+export function swapIn(db: Database, scratch: string, table: string): void {
   db.exec(`DROP TABLE IF EXISTS "${table}"`);
   db.exec("PRAGMA legacy_alter_table = ON");
   try {

@@ -20,6 +20,8 @@ import { allRuns, lastRun, rankingsTables, writeRankings } from "./rankings.ts";
 import { RankingsReader } from "./reader.ts";
 import { MissingTableError, type PublishJob, type RankingRow, type RankingsStore, type ReaderOptions, type RunRow, type StoredInput, type StoreOptions, type TableReader } from "./store.ts";
 import { beginWrite, namedWriteError, type LockOptions } from "./write.ts";
+import type { FinalizeOptions, ShardJob, ShardRecord } from "./shard-records.ts";
+import { finalizeShards, stageShard } from "./shards.ts";
 
 /** Schema name of a pipeline's private staging database (SQLite's temporary file, gone on close). */
 const STAGE = "recsys_stage";
@@ -102,6 +104,14 @@ export class SqliteStore implements RankingsStore {
     } finally {
       if (staged) db.exec(`DETACH ${STAGE}`);
     }
+  }
+
+  async stageShard(job: ShardJob): Promise<ShardRecord> {
+    return this.write(() => stageShard(this.db, job));
+  }
+
+  async finalizeShards(runKey: string, options: FinalizeOptions = {}): Promise<{ run: RunRow; swapped: boolean }> {
+    return this.write(() => finalizeShards(this.db, runKey, this.location, (id) => allRuns(this.db).find((r) => r.id === id)!, options));
   }
 
   /** Runs `body` in a write transaction taken with {@link beginWrite}; failures about the file name it. */

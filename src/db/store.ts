@@ -14,6 +14,7 @@ import type { ModelState } from "../methods/method.ts";
 import type { IngestSummary } from "../read/summary.ts";
 import type { ProgressFn, Rankings, Tables } from "../types.ts";
 import { isPostgresUrl, maskUrl } from "./pg-url.ts";
+import type { FinalizeOptions, ShardJob, ShardRecord } from "./shard-records.ts";
 
 /** A value now, or later. */
 export type Awaitable<T> = T | Promise<T>;
@@ -153,6 +154,19 @@ export interface RankingsStore {
   inputFingerprint(): Awaitable<Fingerprint | null>;
   /** Streams a rankings table in key order (user, rank), without loading it whole. */
   scan(table: string): AsyncIterable<RankingRow>;
+  /**
+   * Stages one shard's slice and its record in one write transaction, replacing an earlier
+   * attempt of the same shard (see `shard-records.ts`).
+   * @throws {RunFinalizedError} when the run was finalized already.
+   */
+  stageShard(job: ShardJob): Promise<ShardRecord>;
+  /**
+   * Swaps a sharded run's staged slices in as one rankings table and records the run, in one
+   * write transaction, once every shard is there and they agree; `swapped` is false when an
+   * earlier finalize did it already (its run is returned).
+   * @throws {ShardsNotReadyError} naming the missing or mismatched shards; nothing changed.
+   */
+  finalizeShards(runKey: string, options?: FinalizeOptions): Promise<{ run: RunRow; swapped: boolean }>;
   close(): void;
 }
 

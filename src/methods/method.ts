@@ -63,6 +63,11 @@ export interface RankAllOptions {
   onProgress?: ProgressFn;
   /** Told how many threads really ran (1 when the worker module is missing). */
   onThreads?: (threads: number) => void;
+  /**
+   * Rank only users [start, end) (a shard's slice), each exactly as the whole ranking ranks them;
+   * the other users get no neighbours. Default: every user.
+   */
+  rows?: { start: number; end: number };
 }
 
 /** Options of {@link Model.similarUsers}. */

@@ -39,6 +39,14 @@ export function checkTopN(topN: number, name = "topN"): number {
 /** Makes a kernel over the method's `data` that offers into `sel` (same function on every thread). */
 export type KernelSetup<D> = (data: D, sel: RowSelections) => RowsKernel;
 
+/**
+ * Makes a *row kernel* for a slice of the rows (a shard): it scores each row of [start, end)
+ * against every other row and offers the score to that row's selection only, at index
+ * row − `base`. The score of a pair must have the same bits as the pair kernel's, so a slice's
+ * top-n equals those rows' top-n in the full ranking.
+ */
+export type SliceSetup<D> = (data: D, sel: RowSelections, base: number) => RowsKernel;
+
 /** What {@link rankAllPairs} needs from a method. */
 export interface PairTask<D> {
   /** Rows (users) to rank: [0, rows). */
@@ -59,6 +67,12 @@ export interface PairTask<D> {
   onProgress?: ProgressFn;
   /** Told how many threads computed the rows: 1 when the worker module is missing. */
   onThreads?: (threads: number) => void;
+  /**
+   * Rank only rows [start, end) (a shard's slice), each against every row, with `slice`; the
+   * other rows get no neighbours. Each pair of the slice is scored from both sides, so a slice
+   * costs (end − start) · rows scores where the whole ranking costs rows² / 2.
+   */
+  range?: { start: number; end: number; slice: SliceSetup<D> };
 }
 
 /** Replaces every typed array in a plain object tree by a SharedArrayBuffer-backed copy. */
@@ -76,6 +90,8 @@ function shareDeep<T>(value: T): T {
 interface SelectionsPayload<D> {
   data: D;
   selections: RowSelections[];
+  /** Set for a slice: the kernel's rows are relative to it (see {@link SliceSetup}). */
+  base?: number;
 }
 
 /**
@@ -85,6 +101,7 @@ interface SelectionsPayload<D> {
 export async function rankAllPairs<D>(task: PairTask<D>): Promise<NeighborLists> {
   const { rows } = task;
   checkTopN(task.topN);
+  if (task.range && !(task.range.start === 0 && task.range.end === rows)) return rankSlice(task, task.range);
   const threads = autoThreads(rows, task.threads);
   // No row can have more neighbours than there are other rows; this bounds the output buffers.
   const n = Math.min(task.topN, Math.max(rows - 1, 0));
@@ -127,11 +144,63 @@ export async function rankAllPairs<D>(task: PairTask<D>): Promise<NeighborLists>
 }
 
 /**
- * Worker side of {@link rankAllPairs}: call once at the top level of the method's worker module
- * with the same setup the method passes as `PairTask.setup`.
+ * {@link rankAllPairs} of rows [start, end) only: the slice's rows are claimed in chunks like all
+ * rows are (relative to `start` on workers), each thread keeps selections for the slice alone,
+ * and the merged lists are spread back over all rows (empty outside the slice).
  */
-export function serveSelections<D>(setup: KernelSetup<D>): void {
-  serveRows<SelectionsPayload<D>>((p, index) => setup(p.data, p.selections[index]));
+async function rankSlice<D>(task: PairTask<D>, range: { start: number; end: number; slice: SliceSetup<D> }): Promise<NeighborLists> {
+  const { rows } = task;
+  const { start, end } = range;
+  if (!Number.isInteger(start) || !Number.isInteger(end) || start < 0 || end > rows || start > end) throw new RangeError(`row range must lie within 0..${rows}, got [${start}, ${end})`);
+  const m = end - start;
+  const n = Math.min(task.topN, Math.max(rows - 1, 0));
+  const threads = autoThreads(m, task.threads);
+  const report = task.onProgress;
+  let lists: NeighborLists | undefined;
+  if (n > 0 && m > 0 && threads > 1) {
+    const planned = plannedThreads(m, threads, task.chunk);
+    const payload: SelectionsPayload<D> = { data: shareDeep(task.data), selections: Array.from({ length: planned.threads }, () => rowSelections(m, n, true)), base: start };
+    const run = { worker: task.worker, rows: m, payload, threads: planned.threads, chunk: planned.chunk, onProgress: report && ((done: number, total: number) => report("top-n", done, total)) };
+    if (await runRowsIfAvailable(run)) {
+      task.onThreads?.(planned.threads);
+      lists = finishSelections(payload.selections, m);
+    }
+  }
+  if (!lists) {
+    task.onThreads?.(1);
+    if (n === 0 || m === 0) {
+      report?.("top-n", m, m);
+      return { offsets: new Int32Array(rows + 1), neighbors: new Int32Array(0), scores: new Float64Array(0) };
+    }
+    const sel = rowSelections(m, n);
+    const kernel = range.slice(task.data, sel, start);
+    const step = task.step ?? Math.max(1, Math.min(1024, Math.ceil(m / 100)));
+    for (let s = 0; s < m; s += step) {
+      const e = Math.min(m, s + step);
+      kernel(start + s, start + e);
+      report?.("top-n", e, m);
+    }
+    lists = finishSelections([sel], m);
+  }
+  const offsets = new Int32Array(rows + 1);
+  for (let r = start; r < end; r++) offsets[r + 1] = lists.offsets[r - start + 1];
+  offsets.fill(lists.offsets[m], end + 1);
+  return { offsets, neighbors: lists.neighbors, scores: lists.scores };
+}
+
+/**
+ * Worker side of {@link rankAllPairs}: call once at the top level of the method's worker module
+ * with the same setups the method passes as `PairTask.setup` and `PairTask.range.slice`.
+ */
+export function serveSelections<D>(setup: KernelSetup<D>, slice?: SliceSetup<D>): void {
+  serveRows<SelectionsPayload<D>>((p, index) => {
+    if (p.base === undefined) return setup(p.data, p.selections[index]);
+    if (!slice) throw new Error("this worker module ranks no row slices (serveSelections was given no SliceSetup)");
+    const kernel = slice(p.data, p.selections[index], p.base);
+    const base = p.base;
+    // Claims are relative to the slice: rows [start, end) of it are rows base + start… of the data.
+    return (start, end) => kernel(base + start, base + end);
+  });
 }
 
 /** One user's neighbours: ids (row indices) best first, with their scores. */

@@ -3,6 +3,6 @@
  * compiled build).
  */
 import { serveSelections } from "./driver.ts";
-import { factorKernel } from "./factors.ts";
+import { factorKernel, factorSlice } from "./factors.ts";
 
-serveSelections(factorKernel);
+serveSelections(factorKernel, factorSlice);

@@ -11,7 +11,7 @@
  * cosine is bit-identical to the naive loop Σ_f a_f·b_f: ties stay ties, and the result does not
  * depend on tiling or on how rows are split between threads.
  */
-import { queryTopN, rankAllPairs, type KernelSetup, type NeighborLists, type QueryFilter, type QueryResult } from "./driver.ts";
+import { queryTopN, rankAllPairs, type KernelSetup, type NeighborLists, type SliceSetup, type QueryFilter, type QueryResult } from "./driver.ts";
 import { offerRow as offer, type RowSelections } from "./heap.ts";
 import { autoThreads, workerEntry } from "../parallel.ts";
 import type { ProgressFn } from "../types.ts";
@@ -68,6 +68,15 @@ function offer4(sel: RowSelections, q: number, c0: number, c1: number, c2: numbe
   }
 }
 
+/** Offers four scores of query q (candidate id -1 = padding; q itself skipped) to q's own selection, at q − base. */
+function offerOwn4(sel: RowSelections, q: number, base: number, c0: number, c1: number, c2: number, c3: number, s0: number, s1: number, s2: number, s3: number): void {
+  const row = q - base;
+  if (c0 >= 0 && c0 !== q) offer(sel, row, c0, s0);
+  if (c1 >= 0 && c1 !== q) offer(sel, row, c1, s1);
+  if (c2 >= 0 && c2 !== q) offer(sel, row, c2, s2);
+  if (c3 >= 0 && c3 !== q) offer(sel, row, c3, s3);
+}
+
 /**
  * Copies the non-zero rows of [from, to) into `buf` (ids into `ids`), padded with zero rows of id
  * -1 to a multiple of four; returns the padded count (0 when none is non-zero).
@@ -97,6 +106,22 @@ function packRows(unit: Float64Array, nonzero: Uint8Array, k: number, from: numb
  * selections, then merging them ({@link finishSelections}), gives the exact top-n.
  */
 export function factorPairsRows(unit: Float64Array, nonzero: Uint8Array, rows: number, k: number, start: number, end: number, sel: RowSelections): void {
+  factorBlocks(unit, nonzero, rows, k, start, end, sel, -1);
+}
+
+/**
+ * A shard's slice (see `SliceSetup`): scores every row q of [start, end) against every other row
+ * and offers each score to q's selection only, at q − `base`. The same 4 × 4 blocks, each cosine
+ * summed over the factors in index order, so every score has the bits {@link factorPairsRows}
+ * gives the pair (a·b and b·a multiply the same numbers in the same order).
+ */
+export function factorSliceRows(unit: Float64Array, nonzero: Uint8Array, rows: number, k: number, start: number, end: number, sel: RowSelections, base: number): void {
+  factorBlocks(unit, nonzero, rows, k, start, end, sel, base);
+}
+
+/** The two kernels above: `base` < 0 scores each pair once, both ways; else rows against all rows, own selection only. */
+function factorBlocks(unit: Float64Array, nonzero: Uint8Array, rows: number, k: number, start: number, end: number, sel: RowSelections, base: number): void {
+  const slice = base >= 0;
   // The query block and the candidate tile are compacted to their non-zero rows and padded with
   // zero rows (id -1) to a multiple of four, so the 4 × 4 kernel needs no edge cases.
   const tileIds = new Int32Array(CANDIDATE_TILE + 4);
@@ -107,8 +132,9 @@ export function factorPairsRows(unit: Float64Array, nonzero: Uint8Array, rows: n
   for (let qa = start; qa < end; qa += QUERY_BLOCK) {
     const nq = packRows(unit, nonzero, k, qa, Math.min(end, qa + QUERY_BLOCK), qIds, qbuf);
     if (nq === 0) continue;
-    // Candidates from the block's first row on: pairs with c ≤ q are skipped at offer time.
-    for (let ca = qa; ca < rows; ca += CANDIDATE_TILE) {
+    // Candidates from the block's first row on: pairs with c ≤ q are skipped at offer time (a
+    // slice takes every candidate).
+    for (let ca = slice ? 0 : qa; ca < rows; ca += CANDIDATE_TILE) {
       const t = packRows(unit, nonzero, k, ca, Math.min(rows, ca + CANDIDATE_TILE), tileIds, tile);
       if (t === 0) continue;
       for (let g = 0; g < nq; g += 4) {
@@ -160,10 +186,18 @@ export function factorPairsRows(unit: Float64Array, nonzero: Uint8Array, rows: n
           const c1 = tileIds[c + 1];
           const c2 = tileIds[c + 2];
           const c3 = tileIds[c + 3];
-          offer4(sel, q0, c0, c1, c2, c3, a00, a01, a02, a03);
-          offer4(sel, q1, c0, c1, c2, c3, a10, a11, a12, a13);
-          offer4(sel, q2, c0, c1, c2, c3, a20, a21, a22, a23);
-          offer4(sel, q3, c0, c1, c2, c3, a30, a31, a32, a33);
+          if (slice) {
+            // Padding query rows (id rows) offer nothing.
+            offerOwn4(sel, q0, base, c0, c1, c2, c3, a00, a01, a02, a03);
+            if (q1 < rows) offerOwn4(sel, q1, base, c0, c1, c2, c3, a10, a11, a12, a13);
+            if (q2 < rows) offerOwn4(sel, q2, base, c0, c1, c2, c3, a20, a21, a22, a23);
+            if (q3 < rows) offerOwn4(sel, q3, base, c0, c1, c2, c3, a30, a31, a32, a33);
+          } else {
+            offer4(sel, q0, c0, c1, c2, c3, a00, a01, a02, a03);
+            offer4(sel, q1, c0, c1, c2, c3, a10, a11, a12, a13);
+            offer4(sel, q2, c0, c1, c2, c3, a20, a21, a22, a23);
+            offer4(sel, q3, c0, c1, c2, c3, a30, a31, a32, a33);
+          }
         }
       }
     }
@@ -179,6 +213,8 @@ export interface FactorTopNOptions {
   onProgress?: ProgressFn;
   /** Told how many threads computed the rows: 1 when the worker module is missing. */
   onThreads?: (threads: number) => void;
+  /** Rank only rows [start, end) (a shard's slice); the others get no neighbours. */
+  rows?: { start: number; end: number };
 }
 
 /** What the factor kernel reads (shared with workers): unit rows and which rows are non-zero. */
@@ -191,6 +227,9 @@ export interface FactorData {
 
 /** The factor pair kernel for the top-n driver (the same on every thread). */
 export const factorKernel: KernelSetup<FactorData> = (d, sel) => (start, end) => factorPairsRows(d.unit, d.nonzero, d.rows, d.k, start, end, sel);
+
+/** The factor slice kernel for a shard (see `SliceSetup`). */
+export const factorSlice: SliceSetup<FactorData> = (d, sel, base) => (start, end) => factorSliceRows(d.unit, d.nonzero, d.rows, d.k, start, end, sel, base);
 
 const WORKER = workerEntry(new URL("./factors-worker.ts", import.meta.url), "src/rank/factors-worker.ts");
 
@@ -217,7 +256,8 @@ export function rankFactorData(data: FactorData, opts: FactorTopNOptions = {}): 
   const threads = autoThreads(rows, opts.threads);
   // Early rows pair with more candidates (all later rows) than late ones; small chunks claimed
   // from an atomic counter keep both cores busy to the end.
-  const chunk = Math.max(QUERY_BLOCK, Math.ceil(rows / (threads * 32) / QUERY_BLOCK) * QUERY_BLOCK);
+  const span = opts.rows ? opts.rows.end - opts.rows.start : rows;
+  const chunk = Math.max(QUERY_BLOCK, Math.ceil(span / (threads * 32) / QUERY_BLOCK) * QUERY_BLOCK);
   return rankAllPairs({
     rows,
     topN: opts.topN ?? 10,
@@ -229,6 +269,7 @@ export function rankFactorData(data: FactorData, opts: FactorTopNOptions = {}): 
     threads,
     onProgress: opts.onProgress,
     onThreads: opts.onThreads,
+    range: opts.rows && { ...opts.rows, slice: factorSlice },
   });
 }
 

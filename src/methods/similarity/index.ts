@@ -16,7 +16,7 @@ import type { Rankings } from "../../types.ts";
 import type { Profile } from "../../profile.ts";
 import { checkSubject, type ExplainOptions, type Explanation, type FoldedProfile, type Method, type Model, type ModelState, type OptionSpec, type QueryOptions, type RankAllOptions, type Subject } from "../method.ts";
 import { explainRows, foldIndex, foldInRow, type FoldIndex } from "./fold.ts";
-import { scoreUser, similarityKernel, topNScratch, type SimilarityData, type SparseRow, type TopNScratch } from "./kernel.ts";
+import { scoreUser, similarityKernel, similaritySlice, topNScratch, type SimilarityData, type SparseRow, type TopNScratch } from "./kernel.ts";
 import { buildUserItemMatrix, type BlockStats, type UserItemMatrix } from "./matrix.ts";
 import { DEFAULT_WEIGHTS, formatWeights, normalizeWeights, parseWeights, type Weights } from "./weights.ts";
 
@@ -101,6 +101,7 @@ export class SimilarityModel implements Model {
       threads: options.threads,
       onProgress: options.onProgress,
       onThreads: options.onThreads,
+      range: options.rows && { ...options.rows, slice: similaritySlice },
     });
     return { users: [...this.dataset.users], ...lists };
   }

@@ -13,7 +13,7 @@
  * are bit-identical across thread counts and partitions, and against a dense Gram matrix.
  */
 import type { CSR } from "../../matrix/csr.ts";
-import type { KernelSetup } from "../../rank/driver.ts";
+import type { KernelSetup, SliceSetup } from "../../rank/driver.ts";
 import { offerRow, type RowSelections } from "../../rank/heap.ts";
 
 /** Reusable scratch of one thread. */
@@ -134,3 +134,32 @@ export function scoreUser(data: SimilarityData, self: number, scratch: TopNScrat
     if (v !== self && s > 0) offer(v, s);
   }
 }
+
+/**
+ * A shard's slice (see `SliceSetup`): scores rows [start, end) against every other row and offers
+ * each positive score to the row's own selection only, at u − `base`. {@link gatherRow} sums a
+ * pair over its shared items in the same order from either side, so the scores have the bits of
+ * {@link accumulateRows}.
+ */
+export function accumulateSliceRows(x: CSR, xt: CSR, start: number, end: number, heaps: RowSelections, scratch: TopNScratch, base: number): void {
+  const { acc, seen, touched } = scratch;
+  const floor = heaps.floor;
+  for (let u = start; u < end; u++) {
+    const row = u - base;
+    const nTouched = gatherRow(x, xt, u, false, scratch);
+    for (let t = 0; t < nTouched; t++) {
+      const v = touched[t];
+      const s = acc[v];
+      acc[v] = 0;
+      seen[v] = 0;
+      if (v === u || !(s > 0)) continue;
+      if (s >= floor[row]) offerRow(heaps, row, v, s);
+    }
+  }
+}
+
+/** The similarity slice kernel for a shard (the same on every thread). */
+export const similaritySlice: SliceSetup<SimilarityData> = (data, sel, base) => {
+  const scratch = topNScratch(data.x.rows);
+  return (start, end) => accumulateSliceRows(data.x, data.xt, start, end, sel, scratch, base);
+};

@@ -3,6 +3,6 @@
  * of a compiled build).
  */
 import { serveSelections } from "../../rank/driver.ts";
-import { similarityKernel } from "./kernel.ts";
+import { similarityKernel, similaritySlice } from "./kernel.ts";
 
-serveSelections(similarityKernel);
+serveSelections(similarityKernel, similaritySlice);
