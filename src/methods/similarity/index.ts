@@ -14,19 +14,38 @@ import { queryTopN, rankAllPairs } from "../../rank/driver.ts";
 import { workerEntry } from "../../parallel.ts";
 import type { Rankings } from "../../types.ts";
 import type { Profile } from "../../profile.ts";
-import { checkSubject, type ExplainOptions, type Explanation, type FoldedProfile, type Method, type Model, type ModelState, type OptionSpec, type QueryOptions, type RankAllOptions, type Subject } from "../method.ts";
+import { checkSubject, choiceOption, numberOption, type ExplainOptions, type Explanation, type FoldedProfile, type Method, type Model, type ModelState, type OptionSpec, type QueryOptions, type RankAllOptions, type Subject } from "../method.ts";
 import { explainRows, foldIndex, foldInRow, type FoldIndex } from "./fold.ts";
 import { scoreUser, similarityKernel, topNScratch, type SimilarityData, type SparseRow, type TopNScratch } from "./kernel.ts";
-import { buildUserItemMatrix, type BlockStats, type UserItemMatrix } from "./matrix.ts";
+import { buildUserItemMatrix, type BlockStats, type MatrixScheme, type UserItemMatrix } from "./matrix.ts";
+import { DEFAULT_WEIGHTING, ITEM_WEIGHTINGS, NORMALIZE_MODES, type ItemWeighting, type Normalize } from "./weighting.ts";
 import { DEFAULT_WEIGHTS, formatWeights, normalizeWeights, parseWeights, type Weights } from "./weights.ts";
 
-export { buildUserItemMatrix, weightInteractions, type BlockStats, type UserItemMatrix } from "./matrix.ts";
+export { buildUserItemMatrix, DEFAULT_SCHEME, weightInteractions, type BlockStats, type MatrixScheme, type UserItemMatrix } from "./matrix.ts";
+export { ITEM_WEIGHTINGS, NORMALIZE_MODES, type ItemWeighting, type Normalize } from "./weighting.ts";
 export { DEFAULT_WEIGHTS, formatWeights, normalizeWeights, parseWeights, type Weights } from "./weights.ts";
 
 /** Options of the similarity method. */
 export interface SimilarityOptions {
   /** Block weights, normalized to sum 1 (default interests 0.5, courses 0.3, assessments 0.2). */
   weights: Weights;
+  /** How items are weighted before normalization (`weighting.ts`). */
+  itemWeighting: ItemWeighting;
+  /** p of `idf`: ln(N/df)^p. */
+  idfExponent: number;
+  /** k1 of `bm25`. */
+  bm25K1: number;
+  /** b of `bm25`. */
+  bm25B: number;
+  /** Per-block L2 normalization (`blocks`) or of the whole concatenated vector (`whole`). */
+  normalize: Normalize;
+  /** λ of score · n/(n + λ), n = shared items (0: none). */
+  shrinkage: number;
+}
+
+/** The matrix scheme of a set of similarity options. */
+function schemeOf(o: SimilarityOptions): MatrixScheme {
+  return { itemWeighting: o.itemWeighting, idfExponent: o.idfExponent, bm25K1: o.bm25K1, bm25B: o.bm25B, normalize: o.normalize, shrinkage: o.shrinkage };
 }
 
 const weightsOption: OptionSpec<Weights> = {
@@ -75,7 +94,7 @@ interface SimilarityProfile extends FoldedProfile {
 /** A fitted similarity model: the weighted matrix and its transpose. */
 export class SimilarityModel implements Model {
   readonly method = "similarity";
-  readonly params: { weights: Weights };
+  readonly params: { weights: Weights } & MatrixScheme;
   readonly stages: { matrix: number };
   private readonly data: SimilarityData;
   private scratch: TopNScratch | undefined;
@@ -86,9 +105,9 @@ export class SimilarityModel implements Model {
     readonly matrix: UserItemMatrix,
     seconds: number,
   ) {
-    this.params = { weights: matrix.weights };
+    this.params = { weights: matrix.weights, ...matrix.scheme };
     this.stages = { matrix: seconds };
-    this.data = { x: matrix.matrix, xt: transpose(matrix.matrix) };
+    this.data = { x: matrix.matrix, xt: transpose(matrix.matrix), shrinkage: matrix.scheme.shrinkage };
   }
 
   async rankAll(options: RankAllOptions = {}): Promise<Rankings> {
@@ -168,11 +187,19 @@ export class SimilarityModel implements Model {
 export const similarity: Method<SimilarityOptions> = {
   name: "similarity",
   description: "exact weighted cosine over interest, course and assessment blocks",
-  options: { weights: weightsOption },
+  options: {
+    weights: weightsOption,
+    itemWeighting: choiceOption({ default: DEFAULT_WEIGHTING.itemWeighting, choices: ITEM_WEIGHTINGS, description: "item weighting before normalization: none, idf (ln(N/df)^p) or bm25" }),
+    idfExponent: numberOption({ default: DEFAULT_WEIGHTING.idfExponent, max: 4, description: "exponent p of idf weighting, ln(N/df)^p (1: full IDF)", valueHint: "P" }),
+    bm25K1: numberOption({ default: DEFAULT_WEIGHTING.bm25K1, allowZero: true, max: 100, description: "k1 of bm25 weighting (saturation)", valueHint: "K1" }),
+    bm25B: numberOption({ default: DEFAULT_WEIGHTING.bm25B, allowZero: true, max: 1, description: "b of bm25 weighting (length normalization)", valueHint: "B" }),
+    normalize: choiceOption({ default: "blocks" as Normalize, choices: NORMALIZE_MODES, description: "L2-normalize each block (blocks) or the whole weighted vector once (whole)" }),
+    shrinkage: numberOption({ default: 0, allowZero: true, max: 1e6, description: "shrinkage λ: score · n/(n+λ), n = items both users have (0: off)", valueHint: "L" }),
+  },
   async fit(dataset, options, context = {}) {
     const t0 = performance.now();
     context.onProgress?.("matrix", 0, 1);
-    const m = buildUserItemMatrix(dataset, options.weights);
+    const m = buildUserItemMatrix(dataset, options.weights, schemeOf(options));
     context.onProgress?.("matrix", 1, 1);
     return new SimilarityModel(dataset, m, (performance.now() - t0) / 1000);
   },
@@ -180,6 +207,6 @@ export const similarity: Method<SimilarityOptions> = {
   // (the matrix is ~10× the input rows' size) and reading it back.
   restore(dataset, options) {
     const t0 = performance.now();
-    return new SimilarityModel(dataset, buildUserItemMatrix(dataset, options.weights), (performance.now() - t0) / 1000);
+    return new SimilarityModel(dataset, buildUserItemMatrix(dataset, options.weights, schemeOf(options)), (performance.now() - t0) / 1000);
   },
 };
