@@ -104,9 +104,12 @@ describe("similar users with filters", () => {
   });
 
   it("min score keeps only neighbours at or above it; unknown handles in filters are reported, not fatal", () => {
-    const a = sim.similar("7", { n: 100, minScore: 0.3, exclude: ["no-such-user"], within: [...users(), "ghost"] });
-    expect(a.neighbors.length).toBeGreaterThan(0);
-    for (const x of a.neighbors) expect(x.score).toBeGreaterThanOrEqual(0.3);
+    // A threshold inside the user's own score range (the 5th best), whatever the method's options.
+    const floor = sim.similar("7", { n: 5 }).neighbors[4].score;
+    const a = sim.similar("7", { n: 100, minScore: floor, exclude: ["no-such-user"], within: [...users(), "ghost"] });
+    expect(a.neighbors.length).toBeGreaterThanOrEqual(5);
+    expect(a.neighbors.length).toBeLessThan(sim.similar("7", { n: 100 }).neighbors.length);
+    for (const x of a.neighbors) expect(x.score).toBeGreaterThanOrEqual(floor);
     expect(a.ignored).toEqual({ exclude: ["no-such-user"], within: ["ghost"] });
     expect(() => sim.similar("nobody")).toThrow(/unknown user "nobody"/);
   });

@@ -225,7 +225,7 @@ describe("similarity options against the definition", () => {
       user_assessment_scores: { user_handle: [], assessment_tag: [], user_assessment_score: new Float64Array(0) },
       course_tags: { course_id: [], course_tags: [] },
     };
-    const r = await (await fit(ds, "similarity", { itemWeighting: "idf", idfExponent: 1 })).rankAll({ topN: 5, threads: 1 });
+    const r = await (await fit(ds, "similarity", { itemWeighting: "idf", idfExponent: 1, shrinkage: 0 })).rankAll({ topN: 5, threads: 1 });
     // a and b share "rare" (idf ln 3/2), their only weighted item: cosine 1 in the interests block.
     expect([...r.neighbors.subarray(r.offsets[0], r.offsets[1])]).toEqual([1]);
     expect(r.scores[0]).toBeCloseTo(0.5, 14);

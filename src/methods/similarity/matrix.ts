@@ -61,7 +61,11 @@ export interface MatrixScheme extends WeightingOptions {
   shrinkage: number;
 }
 
-export const DEFAULT_SCHEME: Readonly<MatrixScheme> = Object.freeze({ ...DEFAULT_WEIGHTING, normalize: "blocks", shrinkage: 0 });
+/**
+ * The original contract: no item weighting, per-block normalization, no shrinkage. What
+ * {@link buildUserItemMatrix} builds unless told otherwise (the method's defaults are in `index.ts`).
+ */
+export const CONTRACT_SCHEME: Readonly<MatrixScheme> = Object.freeze({ ...DEFAULT_WEIGHTING, itemWeighting: "none", normalize: "blocks", shrinkage: 0 });
 
 /** The key prefix of each block's items in {@link UserItemMatrix.columns} (the courses block's keys carry their own). */
 const KEY_PREFIX: Record<BlockName, string> = { interests: "interest:", courses: "", assessments: "assessment:" };
@@ -91,7 +95,7 @@ function weighValues(o: WeightingOptions, values: CSR, bw: BlockWeighting): CSR 
 /** {@link buildUserItemMatrix} from interaction blocks already built. */
 export function weightInteractions(interactions: Interactions, weights: Partial<Weights> = DEFAULT_WEIGHTS, given: Partial<MatrixScheme> = {}): UserItemMatrix {
   const w = normalizeWeights(weights);
-  const scheme: MatrixScheme = { ...DEFAULT_SCHEME, ...given };
+  const scheme: MatrixScheme = { ...CONTRACT_SCHEME, ...given };
   const weighting: Partial<Record<BlockName, BlockWeighting>> = {};
   const rows = interactions.users.length;
   const parts: CSR[] = [];

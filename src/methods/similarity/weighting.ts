@@ -35,6 +35,7 @@ export interface WeightingOptions {
   bm25B: number;
 }
 
+/** Parameters of the schemes when not given (`none` is the original contract). */
 export const DEFAULT_WEIGHTING: Readonly<WeightingOptions> = Object.freeze({ itemWeighting: "none", idfExponent: 0.5, bm25K1: 1.2, bm25B: 0.75 });
 
 /** One block's weighting figures, computed once from the data. */
