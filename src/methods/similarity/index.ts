@@ -2,8 +2,10 @@
  * Method `similarity`: exact weighted cosine similarity between users.
  *
  * similarity(u, v) = Σ_b w_b · ⟨x_b(u), x_b(v)⟩ over the blocks b = interests, courses,
- * assessments, where x_b(u) is u's block vector (see `buildInteractions`) L2-normalized on its own
- * and the weights sum to 1, so scores lie in [0, 1]. Fitting builds the weighted matrix
+ * assessments, where x_b(u) is u's block vector (see `buildInteractions`), its items weighted
+ * (`weighting.ts`: none, idf or bm25), L2-normalized on its own (or the whole vector once, with
+ * `normalize: whole`), and the weights sum to 1, so scores lie in [0, 1]; shrinkage then multiplies
+ * a pair's score by n/(n + λ) for the n items both have. Fitting builds the weighted matrix
  * (`matrix.ts`); ranking scores every pair of users sharing an item (`kernel.ts`) through the
  * top-n driver. Exact: nothing is sampled or approximated.
  */
@@ -218,6 +220,8 @@ export const similarity: Method<SimilarityOptions> = {
     normalize: choiceOption({ default: SIMILARITY_DEFAULTS.normalize, choices: NORMALIZE_MODES, description: "L2-normalize each block (blocks) or the whole weighted vector once (whole)" }),
     shrinkage: numberOption({ default: SIMILARITY_DEFAULTS.shrinkage, allowZero: true, max: 1e6, description: "shrinkage λ: score · n/(n+λ), n = items both users have (0: off)", valueHint: "L" }),
   },
+  // Runs recorded before item weighting, normalization and shrinkage existed used the original contract.
+  recordedDefaults: { itemWeighting: "none", normalize: "blocks", shrinkage: 0 },
   async fit(dataset, options, context = {}) {
     const t0 = performance.now();
     context.onProgress?.("matrix", 0, 1);
