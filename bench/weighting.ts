@@ -48,6 +48,7 @@ const { dataset } = await readTables(dir);
 const CONFIGS: [string, Record<string, unknown>][] = [
   ["contract (none, blocks, λ 0)", { itemWeighting: "none", normalize: "blocks", shrinkage: 0 }],
   ["idf p 0.5", { itemWeighting: "idf", idfExponent: 0.5, normalize: "blocks", shrinkage: 0 }],
+  ["defaults (idf p 0.5, λ 5)", {}],
   ["idf p 0.5, shrinkage 10", { itemWeighting: "idf", idfExponent: 0.5, normalize: "blocks", shrinkage: 10 }],
   ["bm25", { itemWeighting: "bm25", normalize: "blocks", shrinkage: 0 }],
   ["whole", { itemWeighting: "none", normalize: "whole", shrinkage: 0 }],

@@ -20,7 +20,7 @@ import { offerRow, type RowSelections } from "../../rank/heap.ts";
 /** Reusable scratch of one thread. */
 export interface TopNScratch {
   acc: Float64Array;
-  /** Shared columns per touched row (only counted with shrinkage). */
+  /** Shared columns per touched row (only counted with shrinkage, then in place of `seen`). */
   overlap: Int32Array;
   /** 1 for rows currently in `touched`. */
   seen: Uint8Array;
@@ -75,12 +75,13 @@ export function gatherEntries(indices: Int32Array, data: Float64Array, from: num
       }
     }
     if (count) {
-      // A separate loop, so that the unshrunk kernel pays nothing for the count.
+      // A separate loop, so that the unshrunk kernel pays nothing for the count. The count doubles
+      // as the first-visit mark (0: not yet touched), so this loop touches no more memory than the
+      // other: (c − 1) >>> 31 is 1 exactly when c = 0.
       for (let q = lo; q < stop; q++) {
         const v = tIndices[q];
         touched[nTouched] = v;
-        nTouched += seen[v] ^ 1;
-        seen[v] = 1;
+        nTouched += (overlap[v] - 1) >>> 31;
         overlap[v]++;
         acc[v] += a * tData[q];
       }
@@ -113,8 +114,8 @@ export function accumulateRows(x: CSR, xt: CSR, start: number, end: number, heap
       const v = touched[t];
       const s = count ? shrink(acc[v], overlap[v], shrinkage) : acc[v];
       acc[v] = 0;
-      seen[v] = 0;
-      overlap[v] = 0;
+      if (count) overlap[v] = 0;
+      else seen[v] = 0;
       if (!(s > 0)) continue;
       // Most offers lose once rows fill up: checking the floor here saves the call; `offerRow`
       // settles ties at the floor by id.
@@ -159,8 +160,8 @@ export function scoreUser(data: SimilarityData, self: number, scratch: TopNScrat
     const v = touched[t];
     const s = count ? shrink(acc[v], overlap[v], lambda) : acc[v];
     acc[v] = 0;
-    seen[v] = 0;
-    overlap[v] = 0;
+    if (count) overlap[v] = 0;
+    else seen[v] = 0;
     if (v !== self && s > 0) offer(v, s);
   }
 }
