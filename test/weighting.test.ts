@@ -100,7 +100,7 @@ function oracle(ds: InputColumns, s: Scheme) {
       for (const [k, x] of v) {
         const d = df.get(k)!;
         let y = x;
-        if (s.itemWeighting === "idf") y = x * Math.log(n / d) ** s.idfExponent;
+        if (s.itemWeighting === "idf") y = x * Math.log(1 + n / d) ** s.idfExponent;
         if (s.itemWeighting === "bm25") y = (Math.log(1 + (n - d + 0.5) / (d + 0.5)) * x * (s.bm25K1 + 1)) / (x + s.bm25K1 * (1 - s.bm25B + (s.bm25B * v.size) / avgL));
         if (y !== 0) block.set(k, y);
       }
@@ -218,7 +218,7 @@ describe("similarity options against the definition", () => {
     expect([...inert.neighbors]).toEqual([...contract.neighbors]);
   });
 
-  it("idf weighs an item everyone has 0, so users sharing only it are no neighbours", async () => {
+  it("idf weighs a rare shared item above one everyone has, which still counts (ln 2)", async () => {
     const ds: InputColumns = {
       user_interests: { user_handle: ["a", "b", "c", "a", "b"], interest_tag: ["all", "all", "all", "rare", "rare"] },
       user_course_views: { user_handle: [], course_id: [], level: [], view_time_seconds: new Float64Array(0) },
@@ -226,10 +226,11 @@ describe("similarity options against the definition", () => {
       course_tags: { course_id: [], course_tags: [] },
     };
     const r = await (await fit(ds, "similarity", { itemWeighting: "idf", idfExponent: 1, shrinkage: 0 })).rankAll({ topN: 5, threads: 1 });
-    // a and b share "rare" (idf ln 3/2), their only weighted item: cosine 1 in the interests block.
-    expect([...r.neighbors.subarray(r.offsets[0], r.offsets[1])]).toEqual([1]);
+    // a = (all ln 2, rare ln 2.5) = b; c = (all ln 2): a–b cosine 1, a–c ln 2 / |a|, in the interests block (weight 0.5).
+    expect([...r.neighbors.subarray(r.offsets[0], r.offsets[1])]).toEqual([1, 2]);
     expect(r.scores[0]).toBeCloseTo(0.5, 14);
-    expect(r.offsets[3] - r.offsets[2]).toBe(0);
+    expect(r.scores[1]).toBeCloseTo((0.5 * Math.LN2) / Math.hypot(Math.LN2, Math.log(2.5)), 14);
+    expect([...r.neighbors.subarray(r.offsets[2], r.offsets[3])]).toEqual([0, 1]);
   });
 
   it("rejects bad values naming the option", async () => {

@@ -202,6 +202,9 @@ export class SimilarityModel implements Model {
     for (const [name, b] of Object.entries(this.matrix.blocks)) {
       lines.push(`  ${name.padEnd(12)} weight ${b.weight.toFixed(3)}  ${fmt(b.items).padStart(7)} items  ${fmt(b.nnz).padStart(10)} nnz  ${fmt(b.users).padStart(8)} users`);
     }
+    const sc = this.matrix.scheme;
+    const weighting = sc.itemWeighting === "idf" ? `idf^${sc.idfExponent}` : sc.itemWeighting === "bm25" ? `bm25 k1 ${sc.bm25K1} b ${sc.bm25B}` : "none";
+    lines.push(`  item weighting ${weighting}, normalize ${sc.normalize}, shrinkage ${sc.shrinkage}`);
     lines.push(`  matrix nnz ${fmt(nnz(this.matrix.matrix))}, ${String(details.threads)} thread(s)`);
     return lines;
   }
@@ -213,8 +216,8 @@ export const similarity: Method<SimilarityOptions> = {
   description: "exact weighted cosine over interest, course and assessment blocks",
   options: {
     weights: weightsOption,
-    itemWeighting: choiceOption({ default: SIMILARITY_DEFAULTS.itemWeighting, choices: ITEM_WEIGHTINGS, description: "item weighting before normalization: none, idf (ln(N/df)^p) or bm25" }),
-    idfExponent: numberOption({ default: SIMILARITY_DEFAULTS.idfExponent, max: 4, description: "exponent p of idf weighting, ln(N/df)^p (1: full IDF)", valueHint: "P" }),
+    itemWeighting: choiceOption({ default: SIMILARITY_DEFAULTS.itemWeighting, choices: ITEM_WEIGHTINGS, description: "item weighting before normalization: none, idf (ln(1 + N/df)^p) or bm25" }),
+    idfExponent: numberOption({ default: SIMILARITY_DEFAULTS.idfExponent, max: 4, description: "exponent p of idf weighting, ln(1 + N/df)^p (1: full IDF)", valueHint: "P" }),
     bm25K1: numberOption({ default: SIMILARITY_DEFAULTS.bm25K1, allowZero: true, max: 100, description: "k1 of bm25 weighting (saturation)", valueHint: "K1" }),
     bm25B: numberOption({ default: SIMILARITY_DEFAULTS.bm25B, allowZero: true, max: 1, description: "b of bm25 weighting (length normalization)", valueHint: "B" }),
     normalize: choiceOption({ default: SIMILARITY_DEFAULTS.normalize, choices: NORMALIZE_MODES, description: "L2-normalize each block (blocks) or the whole weighted vector once (whole)" }),

@@ -9,7 +9,8 @@
  *
  * Schemes (the weighted value x'_uk; entries that become 0 are dropped like zero values):
  * - `none`: x'_uk = x_uk (the original contract, bit for bit);
- * - `idf`: x'_uk = x_uk · ln(N / df_k)^p, p = `idfExponent` (an item everyone has weighs 0);
+ * - `idf`: x'_uk = x_uk · ln(1 + N/df_k)^p, p = `idfExponent` (smoothed: an item everyone has
+ *   still weighs ln 2, so small data where everyone shares an item keeps its neighbours);
  * - `bm25`: x'_uk = idf_k · x_uk·(k1 + 1) / (x_uk + k1·(1 − b + b·L_u/avgL)), with
  *   idf_k = ln(1 + (N − df_k + 0.5)/(df_k + 0.5)) (Lucene's, never negative): every user's row is
  *   weighted as a BM25 document, so the similarity stays symmetric (both users are weighted the same
@@ -40,7 +41,7 @@ export const DEFAULT_WEIGHTING: Readonly<WeightingOptions> = Object.freeze({ ite
 
 /** One block's weighting figures, computed once from the data. */
 export interface BlockWeighting {
-  /** The column factor of every item of the block (ln(N/df)^p or the BM25 idf); empty for `none`. */
+  /** The column factor of every item of the block (ln(1 + N/df)^p or the BM25 idf); empty for `none`. */
   idf: Float64Array;
   /** avgL (bm25). */
   avgLength: number;
@@ -48,7 +49,7 @@ export interface BlockWeighting {
 
 /** The IDF factor of an item held by `df` of `users` users under `o`. */
 export function idfFactor(o: WeightingOptions, users: number, df: number): number {
-  if (o.itemWeighting === "idf") return Math.pow(Math.log(users / df), o.idfExponent);
+  if (o.itemWeighting === "idf") return Math.pow(Math.log1p(users / df), o.idfExponent);
   return Math.log(1 + (users - df + 0.5) / (df + 0.5));
 }
 
