@@ -13,6 +13,7 @@ const subCommands = {
   ingest: () => import("./commands/ingest.ts").then((m) => m.default),
   pipeline: () => import("./commands/pipeline.ts").then((m) => m.default),
   evaluate: () => import("./commands/evaluate.ts").then((m) => m.default),
+  tune: () => import("./commands/tune.ts").then((m) => m.default),
   similar: () => import("./commands/similar.ts").then((m) => m.default),
   recommend: () => import("./commands/recommend.ts").then((m) => m.default),
   export: () => import("./commands/export.ts").then((m) => m.default),

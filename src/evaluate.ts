@@ -312,6 +312,37 @@ export interface EvaluationReport {
   params: Record<string, object>;
 }
 
+/**
+ * One method with `options` (already resolved) on a split: fits on `split.train`, ranks, recommends
+ * by neighbour votes and scores against `split`'s hidden items (plus a `(model)` row where the
+ * model scores items itself). `index` is `indexItems(split.train, split.space)`.
+ */
+export async function scoreMethod(
+  split: HoldoutSplit,
+  index: ItemIndex,
+  name: string,
+  options: object,
+  opts: { neighbors: number; k: number; threads?: number; onProgress?: ProgressFn; onEpoch?: (e: EpochReport) => void; ownScores?: boolean },
+): Promise<{ model: Model; rows: MethodResult[] }> {
+  const method = getMethod(name);
+  const { neighbors, k } = opts;
+  const rows: MethodResult[] = [];
+  const t0 = performance.now();
+  const model = await method.fit(split.train, options, { threads: opts.threads, onProgress: opts.onProgress, onEpoch: opts.onEpoch });
+  const rankings: Rankings = await model.rankAll({ topN: neighbors, threads: opts.threads, onProgress: opts.onProgress });
+  const seconds = (performance.now() - t0) / 1000;
+  if (rankings.users.length !== split.users.length) throw new Error(`${method.name} ranked a different set of users than the split holds`);
+  const recs = recommendFromNeighbors(rankings, index, { neighbors, k });
+  rows.push({ method: method.name, seconds, ...scoreRecommendations(recs, split), coverage: coverage(recs, index) });
+  if (model.scoreItems && opts.ownScores !== false) {
+    // Both ways (`recsys recommend --using model`): the model's own item scores.
+    const t1 = performance.now();
+    const own = recommendByModel(model, index, split.space, k);
+    rows.push({ method: `${method.name} (model)`, seconds: (performance.now() - t1) / 1000, ...scoreRecommendations(own, split), coverage: coverage(own, index) });
+  }
+  return { model, rows };
+}
+
 /** Splits, ranks with each method, recommends by neighbour votes and scores against the hidden items. */
 export async function evaluate(input: Dataset | InputColumns, opts: EvaluateOptions = {}): Promise<EvaluationReport> {
   const fraction = opts.fraction ?? 0.2;
@@ -331,20 +362,9 @@ export async function evaluate(input: Dataset | InputColumns, opts: EvaluateOpti
   const params: Record<string, object> = {};
   for (let i = 0; i < chosen.length; i++) {
     const method = chosen[i];
-    const t0 = performance.now();
-    const model = await method.fit(split.train, resolved[i], { threads: opts.threads, onProgress: opts.onProgress, onEpoch: opts.onEpoch && ((e) => opts.onEpoch?.(method.name, e)) });
-    const rankings: Rankings = await model.rankAll({ topN: neighbors, threads: opts.threads, onProgress: opts.onProgress });
-    const seconds = (performance.now() - t0) / 1000;
-    if (rankings.users.length !== split.users.length) throw new Error(`${method.name} ranked a different set of users than the split holds`);
-    const recs = recommendFromNeighbors(rankings, index, { neighbors, k });
-    results.push({ method: method.name, seconds, ...scoreRecommendations(recs, split), coverage: coverage(recs, index) });
+    const { model, rows } = await scoreMethod(split, index, method.name, resolved[i], { neighbors, k, threads: opts.threads, onProgress: opts.onProgress, onEpoch: opts.onEpoch && ((e) => opts.onEpoch?.(method.name, e)) });
+    results.push(...rows);
     params[method.name] = model.params;
-    if (model.scoreItems) {
-      // Both ways (`recsys recommend --using model`): the model's own item scores.
-      const t1 = performance.now();
-      const own = recommendByModel(model, index, split.space, k);
-      results.push({ method: `${method.name} (model)`, seconds: (performance.now() - t1) / 1000, ...scoreRecommendations(own, split), coverage: coverage(own, index) });
-    }
   }
   const popular = recommendPopular(index, split.users.length, k);
   results.push({ method: "most-popular", seconds: 0, ...scoreRecommendations(popular, split), coverage: coverage(popular, index) });

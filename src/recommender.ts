@@ -298,7 +298,8 @@ export async function loadRecommender(store: RankingsStore, table: string, onLoa
   const current = fingerprintDataset(dataset);
   if ((run.input as Fingerprint | null)?.sha256 !== current.sha256) throw new StaleRankingsError(table, run, current);
   // The recorded params hold the method's options plus the run's own (topN, threads).
-  const given = Object.fromEntries(Object.entries(run.params).filter(([key]) => key in method.options));
+  // Options the run predates were what it was made with: the method's recorded defaults, not today's.
+  const given = { ...method.recordedDefaults, ...Object.fromEntries(Object.entries(run.params).filter(([key]) => key in method.options)) };
   const options = resolveOptions(method, given);
   const state = method.restore ? await store.loadModel(run.id) : null;
   const model = state && method.restore ? method.restore(dataset, options, state) : await method.fit(dataset, options);

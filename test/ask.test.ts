@@ -45,8 +45,8 @@ afterAll(() => {
 });
 
 /** Stored rows of `table` per handle, as the recommender answers them. */
-function stored(table: string): Map<string, { similar: string; score: number }[]> {
-  const raw = new Database(db, { readonly: true });
+function stored(table: string, file = db): Map<string, { similar: string; score: number }[]> {
+  const raw = new Database(file, { readonly: true });
   try {
     const r = readRankings(raw, table);
     return new Map(r.users.map((h, u) => [h, Array.from({ length: r.offsets[u + 1] - r.offsets[u] }, (_, k) => ({ similar: r.users[r.neighbors[r.offsets[u] + k]], score: r.scores[r.offsets[u] + k] }))]));
@@ -105,9 +105,12 @@ describe("similar users with filters", () => {
   });
 
   it("min score keeps only neighbours at or above it; unknown handles in filters are reported, not fatal", () => {
-    const a = sim.similar("7", { n: 100, minScore: 0.3, exclude: ["no-such-user"], within: [...users(), "ghost"] });
-    expect(a.neighbors.length).toBeGreaterThan(0);
-    for (const x of a.neighbors) expect(x.score).toBeGreaterThanOrEqual(0.3);
+    // A threshold inside the user's own score range (the 5th best), whatever the method's options.
+    const floor = sim.similar("7", { n: 5 }).neighbors[4].score;
+    const a = sim.similar("7", { n: 100, minScore: floor, exclude: ["no-such-user"], within: [...users(), "ghost"] });
+    expect(a.neighbors.length).toBeGreaterThanOrEqual(5);
+    expect(a.neighbors.length).toBeLessThan(sim.similar("7", { n: 100 }).neighbors.length);
+    for (const x of a.neighbors) expect(x.score).toBeGreaterThanOrEqual(floor);
     expect(a.ignored).toEqual({ exclude: ["no-such-user"], within: ["ghost"] });
     expect(() => sim.similar("nobody")).toThrow(/unknown user "nobody"/);
   });
@@ -147,6 +150,30 @@ describe("new users (fold-in)", () => {
     for (const h of sim.dataset.users.slice(0, 120)) {
       const mine = sim.similar(sim.profile(h), { n: TOP, exclude: [h] });
       expect(mine.neighbors).toEqual(rows.get(h)!);
+    }
+  });
+
+  it("similarity: a run recorded before item weighting existed is reloaded as the original contract", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "recsys-legacy-"));
+    const path = join(dir, "recsys.db");
+    const legacy = await openStore(path);
+    try {
+      await runPipeline({ input: { dataDir: join(work, "data") }, store: legacy, method: "similarity", topN: TOP, threads: 1, options: { itemWeighting: "none", shrinkage: 0 } });
+      // What an older version recorded: the weights and the run's own figures, nothing else.
+      const raw = new Database(path);
+      const params = JSON.parse(String((raw.query("SELECT params FROM recsys_runs").get() as { params: string }).params));
+      for (const key of ["itemWeighting", "idfExponent", "bm25K1", "bm25B", "normalize", "shrinkage"]) delete params[key];
+      raw.run("UPDATE recsys_runs SET params = ?", [JSON.stringify(params)]);
+      raw.close();
+      const old = await loadRecommender(legacy, "user_ranking");
+      expect(old.model.params).toMatchObject({ itemWeighting: "none", normalize: "blocks", shrinkage: 0 });
+      const rows = stored("user_ranking", path);
+      // The contract's rows, which today's defaults would not give.
+      expect(rows.get("7")).not.toEqual(sim.similar("7", { n: TOP }).neighbors);
+      for (const h of old.dataset.users.slice(0, 60)) expect(old.similar(old.profile(h), { n: TOP, exclude: [h] }).neighbors).toEqual(rows.get(h)!);
+    } finally {
+      legacy.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 

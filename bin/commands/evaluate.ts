@@ -72,7 +72,7 @@ export default defineCommand({
 });
 
 /** The dataset from --data-dir's CSVs, or from the database's input tables. */
-async function loadDataset(args: Record<string, unknown>, onProgress: (stage: string, done: number, total: number) => void, quiet: boolean): Promise<Dataset> {
+export async function loadDataset(args: Record<string, unknown>, onProgress: (stage: string, done: number, total: number) => void, quiet: boolean): Promise<Dataset> {
   const dir = args["data-dir"];
   if (typeof dir === "string" && dir !== "") {
     try {

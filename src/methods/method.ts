@@ -189,6 +189,11 @@ export interface Method<O extends object = Record<string, unknown>> {
   /** One line for `--help`. */
   readonly description: string;
   readonly options: OptionSpecs<O>;
+  /**
+   * The values of options a stored run lacks because it was recorded before they existed (its
+   * model must be rebuilt as it was made, not with today's defaults).
+   */
+  readonly recordedDefaults?: Partial<O>;
   /** Fits a model; `options` are checked and completed with defaults first ({@link resolveOptions}). */
   fit(dataset: Dataset, options: O, context?: FitContext): Promise<Model>;
   /**

@@ -15,6 +15,7 @@ import { noUnknownItems, type Profile, type UnknownItems } from "../../profile.t
 import type { ExplainedItem, Explanation } from "../method.ts";
 import type { SparseRow } from "./kernel.ts";
 import type { UserItemMatrix } from "./matrix.ts";
+import { idfFactor, weightEntry } from "./weighting.ts";
 
 /** Lookups a model builds once for fold-in: vocabulary ids, matrix columns, course tags. */
 export interface FoldIndex {
@@ -26,6 +27,8 @@ export interface FoldIndex {
   /** Tags of course c: `tagIds[tagStart[c] .. tagStart[c+1])`, distinct, increasing. */
   tagStart: Int32Array;
   tagIds: Int32Array;
+  /** First matrix column of each block (its items' IDF factors are indexed from there). */
+  blockStart: Record<BlockName, number>;
 }
 
 export function foldIndex(dataset: Dataset, matrix: UserItemMatrix): FoldIndex {
@@ -46,7 +49,14 @@ export function foldIndex(dataset: Dataset, matrix: UserItemMatrix): FoldIndex {
     column: new Map(matrix.columns.map((key, col) => [key, col] as const)),
     tagStart,
     tagIds: Int32Array.from(tags),
+    blockStart: blockStarts(matrix),
   };
+}
+
+function blockStarts(matrix: UserItemMatrix): Record<BlockName, number> {
+  const start = { interests: -1, courses: -1, assessments: -1 };
+  for (let c = matrix.columnBlocks.length - 1; c >= 0; c--) start[BLOCK_NAMES[matrix.columnBlocks[c]]] = c;
+  return start;
 }
 
 /** One block's entries: matrix column (-1: none) and raw value, in the block's column order. */
@@ -98,26 +108,65 @@ export function foldInRow(dataset: Dataset, matrix: UserItemMatrix, index: FoldI
   const indices: number[] = [];
   const data: number[] = [];
   const blocks: Record<BlockName, Entries> = { interests, courses, assessments };
+  const scheme = matrix.scheme;
+  // `whole`: the weighted, √w-scaled entries of every block, normalized together at the end.
+  const whole: Entries = [];
+  let wholeSq = 0;
   for (const name of BLOCK_NAMES) {
     const w = matrix.weights[name];
     if (!(w > 0)) continue;
+    const weighted = weighBlock(matrix, index, name, blocks[name]);
     // Entries with a column come in column order; those without (items no user of the data
     // has, e.g. a course nobody viewed) still count in the norm, as they would in the matrix.
-    const entries = blocks[name].filter((e) => e.col >= 0).sort((a, b) => a.col - b.col);
-    const extra = blocks[name].filter((e) => e.col < 0);
+    const entries = weighted.filter((e) => e.col >= 0).sort((a, b) => a.col - b.col);
+    const extra = weighted.filter((e) => e.col < 0);
+    const factor = Math.sqrt(w);
+    if (scheme.normalize === "whole") {
+      // As `scale` then `normalizeRows` over the stacked row: zeros were dropped before scaling.
+      for (const e of entries) if (e.value !== 0) whole.push({ col: e.col, value: e.value * factor });
+      for (const e of extra) if (e.value !== 0) wholeSq += (e.value * factor) ** 2;
+      continue;
+    }
     let sq = 0;
     for (const e of entries) sq += e.value * e.value;
     for (const e of extra) sq += e.value * e.value;
     if (sq === 0) continue;
     const norm = Math.sqrt(sq);
-    const factor = Math.sqrt(w);
     for (const e of entries) {
       if (e.value === 0) continue;
       indices.push(e.col);
       data.push((e.value / norm) * factor);
     }
   }
+  if (scheme.normalize === "whole") {
+    let sq = 0;
+    for (const e of whole) sq += e.value * e.value;
+    sq += wholeSq;
+    if (sq > 0) {
+      const norm = Math.sqrt(sq);
+      for (const e of whole) {
+        indices.push(e.col);
+        data.push(e.value / norm);
+      }
+    }
+  }
   return { row: { indices: Int32Array.from(indices), data: Float64Array.from(data) }, unknown };
+}
+
+/**
+ * A block's entries weighted as the matrix build weighs them (`weighting.ts`): the same
+ * {@link weightEntry} on the same IDF factors; L counts the profile's non-zero entries, items
+ * without a column included (they count as df = 1).
+ */
+function weighBlock(matrix: UserItemMatrix, index: FoldIndex, name: BlockName, entries: Entries): Entries {
+  const scheme = matrix.scheme;
+  const bw = matrix.weighting[name];
+  if (scheme.itemWeighting === "none" || !bw) return entries;
+  let length = 0;
+  for (const e of entries) if (e.value !== 0) length++;
+  const start = index.blockStart[name];
+  const unseen = idfFactor(scheme, matrix.rows, 1);
+  return entries.map((e) => ({ col: e.col, value: e.value === 0 ? 0 : weightEntry(scheme, e.value, e.col >= 0 ? bw.idf[e.col - start] : unseen, length, bw.avgLength) }));
 }
 
 /**
@@ -139,19 +188,33 @@ export function explainRows(matrix: UserItemMatrix, a: SparseRow, b: SparseRow, 
     else {
       const contribution = a.data[i] * b.data[j];
       score += contribution;
-      const block = BLOCK_NAMES[matrix.columnBlocks[ca]];
-      blocks[block] += contribution;
-      items.push({ item: matrix.columns[ca], block, contribution, shared: true });
+      items.push({ item: matrix.columns[ca], block: BLOCK_NAMES[matrix.columnBlocks[ca]], contribution, shared: true });
       i++;
       j++;
     }
   }
+  // Shrinkage scales the whole score, so every item's share by the same factor (the kernel's `shrink`).
+  const lambda = matrix.scheme.shrinkage;
+  if (lambda > 0) {
+    const factor = items.length / (items.length + lambda);
+    score *= factor;
+    for (const it of items) it.contribution *= factor;
+  }
+  for (const it of items) blocks[it.block] += it.contribution;
   items.sort((x, y) => y.contribution - x.contribution || (x.item < y.item ? -1 : 1));
   return {
     score,
     blocks,
     residual: 0,
     items: items.slice(0, limit),
-    meaning: "score = Σ over the items both have of x_a·x_b (each block's vector L2-normalized and scaled by √weight); a block's share is the sum over its shared items",
+    meaning: meaning(matrix),
   };
+}
+
+function meaning(matrix: UserItemMatrix): string {
+  const s = matrix.scheme;
+  const weighted = s.itemWeighting === "none" ? "" : `${s.itemWeighting}-weighted, `;
+  const norm = s.normalize === "blocks" ? "each block's vector L2-normalized and scaled by √weight" : "each block scaled by √weight, the whole vector L2-normalized";
+  const shrink = s.shrinkage > 0 ? `, times n/(n + ${s.shrinkage}) for the n items both have (each item's share scaled alike)` : "";
+  return `score = Σ over the items both have of x_a·x_b (${weighted}${norm})${shrink}; a block's share is the sum over its shared items`;
 }

@@ -10,7 +10,8 @@
  * Floating-point order: the score of {u, v} is Σ x_uk·x_vk over their shared items k in increasing
  * column order, accumulated from 0, whichever of u and v drives it and whichever thread runs it. It
  * equals the left-to-right dense sum over all columns (zero products change nothing), so results
- * are bit-identical across thread counts and partitions, and against a dense Gram matrix.
+ * are bit-identical across thread counts and partitions, and against a dense Gram matrix. With
+ * shrinkage λ > 0 the sum is then multiplied by n/(n + λ), n counted alongside (see {@link shrink}).
  */
 import type { CSR } from "../../matrix/csr.ts";
 import type { KernelSetup, SliceSetup } from "../../rank/driver.ts";
@@ -19,13 +20,15 @@ import { offerRow, type RowSelections } from "../../rank/heap.ts";
 /** Reusable scratch of one thread. */
 export interface TopNScratch {
   acc: Float64Array;
+  /** Shared columns per touched row (only counted with shrinkage, then in place of `seen`). */
+  overlap: Int32Array;
   /** 1 for rows currently in `touched`. */
   seen: Uint8Array;
   touched: Int32Array;
 }
 
 export function topNScratch(rows: number): TopNScratch {
-  return { acc: new Float64Array(rows), seen: new Uint8Array(rows), touched: new Int32Array(rows + 1) };
+  return { acc: new Float64Array(rows), overlap: new Int32Array(rows), seen: new Uint8Array(rows), touched: new Int32Array(rows + 1) };
 }
 
 /**
@@ -35,19 +38,27 @@ export function topNScratch(rows: number): TopNScratch {
  * a score is summed over the shared items in increasing column order from 0, so both give the
  * same bits for the same pair.
  */
-export function gatherRow(x: CSR, xt: CSR, u: number, laterOnly: boolean, scratch: TopNScratch): number {
-  return gatherEntries(x.indices, x.data, x.indptr[u], x.indptr[u + 1], laterOnly ? u : -1, xt, scratch);
+export function gatherRow(x: CSR, xt: CSR, u: number, laterOnly: boolean, scratch: TopNScratch, count = false): number {
+  return gatherEntries(x.indices, x.data, x.indptr[u], x.indptr[u + 1], laterOnly ? u : -1, xt, scratch, count);
+}
+
+/**
+ * A pair's score with shrinkage λ: s · n/(n + λ), n = the columns both rows have (`explainRows`
+ * scales each item's contribution by the same factor). λ = 0 leaves s untouched.
+ */
+export function shrink(s: number, n: number, lambda: number): number {
+  return lambda > 0 ? s * (n / (n + lambda)) : s;
 }
 
 /**
  * {@link gatherRow} for any sparse row: entries `[from, to)` of `indices`/`data` (columns
  * increasing), e.g. a matrix row or a folded-in profile. Rows up to `after` are skipped (-1: none).
  */
-export function gatherEntries(indices: Int32Array, data: Float64Array, from: number, to: number, after: number, xt: CSR, scratch: TopNScratch): number {
+export function gatherEntries(indices: Int32Array, data: Float64Array, from: number, to: number, after: number, xt: CSR, scratch: TopNScratch, count = false): number {
   const tIndptr = xt.indptr;
   const tIndices = xt.indices;
   const tData = xt.data;
-  const { acc, seen, touched } = scratch;
+  const { acc, seen, touched, overlap } = scratch;
   let nTouched = 0;
   for (let p = from; p < to; p++) {
     const a = data[p];
@@ -62,6 +73,19 @@ export function gatherEntries(indices: Int32Array, data: Float64Array, from: num
         if (tIndices[mid] <= after) lo = mid + 1;
         else hi = mid;
       }
+    }
+    if (count) {
+      // A separate loop, so that the unshrunk kernel pays nothing for the count. The count doubles
+      // as the first-visit mark (0: not yet touched), so this loop touches no more memory than the
+      // other: (c − 1) >>> 31 is 1 exactly when c = 0.
+      for (let q = lo; q < stop; q++) {
+        const v = tIndices[q];
+        touched[nTouched] = v;
+        nTouched += (overlap[v] - 1) >>> 31;
+        overlap[v]++;
+        acc[v] += a * tData[q];
+      }
+      continue;
     }
     for (let q = lo; q < stop; q++) {
       const v = tIndices[q];
@@ -80,16 +104,18 @@ export function gatherEntries(indices: Int32Array, data: Float64Array, from: num
  * Scores rows [start, end) against every later row and offers each positive score to both rows'
  * selections in `heaps`. `xt` must be `transpose(x)`.
  */
-export function accumulateRows(x: CSR, xt: CSR, start: number, end: number, heaps: RowSelections, scratch: TopNScratch): void {
-  const { acc, seen, touched } = scratch;
+export function accumulateRows(x: CSR, xt: CSR, start: number, end: number, heaps: RowSelections, scratch: TopNScratch, shrinkage = 0): void {
+  const { acc, seen, touched, overlap } = scratch;
   const floor = heaps.floor;
+  const count = shrinkage > 0;
   for (let u = start; u < end; u++) {
-    const nTouched = gatherRow(x, xt, u, true, scratch);
+    const nTouched = gatherRow(x, xt, u, true, scratch, count);
     for (let t = 0; t < nTouched; t++) {
       const v = touched[t];
-      const s = acc[v];
+      const s = count ? shrink(acc[v], overlap[v], shrinkage) : acc[v];
       acc[v] = 0;
-      seen[v] = 0;
+      if (count) overlap[v] = 0;
+      else seen[v] = 0;
       if (!(s > 0)) continue;
       // Most offers lose once rows fill up: checking the floor here saves the call; `offerRow`
       // settles ties at the floor by id.
@@ -103,12 +129,14 @@ export function accumulateRows(x: CSR, xt: CSR, start: number, end: number, heap
 export interface SimilarityData {
   x: CSR;
   xt: CSR;
+  /** Shrinkage λ (0: none), see {@link shrink}. */
+  shrinkage?: number;
 }
 
 /** The similarity pair kernel for the top-n driver (the same on every thread). */
 export const similarityKernel: KernelSetup<SimilarityData> = (data, sel) => {
   const scratch = topNScratch(data.x.rows);
-  return (start, end) => accumulateRows(data.x, data.xt, start, end, sel, scratch);
+  return (start, end) => accumulateRows(data.x, data.xt, start, end, sel, scratch, data.shrinkage ?? 0);
 };
 
 /** A sparse query row: column ids (increasing) and values, in the matrix's column space. */
@@ -124,13 +152,16 @@ export interface SparseRow {
  * 0, by the same {@link gatherEntries} as {@link accumulateRows}: bit-identical to the all-users ranking.
  */
 export function scoreUser(data: SimilarityData, self: number, scratch: TopNScratch, offer: (id: number, score: number) => void, row?: SparseRow): void {
-  const { acc, seen, touched } = scratch;
-  const nTouched = row ? gatherEntries(row.indices, row.data, 0, row.indices.length, -1, data.xt, scratch) : gatherRow(data.x, data.xt, self, false, scratch);
+  const { acc, seen, touched, overlap } = scratch;
+  const lambda = data.shrinkage ?? 0;
+  const count = lambda > 0;
+  const nTouched = row ? gatherEntries(row.indices, row.data, 0, row.indices.length, -1, data.xt, scratch, count) : gatherRow(data.x, data.xt, self, false, scratch, count);
   for (let t = 0; t < nTouched; t++) {
     const v = touched[t];
-    const s = acc[v];
+    const s = count ? shrink(acc[v], overlap[v], lambda) : acc[v];
     acc[v] = 0;
-    seen[v] = 0;
+    if (count) overlap[v] = 0;
+    else seen[v] = 0;
     if (v !== self && s > 0) offer(v, s);
   }
 }
@@ -141,17 +172,19 @@ export function scoreUser(data: SimilarityData, self: number, scratch: TopNScrat
  * pair over its shared items in the same order from either side, so the scores have the bits of
  * {@link accumulateRows}.
  */
-export function accumulateSliceRows(x: CSR, xt: CSR, start: number, end: number, heaps: RowSelections, scratch: TopNScratch, base: number): void {
-  const { acc, seen, touched } = scratch;
+export function accumulateSliceRows(x: CSR, xt: CSR, start: number, end: number, heaps: RowSelections, scratch: TopNScratch, base: number, shrinkage = 0): void {
+  const { acc, seen, touched, overlap } = scratch;
   const floor = heaps.floor;
+  const count = shrinkage > 0;
   for (let u = start; u < end; u++) {
     const row = u - base;
-    const nTouched = gatherRow(x, xt, u, false, scratch);
+    const nTouched = gatherRow(x, xt, u, false, scratch, count);
     for (let t = 0; t < nTouched; t++) {
       const v = touched[t];
-      const s = acc[v];
+      const s = count ? shrink(acc[v], overlap[v], shrinkage) : acc[v];
       acc[v] = 0;
-      seen[v] = 0;
+      if (count) overlap[v] = 0;
+      else seen[v] = 0;
       if (v === u || !(s > 0)) continue;
       if (s >= floor[row]) offerRow(heaps, row, v, s);
     }
@@ -161,5 +194,5 @@ export function accumulateSliceRows(x: CSR, xt: CSR, start: number, end: number,
 /** The similarity slice kernel for a shard (the same on every thread). */
 export const similaritySlice: SliceSetup<SimilarityData> = (data, sel, base) => {
   const scratch = topNScratch(data.x.rows);
-  return (start, end) => accumulateSliceRows(data.x, data.xt, start, end, sel, scratch, base);
+  return (start, end) => accumulateSliceRows(data.x, data.xt, start, end, sel, scratch, base, data.shrinkage ?? 0);
 };

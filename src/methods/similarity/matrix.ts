@@ -11,6 +11,7 @@
 import { toDataset, type Dataset, type InputColumns } from "../../dataset.ts";
 import { hstack, nnz, normalizeRows, scale, type CSR } from "../../matrix/csr.ts";
 import { BLOCK_NAMES, buildInteractions, type BlockName, type Interactions } from "../../matrix/interactions.ts";
+import { blockWeighting, DEFAULT_WEIGHTING, weightEntry, type BlockWeighting, type Normalize, type WeightingOptions } from "./weighting.ts";
 import { DEFAULT_WEIGHTS, normalizeWeights, type Weights } from "./weights.ts";
 
 /** Size of one block in the similarity matrix. */
@@ -40,7 +41,31 @@ export interface UserItemMatrix {
   columns: string[];
   /** Block of every matrix column (index into {@link BLOCK_NAMES}). */
   columnBlocks: Uint8Array;
+  /** How the values were weighted and normalized (see `weighting.ts` and {@link MatrixScheme}). */
+  scheme: MatrixScheme;
+  /** Per block with positive weight: its items' IDF factors (block column order) and avgL; for fold-in. */
+  weighting: Partial<Record<BlockName, BlockWeighting>>;
+  /** Rows of the data the weighting was computed on (N). */
+  rows: number;
 }
+
+/**
+ * How the matrix is built beyond the block weights. `normalize`: `blocks` L2-normalizes each
+ * block's (weighted) vector on its own and scales it by √w_b (the original contract); `whole`
+ * scales each block's weighted vector by √w_b, puts them side by side and L2-normalizes the whole
+ * row once. `shrinkage` λ ≥ 0 multiplies a pair's score by n/(n + λ), n = the matrix columns
+ * both rows have (0: off); it is applied by the kernel, not stored in the values.
+ */
+export interface MatrixScheme extends WeightingOptions {
+  normalize: Normalize;
+  shrinkage: number;
+}
+
+/**
+ * The original contract: no item weighting, per-block normalization, no shrinkage. What
+ * {@link buildUserItemMatrix} builds unless told otherwise (the method's defaults are in `index.ts`).
+ */
+export const CONTRACT_SCHEME: Readonly<MatrixScheme> = Object.freeze({ ...DEFAULT_WEIGHTING, itemWeighting: "none", normalize: "blocks", shrinkage: 0 });
 
 /** The key prefix of each block's items in {@link UserItemMatrix.columns} (the courses block's keys carry their own). */
 const KEY_PREFIX: Record<BlockName, string> = { interests: "interest:", courses: "", assessments: "assessment:" };
@@ -49,20 +74,44 @@ const KEY_PREFIX: Record<BlockName, string> = { interests: "interest:", courses:
  * Builds the weighted similarity matrix from a dataset. `weights` default to {@link DEFAULT_WEIGHTS} and are validated and
  * normalized to sum to 1 (see `normalizeWeights`).
  */
-export function buildUserItemMatrix(dataset: Dataset | InputColumns, weights: Partial<Weights> = DEFAULT_WEIGHTS): UserItemMatrix {
-  return weightInteractions(buildInteractions(toDataset(dataset)), weights);
+export function buildUserItemMatrix(dataset: Dataset | InputColumns, weights: Partial<Weights> = DEFAULT_WEIGHTS, scheme: Partial<MatrixScheme> = {}): UserItemMatrix {
+  return weightInteractions(buildInteractions(toDataset(dataset)), weights, scheme);
+}
+
+/** `values` with every entry weighted by {@link weightEntry} (same structure; zeros stay, normalization drops them). */
+function weighValues(o: WeightingOptions, values: CSR, bw: BlockWeighting): CSR {
+  const data = new Float64Array(values.data.length);
+  for (let u = 0; u < values.rows; u++) {
+    let length = 0;
+    for (let p = values.indptr[u]; p < values.indptr[u + 1]; p++) if (values.data[p] !== 0) length++;
+    for (let p = values.indptr[u]; p < values.indptr[u + 1]; p++) {
+      const x = values.data[p];
+      data[p] = x === 0 ? 0 : weightEntry(o, x, bw.idf[values.indices[p]], length, bw.avgLength);
+    }
+  }
+  return { ...values, data };
 }
 
 /** {@link buildUserItemMatrix} from interaction blocks already built. */
-export function weightInteractions(interactions: Interactions, weights: Partial<Weights> = DEFAULT_WEIGHTS): UserItemMatrix {
+export function weightInteractions(interactions: Interactions, weights: Partial<Weights> = DEFAULT_WEIGHTS, given: Partial<MatrixScheme> = {}): UserItemMatrix {
   const w = normalizeWeights(weights);
+  const scheme: MatrixScheme = { ...CONTRACT_SCHEME, ...given };
+  const weighting: Partial<Record<BlockName, BlockWeighting>> = {};
+  const rows = interactions.users.length;
   const parts: CSR[] = [];
   const blocks = {} as Record<BlockName, BlockStats>;
   const columns: string[] = [];
   const columnBlocks: number[] = [];
   for (const [b, name] of BLOCK_NAMES.entries()) {
-    const { items, values } = interactions.blocks[name];
-    const unit = normalizeRows(values);
+    const { items, values: raw } = interactions.blocks[name];
+    let values = raw;
+    if (scheme.itemWeighting !== "none" && w[name] > 0) {
+      const bw = blockWeighting(scheme, rows, raw.cols, raw.indptr, raw.indices, raw.data);
+      weighting[name] = bw;
+      values = weighValues(scheme, raw, bw);
+    }
+    // Per-block normalization is the original contract; `whole` normalizes after stacking, below.
+    const unit = scheme.normalize === "blocks" ? normalizeRows(values) : dropZeros(values);
     let users = 0;
     for (let u = 0; u < unit.rows; u++) if (unit.indptr[u + 1] > unit.indptr[u]) users++;
     blocks[name] = { weight: w[name], items: items.length, nnz: nnz(unit), users };
@@ -74,6 +123,33 @@ export function weightInteractions(interactions: Interactions, weights: Partial<
       }
     }
   }
-  return { users: interactions.users, weights: w, matrix: hstack(parts), blocks, columns, columnBlocks: Uint8Array.from(columnBlocks) };
+  const stacked = hstack(parts);
+  return {
+    users: interactions.users,
+    weights: w,
+    matrix: scheme.normalize === "blocks" ? stacked : normalizeRows(stacked),
+    blocks,
+    columns,
+    columnBlocks: Uint8Array.from(columnBlocks),
+    scheme,
+    weighting,
+    rows,
+  };
+}
+
+/** `m` without its zero entries (what normalization would drop), values unchanged. */
+function dropZeros(m: CSR): CSR {
+  const indptr = new Int32Array(m.rows + 1);
+  const indices: number[] = [];
+  const data: number[] = [];
+  for (let r = 0; r < m.rows; r++) {
+    for (let p = m.indptr[r]; p < m.indptr[r + 1]; p++) {
+      if (m.data[p] === 0) continue;
+      indices.push(m.indices[p]);
+      data.push(m.data[p]);
+    }
+    indptr[r + 1] = indices.length;
+  }
+  return { rows: m.rows, cols: m.cols, indptr, indices: Int32Array.from(indices), data: Float64Array.from(data) };
 }
 

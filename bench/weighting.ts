@@ -1,0 +1,75 @@
+/**
+ * Similarity with item weighting, whole-vector normalization and shrinkage against the unweighted
+ * contract (issue 15 budget: within 10% of today's similarity time at 10k users).
+ *
+ *   bun bench/weighting.ts                       # 10k users, 7 rounds, every core
+ *   bun bench/weighting.ts --threads 1 --runs 5
+ *
+ * Options: --users N (10000) --runs R (7) --seed S (1) --threads T (default: the library's).
+ * Each round runs every configuration once, in turn (fit + rank all users' top-10), so that a
+ * slow moment of the shared machine hits all of them alike; medians are printed next to the
+ * contract's, measured in the same rounds. Data as in bench/similarity.ts (generated once, read).
+ */
+import { existsSync, mkdirSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { generate } from "../src/generate/index.ts";
+import { readTables } from "../src/read/index.ts";
+import { runMethod } from "../test/fixtures/methods.ts";
+
+const { values: args } = parseArgs({
+  options: {
+    users: { type: "string", default: "10000" },
+    runs: { type: "string", default: "7" },
+    seed: { type: "string", default: "1" },
+    threads: { type: "string" },
+  },
+});
+const users = Number(args.users);
+const runs = Number(args.runs);
+const seed = Number(args.seed);
+const threads = args.threads === undefined ? undefined : Number(args.threads);
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+const dir = join(tmpdir(), `recsys-bench-data-${users}-seed${seed}`);
+if (!existsSync(join(dir, "course_tags.csv"))) {
+  mkdirSync(dir, { recursive: true });
+  console.log(`generating ${users} users into ${dir} …`);
+  await generate({ users, seed, outDir: dir });
+}
+const { dataset } = await readTables(dir);
+
+const CONFIGS: [string, Record<string, unknown>][] = [
+  ["contract (none, blocks, λ 0)", { itemWeighting: "none", normalize: "blocks", shrinkage: 0 }],
+  ["idf p 0.5", { itemWeighting: "idf", idfExponent: 0.5, normalize: "blocks", shrinkage: 0 }],
+  ["defaults (idf p 0.5, λ 5)", {}],
+  ["idf p 0.5, shrinkage 10", { itemWeighting: "idf", idfExponent: 0.5, normalize: "blocks", shrinkage: 10 }],
+  ["bm25", { itemWeighting: "bm25", normalize: "blocks", shrinkage: 0 }],
+  ["whole", { itemWeighting: "none", normalize: "whole", shrinkage: 0 }],
+];
+
+console.log(`similarity fit + rank (top-10), ${users} generated users (seed ${seed}), ${runs} interleaved rounds, threads ${threads ?? "auto"}`);
+const times = CONFIGS.map(() => [] as number[]);
+const matrix = CONFIGS.map(() => [] as number[]);
+// One warm-up round, not counted (JIT, worker start-up).
+for (let r = -1; r < runs; r++) {
+  for (let c = 0; c < CONFIGS.length; c++) {
+    const t0 = performance.now();
+    const { stats } = await runMethod(dataset, "similarity", CONFIGS[c][1], { topN: 10, threads });
+    if (r < 0) continue;
+    times[c].push((performance.now() - t0) / 1000);
+    matrix[c].push(stats.seconds.matrix);
+  }
+}
+const base = median(times[0]);
+for (let c = 0; c < CONFIGS.length; c++) {
+  const m = median(times[c]);
+  const ratio = m / base;
+  console.log(`  ${CONFIGS[c][0].padEnd(30)} median ${m.toFixed(3)} s (matrix ${median(matrix[c]).toFixed(3)} s)  ${c === 0 ? "baseline" : `${(100 * (ratio - 1)).toFixed(1)}% vs contract${ratio > 1.1 ? "  ← over the 10% budget" : ""}`}`);
+}
