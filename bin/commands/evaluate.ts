@@ -38,16 +38,7 @@ export default defineCommand({
     const flags = checkMethodFlags(methods(), args);
     // --seed is evaluate's own (the split's, and each method's unless set), whatever the methods.
     refuseForeignFlags(chosen, { ...args, seed: undefined });
-    const seed = positiveInt(typeof args.seed === "string" ? args.seed : undefined, "seed", 42, 0);
-    const fraction = positiveNumber(args.fraction as string | undefined, "fraction", 0.2);
-    if (!(fraction < 1)) throw new CliError(`--fraction must lie strictly between 0 and 1, got ${JSON.stringify(args.fraction)}`);
-    const neighbors = topNArg(args["top-n"] as string | undefined, "top-n", 20);
-    const k = topNArg(args.cutoff as string | undefined, "cutoff", 10);
-    const threads = threadsArg(args);
-
-    const bar = progress(!args.json);
-    const dataset = await loadDataset(args, bar.report, Boolean(args.json));
-    bar.done();
+    const { seed, fraction, neighbors, k, threads, dataset, bar } = await splitArgs(args);
 
     const report = await evaluate(dataset, {
       methods: chosen.map((m) => m.name),
@@ -70,6 +61,20 @@ export default defineCommand({
     else process.stdout.write(formatReport(report) + "\n");
   },
 });
+
+/** The flags `evaluate` and `tune` share (the split, the vote, threads), checked, and the dataset they read. */
+export async function splitArgs(args: Record<string, unknown>) {
+  const seed = positiveInt(typeof args.seed === "string" ? args.seed : undefined, "seed", 42, 0);
+  const fraction = positiveNumber(args.fraction as string | undefined, "fraction", 0.2);
+  if (!(fraction < 1)) throw new CliError(`--fraction must lie strictly between 0 and 1, got ${JSON.stringify(args.fraction)}`);
+  const neighbors = topNArg(args["top-n"] as string | undefined, "top-n", 20);
+  const k = topNArg(args.cutoff as string | undefined, "cutoff", 10);
+  const threads = threadsArg(args);
+  const bar = progress(!args.json);
+  const dataset = await loadDataset(args, bar.report, Boolean(args.json));
+  bar.done();
+  return { seed, fraction, neighbors, k, threads, dataset, bar };
+}
 
 /** The dataset from --data-dir's CSVs, or from the database's input tables. */
 export async function loadDataset(args: Record<string, unknown>, onProgress: (stage: string, done: number, total: number) => void, quiet: boolean): Promise<Dataset> {

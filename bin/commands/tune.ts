@@ -1,9 +1,9 @@
 import { defineCommand } from "citty";
 import { getMethod, methodNames } from "../../src/methods/registry.ts";
 import { tune, type TuneMetric, type TuneReport } from "../../src/tune.ts";
-import { CliError, dbArgs, jsonArg, positiveInt, positiveNumber, printJson, progress, topNArg } from "../common.ts";
-import { dataDirArg, methodArgs, methodOptions, refuseForeignFlags, threadsArg } from "../method-args.ts";
-import { loadDataset } from "./evaluate.ts";
+import { CliError, dbArgs, jsonArg, positiveInt, printJson } from "../common.ts";
+import { dataDirArg, methodArgs, methodOptions, refuseForeignFlags } from "../method-args.ts";
+import { splitArgs } from "./evaluate.ts";
 
 export default defineCommand({
   meta: {
@@ -34,16 +34,7 @@ export default defineCommand({
     const metric = String(args.metric);
     if (metric !== "recall" && metric !== "ndcg") throw new CliError(`--metric must be recall or ndcg, got ${JSON.stringify(args.metric)}`);
     const budget = positiveInt(args.budget as string | undefined, "budget", Number.MAX_SAFE_INTEGER, 1);
-    const seed = positiveInt(args.seed as string | undefined, "seed", 42, 0);
-    const fraction = positiveNumber(args.fraction as string | undefined, "fraction", 0.2);
-    if (!(fraction < 1)) throw new CliError(`--fraction must lie strictly between 0 and 1, got ${JSON.stringify(args.fraction)}`);
-    const neighbors = topNArg(args["top-n"] as string | undefined, "top-n", 20);
-    const k = topNArg(args.cutoff as string | undefined, "cutoff", 10);
-    const threads = threadsArg(args);
-
-    const bar = progress(!args.json);
-    const dataset = await loadDataset(args, bar.report, Boolean(args.json));
-    bar.done();
+    const { seed, fraction, neighbors, k, threads, dataset, bar } = await splitArgs(args);
     const report = await tune(dataset, {
       method: name,
       metric: metric as TuneMetric,

@@ -11,7 +11,7 @@ import { copyIn, copyText, CHUNK_ROWS } from "./pg-copy.ts";
 import { saveModel } from "./pg-models.ts";
 import { recordRun, swapIn, validatePgTableName } from "./pg-rankings.ts";
 import { INGESTS_TABLE, quoteIdent, rankingsDDL } from "./pg-schema.ts";
-import { planFinalize, RunFinalizedError, SHARD_MODELS_TABLE, SHARD_ROWS_TABLE, SHARDS_TABLE, type FinalizeOptions, type ShardJob, type ShardRecord } from "./shard-records.ts";
+import { planFinalize, RunFinalizedError, SHARD_MODELS_TABLE, SHARD_ROWS_TABLE, SHARDS_TABLE, stagedRecord, type FinalizeOptions, type ShardJob, type ShardRecord } from "./shard-records.ts";
 import type { RunRow } from "./store.ts";
 
 const DDL = [
@@ -105,26 +105,7 @@ export async function stageShard(tx: SQL, job: ShardJob): Promise<ShardRecord> {
     // Objects for json parameters: the driver serializes them.
     [job.runKey, job.shard, job.shards, job.table, job.run.method, job.run.params, job.run.input, job.ingest, job.modelSha256, job.users, job.start, job.end, counts.ranked, counts.written, job.run.startedAt, finishedAt, job.run.stages],
   );
-  return {
-    runKey: job.runKey,
-    shard: job.shard,
-    shards: job.shards,
-    table: job.table,
-    method: job.run.method,
-    params: job.run.params,
-    input: job.run.input as ShardRecord["input"],
-    ingest: job.ingest,
-    modelSha256: job.modelSha256,
-    users: job.users,
-    start: job.start,
-    end: job.end,
-    usersRanked: counts.ranked,
-    rowsWritten: counts.written,
-    startedAt: job.run.startedAt.toISOString(),
-    finishedAt: finishedAt.toISOString(),
-    stages: job.run.stages,
-    finalizedRun: null,
-  };
+  return stagedRecord(job, counts, finishedAt);
 }
 
 const json = (v: unknown) => (typeof v === "string" ? JSON.parse(v) : v);

@@ -90,6 +90,30 @@ export interface ShardRecord {
 }
 
 /** A sharded run cannot be finalized (missing, mismatched or stale shards); nothing was swapped in. */
+/** The record of a shard just staged. */
+export function stagedRecord(job: ShardJob, counts: { ranked: number; written: number }, finishedAt: Date): ShardRecord {
+  return {
+    runKey: job.runKey,
+    shard: job.shard,
+    shards: job.shards,
+    table: job.table,
+    method: job.run.method,
+    params: job.run.params,
+    input: job.run.input as ShardRecord["input"],
+    ingest: job.ingest,
+    modelSha256: job.modelSha256,
+    users: job.users,
+    start: job.start,
+    end: job.end,
+    usersRanked: counts.ranked,
+    rowsWritten: counts.written,
+    startedAt: job.run.startedAt.toISOString(),
+    finishedAt: finishedAt.toISOString(),
+    stages: job.run.stages,
+    finalizedRun: null,
+  };
+}
+
 export class ShardsNotReadyError extends Error {
   override name = "ShardsNotReadyError";
   constructor(

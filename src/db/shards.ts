@@ -13,7 +13,7 @@ import { latestIngest } from "./ingest.ts";
 import { saveModel } from "./models.ts";
 import { tableExists } from "./open.ts";
 import { rankingsDDL, recordRun, swapIn } from "./rankings.ts";
-import { planFinalize, RunFinalizedError, SHARD_MODELS_TABLE, SHARD_ROWS_TABLE, SHARDS_TABLE, type FinalizeOptions, type ShardJob, type ShardRecord } from "./shard-records.ts";
+import { planFinalize, RunFinalizedError, SHARD_MODELS_TABLE, SHARD_ROWS_TABLE, SHARDS_TABLE, stagedRecord, type FinalizeOptions, type ShardJob, type ShardRecord } from "./shard-records.ts";
 import type { RunRow } from "./store.ts";
 
 const DDL = [
@@ -87,26 +87,7 @@ export function stageShard(db: Database, job: ShardJob): ShardRecord {
     put.run(job.runKey, "meta", "json", JSON.stringify(job.model.meta));
     put.finalize();
   }
-  const record: ShardRecord = {
-    runKey: job.runKey,
-    shard: job.shard,
-    shards: job.shards,
-    table: job.table,
-    method: job.run.method,
-    params: job.run.params,
-    input: job.run.input as ShardRecord["input"],
-    ingest: job.ingest,
-    modelSha256: job.modelSha256,
-    users: job.users,
-    start: job.start,
-    end: job.end,
-    usersRanked: ranked,
-    rowsWritten: written,
-    startedAt: job.run.startedAt.toISOString(),
-    finishedAt: new Date().toISOString(),
-    stages: job.run.stages,
-    finalizedRun: null,
-  };
+  const record = stagedRecord(job, { ranked, written }, new Date());
   db.query(
     `INSERT OR REPLACE INTO ${SHARDS_TABLE} (run_key, shard, shards, results_table, method, params, input, ingest, model_sha256, users, first_user, end_user, users_ranked, rows_written, started_at, finished_at, stages, finalized_run)
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)`,
