@@ -35,10 +35,11 @@ import {
   type Subject,
 } from "../method.ts";
 import { buildFeatures, hasItem, NAMESPACES, type FMData, type Weighting } from "./features.ts";
-import { explainFactors, foldInFactors, itemIndex, itemScores, itemTable, namespaceOfKind, userItems, withSpareRow, type ItemTable } from "./fold.ts";
+import { explainFactors, foldInFactors, itemIndex, itemScores, itemTable, namespaceOfKind, userItems, type ItemTable } from "./fold.ts";
 import { factorData, factorQuery, normalizeRows, rankFactorData, type FactorData } from "../../rank/factors.ts";
 import type { FMParams } from "./model.ts";
 import { trainFMParams, type EpochStats } from "./train.ts";
+import { itemSides, userPass, type ItemSides } from "./user.ts";
 
 export { buildFeatures, scoreBand, type FMData, type Weighting } from "./features.ts";
 export { factorTopN, type FactorTopNOptions } from "../../rank/factors.ts";
@@ -97,6 +98,12 @@ export const FM_DEFAULTS = {
   userRate: 1,
   /** Last epoch's step size as a fraction of the first. */
   finalRate: 0.1,
+  /**
+   * Training ends by re-fitting every user's factors against the fixed items exactly as fold-in
+   * fits a profile (see `user.ts`), so an existing user's own profile gets its stored neighbours.
+   * Off: the SGD's own user factors, which fold-in only approximates.
+   */
+  userPass: true,
 } as const;
 
 /** The factorization method's options: defaults, checks and CLI flags. */
@@ -116,6 +123,7 @@ export const FM_OPTIONS = {
   userInitStd: numberOption({ default: FM_DEFAULTS.userInitStd, allowZero: true, cli: false, description: "standard deviation of the initial user factors" }),
   userRate: numberOption({ default: FM_DEFAULTS.userRate, allowZero: true, cli: false, description: "user factors' step relative to the learning rate" }),
   finalRate: numberOption({ default: FM_DEFAULTS.finalRate, allowZero: true, cli: false, description: "last epoch's step as a fraction of the first" }),
+  userPass: booleanOption({ default: FM_DEFAULTS.userPass, cli: false, description: "re-fit every user's factors as fold-in fits a profile" }),
 };
 
 /** Options of the factorization method (see {@link FM_DEFAULTS} for what each does and why its default). */
@@ -152,6 +160,8 @@ function train(dataset: Dataset, p: FMOptions, context: FitContext): { model: FM
   context.onProgress?.("features", 1, 1);
   const t1 = performance.now();
   const { params, epochs } = trainFMParams(data, { ...p, onEpoch: context.onEpoch, onProgress: context.onProgress });
+  // Not after 0 epochs: random items carry no taste, and users keep their (zero) initial factors.
+  if (p.userPass && p.epochs > 0) userPass(data, params, p);
   const t2 = performance.now();
   return { model: { users: data.users, k: p.factors, params, data, epochs }, seconds: { features: (t1 - t0) / 1000, train: (t2 - t1) / 1000 } };
 }
@@ -196,7 +206,7 @@ export class FactorizationModel implements Model {
   readonly method = "factorization";
   readonly stages: { features: number; train: number };
   private readonly factors: FactorData;
-  private spare: FMParams | undefined;
+  private sides: ItemSides | undefined;
   private itemIds: Map<string, number> | undefined;
   private readonly tables: ItemTable[] = [];
   private readonly vocabItems: Int32Array[] = [];
@@ -236,9 +246,9 @@ export class FactorizationModel implements Model {
 
   /** Fits the profile's factors with every other parameter fixed (see `fold.ts`); deterministic for the model's seed. */
   foldIn(profile: Profile): FoldedProfile {
-    this.spare ??= withSpareRow(this.fm.params);
+    this.sides ??= itemSides(this.fm.data, this.fm.params);
     const ids = this.itemIndex();
-    const { factors, unknown } = foldInFactors(this.fm.data, this.spare, ids, profile, this.params);
+    const { factors, unknown } = foldInFactors(this.fm.data, this.fm.params, this.sides, ids, profile, this.params);
     const items = new Set<number>();
     for (const t of profile.interests ?? []) items.add(ids.get(`interest:${t}`) ?? -1);
     for (const c of Object.keys(profile.courses ?? {})) items.add(ids.get(`course:${c}`) ?? -1);
