@@ -314,7 +314,7 @@ describe("factorization on generated data", () => {
 });
 
 describe("factorization fold-in of an existing user", () => {
-  it("gives back the user's stored factors bit for bit, and so its neighbours (repeated fractional views, bands, random user init)", async () => {
+  it("gives back the user's stored factors bit for bit, and so its neighbours (repeated fractional views, random user init)", async () => {
     const dir = mkdtempSync(join(tmpdir(), "recsys-fm-fold-"));
     try {
       await generate({ users: 400, seed: 13, outDir: dir });

@@ -4,12 +4,9 @@
  *
  * **Fold-in.** A profile becomes positives exactly as a user's rows do in `buildFeatures` (each
  * interest, course and assessment the model knows; a course weighs 1 + ln(1 + minutes) over the
- * training mean; an assessment carries its score band as context), and its factors are fitted
- * with every other parameter fixed by `fitUser` (`user.ts`): the procedure training's final user
- * pass applied to every user, seeded by the model's seed and the profile's sorted items. So an
- * existing user's own profile folds in to exactly that user's factors and neighbours. Because in
- * the BPR difference the user enters only through ⟨v_p, item side⟩, this is the same objective
- * the user's factors had in training, against the final item factors.
+ * training mean), and its factors are fitted with every other parameter fixed by `fitUser`
+ * (`user.ts`): the exact least-squares user step that training's final user pass applied to every
+ * user. So an existing user's own profile folds in to exactly that user's factors and neighbours.
  *
  * **Explain.** Cosine similarity of factors does not split into items by itself. We split it as
  * far as the model allows: u's unit factors û are regressed (least squares) on the factor sums of
@@ -23,7 +20,7 @@ import { noUnknownItems, type Profile, type UnknownItems } from "../../profile.t
 import type { Explanation, ItemKind } from "../method.ts";
 import { hasItem, scoreBand, type FMData } from "./features.ts";
 import type { FMParams } from "./model.ts";
-import { fitUser, UserScratch, type ItemSides, type Positives, type UserFitOptions } from "./user.ts";
+import { fitUser, type ItemSides, type Positives, type UserFitOptions } from "./user.ts";
 
 /** What fold-in needs of the training options. */
 export interface FoldInOptions extends UserFitOptions {
@@ -72,12 +69,12 @@ function positivesOf(data: FMData, items: Map<string, number>, profile: Profile,
  * A profile's factor vector (see the module comment): `fitUser` on the profile's positives, the
  * very procedure the training's final user pass applied to every user of the data.
  */
-export function foldInFactors(data: FMData, params: FMParams, sides: ItemSides, items: Map<string, number>, profile: Profile, o: FoldInOptions): { factors: Float64Array; unknown: UnknownItems } {
+export function foldInFactors(data: FMData, sides: ItemSides, items: Map<string, number>, profile: Profile, o: FoldInOptions): { factors: Float64Array; unknown: UnknownItems } {
   const { positives, unknown } = positivesOf(data, items, profile, o.weighting);
   const n = positives.length;
-  const pos: Positives = { item: Int32Array.from(positives, (p) => p.item), context: Int32Array.from(positives, (p) => p.context), weight: Float64Array.from(positives, (p) => p.weight), n };
-  const factors = new Float64Array(params.k);
-  if (n > 0 && o.epochs > 0) fitUser(data, params, sides, pos, o, new UserScratch(params.k), factors);
+  const pos: Positives = { item: Int32Array.from(positives, (p) => p.item), weight: Float64Array.from(positives, (p) => p.weight), n };
+  const factors = new Float64Array(sides.k);
+  if (o.epochs > 0) fitUser(sides, pos, o, factors);
   return { factors, unknown };
 }
 
