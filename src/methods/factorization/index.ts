@@ -58,13 +58,14 @@ export const FM_DEFAULTS = {
   /**
    * Latent dimension k. Held-out recall@10 on the tuning set (10k users, seed 7), with the user
    * pass: 32 0.3199, 48 0.3249, 64 0.3244, 128 0.3290 (4× the time); at 3 epochs 32 0.3203, 48
-   * 0.3243, 64 0.3255.
+   * 0.3243, 64 0.3255. 64 took 10k users' fit + rank (bench/fm.ts) to 9.4–10.8 s against 8.0–8.7 s
+   * before in the same runs, past the budget, for 0.1 point.
    */
-  factors: 64,
+  factors: 48,
   /**
    * Passes over the shuffled positives. The final user pass re-fits the users exactly, so the items
-   * need few: at k = 64, 2 epochs 0.3234, 3 0.3255, 4 0.3248, 5 0.3244, 10 (at 0.03) 0.3259; 3
-   * epochs of k = 64 cost about what 5 of k = 32 did.
+   * need few: at k = 64, 2 epochs 0.3234, 3 0.3255, 4 0.3248, 5 0.3244, 10 (at 0.03) 0.3259; at
+   * k = 48, 3 epochs 0.3243 and 5 0.3249.
    */
   epochs: 3,
   /**
