@@ -257,7 +257,7 @@ export class FactorizationModel implements Model {
     return this.itemIds;
   }
 
-  /** Fits the profile's factors with every other parameter fixed (see `fold.ts`); deterministic for the model's seed. */
+  /** Fits the profile's factors with every other parameter fixed, by the user pass's exact step (see `user.ts`): an existing user's own profile gets that user's factors. */
   foldIn(profile: Profile): FoldedProfile {
     this.sides ??= itemSides(this.fm.data, this.fm.params, this.params.userRegularization);
     const ids = this.itemIndex();
