@@ -384,7 +384,7 @@ describe("als through the CLI", () => {
     expect(help.code).toBe(0);
     for (const flag of ["--alpha", "--iterations", "--cg-steps", "--regularization", "--factors"]) expect(help.out).toContain(flag);
     // A flag two methods share shows each one's default.
-    expect(help.out).toMatch(/--factors=<K>\s+factorization, als: latent factors \(defaults: factorization 32, als 64\)/);
+    expect(help.out).toMatch(/--factors=<K>\s+factorization, als: latent factors \(defaults: factorization 48, als 64\)/);
     expect(help.out).toContain("als");
 
     const dir = mkdtempSync(join(tmpdir(), "recsys-als-cli-"));

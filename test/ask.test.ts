@@ -177,20 +177,17 @@ describe("new users (fold-in)", () => {
     }
   });
 
-  it("factorization: an existing user's own profile overlaps its stored top-10 (deterministic)", () => {
-    let overlap = 0;
-    let count = 0;
-    for (const h of fm.dataset.users.slice(0, 100)) {
-      const own = fm.similar(h).neighbors.map((x) => x.similar);
-      if (own.length < TOP) continue;
-      const folded = fm.similar(fm.profile(h), { exclude: [h] }).neighbors;
-      expect(fm.similar(fm.profile(h), { exclude: [h] }).neighbors).toEqual(folded);
-      const mine = new Set(own);
-      overlap += folded.filter((x) => mine.has(x.similar)).length / TOP;
-      count++;
+  it("factorization: an existing user's own profile gets that user's stored neighbours, identically", () => {
+    // Training's final user pass fits every user exactly as fold-in fits a profile (before it, the
+    // folded profile shared 0.68 of the stored top-10 on the sample).
+    const rows = stored("fm_ranking");
+    let compared = 0;
+    for (const h of fm.dataset.users.slice(0, 120)) {
+      const folded = fm.similar(fm.profile(h), { n: TOP, exclude: [h] }).neighbors;
+      expect(folded).toEqual(rows.get(h)!);
+      compared += folded.length > 0 ? 1 : 0;
     }
-    // Measured 0.68 on the bundled sample; two trainings with different seeds agree on 0.28.
-    expect(overlap / count).toBeGreaterThan(0.5);
+    expect(compared).toBeGreaterThan(100);
   });
 
   it("als: a profile is the exact user half-step; its neighbours share the profile's taste group", () => {

@@ -3,7 +3,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { buildFeatures, hasItem, scoreBand } from "../src/methods/factorization/features.ts";
-import { fmParameters, trainFM, userFactors } from "../src/methods/factorization/index.ts";
+import { factorization, fmParameters, trainFM, userFactors, type FactorizationModel } from "../src/methods/factorization/index.ts";
+import { profileOf } from "../src/profile.ts";
 import { BprScratch, bprDifferences, bprGradient, gradient, initParams, predict, type FMParams } from "../src/methods/factorization/model.ts";
 import { Rng } from "../src/random.ts";
 import { generate } from "../src/generate/index.ts";
@@ -310,4 +311,37 @@ describe("factorization on generated data", () => {
       if (existsSync(dir)) rmSync(dir, { recursive: true, force: true });
     }
   }, 60_000);
+});
+
+describe("factorization fold-in of an existing user", () => {
+  it("gives back the user's stored factors bit for bit, and so its neighbours (repeated fractional views, random user init)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "recsys-fm-fold-"));
+    try {
+      await generate({ users: 400, seed: 13, outDir: dir });
+      const { tables } = await readTables(dir);
+      // Split every view in two rows of fractional seconds, so a course's minutes are a sum: fold-in
+      // must add a profile's seconds as training adds its rows.
+      const v = tables.user_course_views;
+      const twice = <T,>(xs: ArrayLike<T>) => Array.from(xs).flatMap((x) => [x, x]);
+      const seconds = Float64Array.from(Array.from(v.view_time_seconds).flatMap((s) => [s * 0.3 + 0.1, s * 0.7 + 0.2]));
+      const data = IdDataset.fromColumns({ ...tables, user_course_views: { user_handle: twice(v.user_handle), course_id: twice(v.course_id), level: twice(v.level), view_time_seconds: seconds } });
+      for (const opts of [{ seed: 3, epochs: 2 }, { seed: 4, epochs: 2, userInitStd: 0.1, popularNegatives: 0.5 }]) {
+        const model = (await factorization.fit(data, fmParameters(opts))) as FactorizationModel;
+        const k = model.fm.k;
+        let checked = 0;
+        for (let u = 0; u < data.users.length; u += 3) {
+          const folded = model.foldIn(profileOf(data, u)) as unknown as { factors: Float64Array };
+          expect(Array.from(folded.factors)).toEqual(Array.from(model.fm.params.v.subarray(u * k, u * k + k)));
+          const own = model.similarUsers(u, { n: 10 });
+          const others = new Uint8Array(data.users.length).fill(1);
+          others[u] = 0;
+          expect(model.similarUsers(folded as never, { n: 10, eligible: others })).toEqual(own);
+          checked++;
+        }
+        expect(checked).toBeGreaterThan(100);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });

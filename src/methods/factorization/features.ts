@@ -191,7 +191,9 @@ export function buildFeatures(dataset: Dataset, opts: FeatureOptions = {}): FMDa
   for (let k = 0; k < vr.user.length; k++) {
     raw.user[r] = vr.user[k];
     raw.item[r] = nsStart[1] + course.map[vr.course[k]];
-    raw.value[r++] = vr.seconds[k] / 60;
+    // Seconds, summed per pair and turned into minutes once, as a profile's seconds are (fold-in
+    // then weighs an existing user's courses to the same bits).
+    raw.value[r++] = vr.seconds[k];
   }
   for (let k = 0; k < ar.user.length; k++) {
     raw.user[r] = ar.user[k];
@@ -228,7 +230,7 @@ export function buildFeatures(dataset: Dataset, opts: FeatureOptions = {}): FMDa
         pairValue[nPairs] = v;
         nPairs++;
       } else if (item >= nsStart[2]) {
-        // Assessments: the best score; courses: total minutes.
+        // Assessments: the best score; courses: total seconds.
         const p = slot[item];
         if (v > pairValue[p]) pairValue[p] = v;
       } else if (item >= nsStart[1]) {
@@ -248,7 +250,7 @@ export function buildFeatures(dataset: Dataset, opts: FeatureOptions = {}): FMDa
     const item = posItem[p];
     if (item >= nsStart[2]) posContext[p] = bandBase + scoreBand(pairValue[p]);
     else if (item >= nsStart[1] && weighting === "log") {
-      posWeight[p] = 1 + Math.log1p(pairValue[p]);
+      posWeight[p] = 1 + Math.log1p(pairValue[p] / 60);
       logSum += posWeight[p];
       nCourse++;
     }

@@ -4,13 +4,9 @@
  *
  * **Fold-in.** A profile becomes positives exactly as a user's rows do in `buildFeatures` (each
  * interest, course and assessment the model knows; a course weighs 1 + ln(1 + minutes) over the
- * training mean; an assessment carries its score band as context). Its factor vector v_p starts
- * at 0 (as every user's does by default) and takes {@link FOLD_IN_EPOCHS} passes of the training's
- * own BPR steps over those positives ({@link FOLD_IN_NEGATIVES} negatives each), seeded by the
- * model's seed, with the learning rate decaying as in training, while **every other parameter
- * stays fixed**: only v_p moves. Because in the BPR
- * difference the user enters only through ⟨v_p, item side⟩, this is the same objective the
- * user's factors had in training, against the final item factors.
+ * training mean), and its factors are fitted with every other parameter fixed by `fitUser`
+ * (`user.ts`): the exact least-squares user step that training's final user pass applied to every
+ * user. So an existing user's own profile folds in to exactly that user's factors and neighbours.
  *
  * **Explain.** Cosine similarity of factors does not split into items by itself. We split it as
  * far as the model allows: u's unit factors û are regressed (least squares) on the factor sums of
@@ -21,39 +17,16 @@
  */
 import { explainCosine } from "../../rank/explain-factors.ts";
 import { noUnknownItems, type Profile, type UnknownItems } from "../../profile.ts";
-import { Rng } from "../../random.ts";
 import type { Explanation, ItemKind } from "../method.ts";
 import { hasItem, scoreBand, type FMData } from "./features.ts";
-import { BprScratch, bprGradient, type FMParams } from "./model.ts";
-
-/**
- * Passes over a folded-in profile's positives: as many as training made (its user factors are
- * early-stopped, not converged; more passes moved fold-in away from them: top-10 overlap with the
- * user's own neighbours 0.66 at 5 passes, 0.63 at 40, 0.62 at 200 on the bundled sample).
- */
-export const FOLD_IN_EPOCHS = 5;
-
-/**
- * Negatives per positive in fold-in. Training draws 2; a folded-in vector has no other steps to
- * average its sampling noise away, so each step averages 16 (with the step scaled by 2/16: the
- * same expected step). Top-10 overlap with the user's own neighbours: 0.66 → 0.68 on the sample,
- * 0.50 → 0.56 on 10k generated users. For scale: two trainings with different seeds overlap 0.28.
- */
-export const FOLD_IN_NEGATIVES = 16;
+import type { FMParams } from "./model.ts";
+import { fitUser, type ItemSides, type Positives, type UserFitOptions } from "./user.ts";
 
 /** What fold-in needs of the training options. */
-export interface FoldInOptions {
-  learningRate: number;
-  finalRate: number;
-  regularization: number;
-  negatives: number;
-  popularNegatives: number;
-  userRate: number;
-  userInitStd: number;
-  seed: number;
+export interface FoldInOptions extends UserFitOptions {
   weighting: "none" | "log";
-  /** Passes over the positives (default {@link FOLD_IN_EPOCHS}). */
-  foldInEpochs?: number;
+  /** Training epochs: 0 is an untrained model, whose users (and profiles) have zero factors. */
+  epochs: number;
 }
 
 /** One positive of a profile: FM item, context feature (-1: none), weight. */
@@ -93,69 +66,16 @@ function positivesOf(data: FMData, items: Map<string, number>, profile: Profile,
 }
 
 /**
- * A profile's factor vector (see the module comment). `params` must have one spare feature row
- * at index `nFeatures` (see {@link withSpareRow}); it is overwritten.
+ * A profile's factor vector (see the module comment): `fitUser` on the profile's positives, the
+ * very procedure the training's final user pass applied to every user of the data.
  */
-export function foldInFactors(data: FMData, params: FMParams, items: Map<string, number>, profile: Profile, o: FoldInOptions): { factors: Float64Array; unknown: UnknownItems } {
+export function foldInFactors(data: FMData, sides: ItemSides, items: Map<string, number>, profile: Profile, o: FoldInOptions): { factors: Float64Array; unknown: UnknownItems } {
   const { positives, unknown } = positivesOf(data, items, profile, o.weighting);
-  const k = params.k;
-  const slot = params.nFeatures - 1;
-  const at = slot * k;
-  const rng = new Rng(o.seed);
-  for (let f = 0; f < k; f++) params.v[at + f] = o.userInitStd > 0 ? o.userInitStd * rng.normal() : 0;
-  if (positives.length === 0) return { factors: new Float64Array(k), unknown };
-  const own = new Set(positives.map((p) => p.item));
-  let maxRow = 1;
-  for (let i = 0; i < data.nItems; i++) maxRow = Math.max(maxRow, data.itemOffsets[i + 1] - data.itemOffsets[i]);
-  const negatives = Math.max(FOLD_IN_NEGATIVES, o.negatives);
-  const s = new BprScratch(k, negatives, maxRow);
-  const order = Int32Array.from(positives, (_, i) => i);
-  const epochs = o.foldInEpochs ?? FOLD_IN_EPOCHS;
-  for (let epoch = 0; epoch < epochs; epoch++) {
-    const lr = epochs > 1 ? o.learningRate * (1 - ((1 - o.finalRate) * epoch) / (epochs - 1)) : o.learningRate;
-    const step = ((lr * o.negatives) / negatives) * o.userRate;
-    const shrink = 1 - step * o.regularization;
-    rng.shuffle(order);
-    for (const e of order) {
-      const p = positives[e];
-      s.setContext(slot, p.context);
-      s.setPositive(data.itemFeatures, data.itemValues, data.itemOffsets[p.item], data.itemOffsets[p.item + 1]);
-      const ns = p.item < data.nsStart[1] ? 0 : p.item < data.nsStart[2] ? 1 : 2;
-      for (let n = 0; n < negatives; n++) {
-        const j = sampleNegative(data, rng, own, ns, o.popularNegatives);
-        if (j < 0) break;
-        s.addNegative(data.itemFeatures, data.itemValues, data.itemOffsets[j], data.itemOffsets[j + 1]);
-      }
-      if (s.nNegatives === 0) continue;
-      bprGradient(params, s, p.weight);
-      // Only the profile's own factors move (context slot 0); items, bands and biases stay fixed.
-      for (let f = 0; f < k; f++) params.v[at + f] = shrink * params.v[at + f] - step * s.gCtxV[f];
-    }
-  }
-  return { factors: params.v.slice(at, at + k), unknown };
-}
-
-/** Draws an item of namespace `ns` the profile does not have, as training draws negatives. */
-function sampleNegative(data: FMData, rng: Rng, own: Set<number>, ns: number, popular: number): number {
-  const lo = data.nsStart[ns];
-  const span = data.nsStart[ns + 1] - lo;
-  const items = data.nsItems[ns];
-  if (span === 0) return -1;
-  for (let attempt = 0; attempt < 32; attempt++) {
-    const j = popular > 0 && items.length > 0 && rng.next() < popular ? items[rng.int(items.length)] : lo + rng.int(span);
-    if (!own.has(j)) return j;
-  }
-  return -1;
-}
-
-/** A copy of `params` with one more feature row (zero) at the end, for a folded-in profile. */
-export function withSpareRow(params: FMParams): FMParams {
-  const { k } = params;
-  const v = new Float64Array((params.nFeatures + 1) * k);
-  v.set(params.v);
-  const w = new Float64Array(params.nFeatures + 1);
-  w.set(params.w);
-  return { nFeatures: params.nFeatures + 1, k, w0: params.w0, w, v };
+  const n = positives.length;
+  const pos: Positives = { item: Int32Array.from(positives, (p) => p.item), weight: Float64Array.from(positives, (p) => p.weight), n };
+  const factors = new Float64Array(sides.k);
+  if (o.epochs > 0) fitUser(sides, pos, o, factors);
+  return { factors, unknown };
 }
 
 /** S_i = Σ_j x_j v_j over item i's features, into `out` at `at`. */
@@ -199,45 +119,30 @@ export function namespaceOfKind(kind: ItemKind): number {
   return kind === "interests" ? 0 : kind === "courses" ? 1 : 2;
 }
 
-/** The user-independent part of ŷ(u, i) for the items of one namespace: S_i and the item's own terms. */
+/** The item side of a namespace's items: S_i = Σ_j x_j v_j over item i's features, items × k. */
 export interface ItemTable {
-  /** S_i = Σ_j x_j v_j over item i's features, items × k. */
   sums: Float64Array;
-  /** Σ_j w_j x_j + ½(‖S_i‖² − Σ_j x_j² ‖v_j‖²). */
-  constant: Float64Array;
 }
 
 /** Builds the {@link ItemTable} of namespace `ns` (once per model; every item score then costs k multiply-adds). */
 export function itemTable(data: FMData, params: FMParams, ns: number): ItemTable {
-  const { k, v, w } = params;
+  const { k } = params;
   const lo = data.nsStart[ns];
   const n = data.nsStart[ns + 1] - lo;
   const sums = new Float64Array(n * k);
-  const constant = new Float64Array(n);
-  for (let i = 0; i < n; i++) {
-    const item = lo + i;
-    itemSum(data, params, item, sums, i * k);
-    let linear = 0;
-    let squares = 0;
-    for (let q = data.itemOffsets[item]; q < data.itemOffsets[item + 1]; q++) {
-      const x = data.itemValues[q];
-      const j = data.itemFeatures[q];
-      linear += w[j] * x;
-      squares += x * x * dot(v, j * k, v, j * k, k);
-    }
-    constant[i] = linear + 0.5 * (dot(sums, i * k, sums, i * k, k) - squares);
-  }
-  return { sums, constant };
+  for (let i = 0; i < n; i++) itemSum(data, params, lo + i, sums, i * k);
+  return { sums };
 }
 
 /**
- * ŷ(u, i) for every item i of a namespace up to terms that do not depend on i (w0, u's bias):
- * the item's constant plus ⟨v_u, S_i⟩. Ranked by it, items come in the model's own order of
- * preference for u.
+ * The model's own score of every item of a namespace for a user: ⟨v_u, S_i⟩, the preference the
+ * user pass fits v_u to (see `user.ts`). The item's own BPR terms (bias and internal pairs) are
+ * left out: they are on the SGD's scale, not the re-fitted v_u's, and adding them made the scores
+ * useless (held-out recall@10 0.0008 on 10k generated users).
  */
 export function itemScores(table: ItemTable, userFactors: Float64Array, k: number): Float64Array {
-  const out = new Float64Array(table.constant.length);
-  for (let i = 0; i < out.length; i++) out[i] = table.constant[i] + dot(userFactors, 0, table.sums, i * k, k);
+  const out = new Float64Array(table.sums.length / k);
+  for (let i = 0; i < out.length; i++) out[i] = dot(userFactors, 0, table.sums, i * k, k);
   return out;
 }
 

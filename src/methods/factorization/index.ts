@@ -8,7 +8,9 @@
  * BPR pushes it above sampled items of the same namespace the user does not have. In the BPR
  * difference ŷ(u,i) − ŷ(u,j) every user-only term (w0, the user's bias, its interactions with
  * shared context) cancels, so the user enters only through ⟨v_u, item side⟩: v_u is exactly the
- * user's taste direction, and two users are alike when their v_u point the same way.
+ * user's taste direction, and two users are alike when their v_u point the same way. Training
+ * ends with a user pass (`user.ts`) that re-fits every v_u exactly against the final item side,
+ * as fold-in fits a profile.
  */
 import { toDataset, type Dataset, type InputColumns } from "../../dataset.ts";
 import { usersWithNeighbors } from "../../rank/heap.ts";
@@ -35,10 +37,11 @@ import {
   type Subject,
 } from "../method.ts";
 import { buildFeatures, hasItem, NAMESPACES, type FMData, type Weighting } from "./features.ts";
-import { explainFactors, foldInFactors, itemIndex, itemScores, itemTable, namespaceOfKind, userItems, withSpareRow, type ItemTable } from "./fold.ts";
+import { explainFactors, foldInFactors, itemIndex, itemScores, itemTable, namespaceOfKind, userItems, type ItemTable } from "./fold.ts";
 import { FactorRanking, normalizeRows } from "../../rank/factors.ts";
 import type { FMParams } from "./model.ts";
 import { trainFMParams, type EpochStats } from "./train.ts";
+import { itemSides, userPass, type ItemSides } from "./user.ts";
 
 export { buildFeatures, scoreBand, type FMData, type Weighting } from "./features.ts";
 export { factorTopN, type FactorTopNOptions } from "../../rank/factors.ts";
@@ -52,23 +55,27 @@ export { trainFMParams, type EpochStats, type TrainOptions } from "./train.ts";
  * version of the generator and re-checked on the current one (negative sampling was re-tuned).
  */
 export const FM_DEFAULTS = {
-  /** Latent dimension k (the issue's value; 64 gained < 0.5 points of recall at twice the time). */
-  factors: 32,
   /**
-   * Passes over the shuffled positives. 5 at the step size below keeps training + ranking of 10k
-   * users inside the 10 s budget; it costs 0.2 point of recall@10 against 6 epochs at 0.045 on the
-   * tuning split (0.3026 vs 0.3050) and nothing measurable on the reporting split. 8 epochs at 0.03
-   * scored as 6 at 0.045; 15–20 epochs over-fit (−0.5–1 point).
+   * Latent dimension k. Held-out recall@10 on the tuning set (10k users, seed 7), with the user
+   * pass: 32 0.3199, 48 0.3249, 64 0.3244, 128 0.3290 (4× the time); at 3 epochs 32 0.3203, 48
+   * 0.3243, 64 0.3255. 64 took 10k users' fit + rank (bench/fm.ts) to 9.4–10.8 s against 8.0–8.7 s
+   * before in the same runs, past the budget, for 0.1 point.
    */
-  epochs: 5,
+  factors: 48,
   /**
-   * First epoch's SGD step; decays linearly to a tenth of it by the last epoch. 0.055 for 5
-   * epochs (0.05 scored the same; with 6 epochs, 0.01 learned too slowly and 0.06–0.1 over-shot).
+   * Passes over the shuffled positives. The final user pass re-fits the users exactly, so the items
+   * need few: at k = 64, 2 epochs 0.3234, 3 0.3255, 4 0.3248, 5 0.3244, 10 (at 0.03) 0.3259; at
+   * k = 48, 3 epochs 0.3243 and 5 0.3249.
    */
-  learningRate: 0.055,
-  /** L2 penalty on the parameters each step touches (0.0005–0.002 overfit; 0.01–0.03 best). */
+  epochs: 3,
+  /**
+   * First epoch's SGD step; decays linearly to a tenth of it by the last epoch. 0.08 for 3 epochs
+   * (0.1 for 2, 0.065 for 4, 0.055 for 5, 0.03 for 10 scored within 0.3 point of each other).
+   */
+  learningRate: 0.08,
+  /** L2 penalty on the parameters each step touches (0.0005–0.002 overfit; with the user pass at k = 32: 0.01 −0.5, 0.06 −0.5 point). */
   regularization: 0.03,
-  /** Sampled negatives per positive (4 gave nothing over 2 at twice the sampling cost). */
+  /** Sampled negatives per positive (4: −0.7 point with the user pass, at twice the sampling cost). */
   negatives: 2,
   /**
    * Share of negatives drawn in proportion to item popularity rather than uniformly. On the
@@ -79,11 +86,15 @@ export const FM_DEFAULTS = {
   /** Standard deviation of the initial item and side factors (0.05 and 0.5 were worse). */
   initStd: 0.2,
   /**
-   * Initial user factors: 0, so a user's factor is learned signal only. Random starting noise
-   * survives in the factors of users with few interactions and blurs their cosines (−1 point).
+   * Initial user factors: 0, so a user's factor is learned signal only (before the user pass,
+   * random starting noise blurred light users' cosines, −1 point; now it only shapes training).
    */
   userInitStd: 0,
-  /** Scale of side-feature values relative to the item id's (0 lost 0.5 point: side features help). */
+  /**
+   * Scale of side-feature values relative to the item id's. Before the user pass 0 lost 0.5 point;
+   * with it, 0 scored within 0.4 point either way (k = 32 5 epochs 0.3210 vs 0.3199, k = 64 3
+   * epochs 0.3258 vs 0.3255): kept.
+   */
   sideWeight: 1,
   /**
    * Whether an interest/assessment tag shares a latent vector with course tags of the same name.
@@ -97,6 +108,14 @@ export const FM_DEFAULTS = {
   userRate: 1,
   /** Last epoch's step size as a fraction of the first. */
   finalRate: 0.1,
+  /**
+   * Confidence α of a user's own items in the final user pass (see `user.ts`), which re-fits every
+   * user's factors against the fixed items exactly as fold-in fits a profile. 2, 8 and 20 scored
+   * within 0.1 point of 4.
+   */
+  userAlpha: 4,
+  /** λ of the user pass (recall@10 at k = 32: 1 0.3191, 10 0.3194, 30 0.3199, 100 0.3200). */
+  userRegularization: 30,
 } as const;
 
 /** The factorization method's options: defaults, checks and CLI flags. */
@@ -116,6 +135,8 @@ export const FM_OPTIONS = {
   userInitStd: numberOption({ default: FM_DEFAULTS.userInitStd, allowZero: true, cli: false, description: "standard deviation of the initial user factors" }),
   userRate: numberOption({ default: FM_DEFAULTS.userRate, allowZero: true, cli: false, description: "user factors' step relative to the learning rate" }),
   finalRate: numberOption({ default: FM_DEFAULTS.finalRate, allowZero: true, cli: false, description: "last epoch's step as a fraction of the first" }),
+  userAlpha: numberOption({ default: FM_DEFAULTS.userAlpha, allowZero: true, cli: false, description: "confidence α of a user's own items in the user pass" }),
+  userRegularization: numberOption({ default: FM_DEFAULTS.userRegularization, cli: false, description: "L2 penalty of the user pass" }),
 };
 
 /** Options of the factorization method (see {@link FM_DEFAULTS} for what each does and why its default). */
@@ -152,6 +173,8 @@ function train(dataset: Dataset, p: FMOptions, context: FitContext): { model: FM
   context.onProgress?.("features", 1, 1);
   const t1 = performance.now();
   const { params, epochs } = trainFMParams(data, { ...p, onEpoch: context.onEpoch, onProgress: context.onProgress });
+  // Not after 0 epochs: random items carry no taste, and users keep their (zero) initial factors.
+  if (p.epochs > 0) userPass(data, params, p);
   const t2 = performance.now();
   return { model: { users: data.users, k: p.factors, params, data, epochs }, seconds: { features: (t1 - t0) / 1000, train: (t2 - t1) / 1000 } };
 }
@@ -196,7 +219,7 @@ export class FactorizationModel implements Model {
   readonly method = "factorization";
   readonly stages: { features: number; train: number };
   private readonly factors: FactorRanking;
-  private spare: FMParams | undefined;
+  private sides: ItemSides | undefined;
   private itemIds: Map<string, number> | undefined;
   private readonly tables: ItemTable[] = [];
   private readonly vocabItems: Int32Array[] = [];
@@ -231,11 +254,11 @@ export class FactorizationModel implements Model {
     return this.itemIds;
   }
 
-  /** Fits the profile's factors with every other parameter fixed (see `fold.ts`); deterministic for the model's seed. */
+  /** Fits the profile's factors with every other parameter fixed, by the user pass's exact step (see `user.ts`): an existing user's own profile gets that user's factors. */
   foldIn(profile: Profile): FoldedProfile {
-    this.spare ??= withSpareRow(this.fm.params);
+    this.sides ??= itemSides(this.fm.data, this.fm.params, this.params.userRegularization);
     const ids = this.itemIndex();
-    const { factors, unknown } = foldInFactors(this.fm.data, this.spare, ids, profile, this.params);
+    const { factors, unknown } = foldInFactors(this.fm.data, this.sides, ids, profile, this.params);
     const items = new Set<number>();
     for (const t of profile.interests ?? []) items.add(ids.get(`interest:${t}`) ?? -1);
     for (const c of Object.keys(profile.courses ?? {})) items.add(ids.get(`course:${c}`) ?? -1);
@@ -264,7 +287,7 @@ export class FactorizationModel implements Model {
     return explainFactors(data, params, u.unit, v.unit, score, itemsU, (i) => hasItem(data, other, i), options.items ?? 10);
   }
 
-  /** ŷ of every item of `kind` for the subject, over the dataset's vocabulary of that kind (-Infinity: an item the model never saw). */
+  /** The model's own score ⟨v_u, S_i⟩ (see `itemScores`) of every item of `kind` for the subject, over the dataset's vocabulary of that kind (-Infinity: an item the model never saw). */
   scoreItems(subject: Subject, kind: ItemKind): Float64Array {
     checkSubject(subject, this.dataset, this.method);
     const { data, params, k } = this.fm;
