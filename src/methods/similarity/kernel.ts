@@ -168,31 +168,18 @@ export function scoreUser(data: SimilarityData, self: number, scratch: TopNScrat
 
 /**
  * A shard's slice (see `SliceSetup`): scores rows [start, end) against every other row and offers
- * each positive score to the row's own selection only, at u − `base`. {@link gatherRow} sums a
- * pair over its shared items in the same order from either side, so the scores have the bits of
- * {@link accumulateRows}.
+ * each positive score to the row's own selection only, at u − `base`. Each row is one
+ * {@link scoreUser} query, so its scores (shrinkage included) have the bits of {@link accumulateRows}.
  */
-export function accumulateSliceRows(x: CSR, xt: CSR, start: number, end: number, heaps: RowSelections, scratch: TopNScratch, base: number, shrinkage = 0): void {
-  const { acc, seen, touched, overlap } = scratch;
-  const floor = heaps.floor;
-  const count = shrinkage > 0;
+export function accumulateSliceRows(data: SimilarityData, start: number, end: number, heaps: RowSelections, scratch: TopNScratch, base: number): void {
   for (let u = start; u < end; u++) {
     const row = u - base;
-    const nTouched = gatherRow(x, xt, u, false, scratch, count);
-    for (let t = 0; t < nTouched; t++) {
-      const v = touched[t];
-      const s = count ? shrink(acc[v], overlap[v], shrinkage) : acc[v];
-      acc[v] = 0;
-      if (count) overlap[v] = 0;
-      else seen[v] = 0;
-      if (v === u || !(s > 0)) continue;
-      if (s >= floor[row]) offerRow(heaps, row, v, s);
-    }
+    scoreUser(data, u, scratch, (v, s) => offerRow(heaps, row, v, s));
   }
 }
 
 /** The similarity slice kernel for a shard (the same on every thread). */
 export const similaritySlice: SliceSetup<SimilarityData> = (data, sel, base) => {
   const scratch = topNScratch(data.x.rows);
-  return (start, end) => accumulateSliceRows(data.x, data.xt, start, end, sel, scratch, base, data.shrinkage ?? 0);
+  return (start, end) => accumulateSliceRows(data, start, end, sel, scratch, base);
 };
