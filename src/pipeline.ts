@@ -94,11 +94,7 @@ export interface PipelineResult {
  * store.close();
  */
 export async function runPipeline(opts: PipelineOptions): Promise<PipelineResult> {
-  const method = getMethod(opts.method);
-  const options = resolveOptions(method, opts.options);
-  const table = validateTableName(opts.table ?? "user_ranking");
-  const topN = checkTopN(opts.topN ?? 10);
-  if (opts.threads !== undefined) autoThreads(1, opts.threads);
+  const { method, options, table, topN } = checkRunOptions(opts);
 
   const startedAt = new Date();
   const stages: Record<string, number> = {};
@@ -142,8 +138,7 @@ export async function runPipeline(opts: PipelineOptions): Promise<PipelineResult
       const seconds = Math.round(performance.now() - t0) / 1000;
       checkRun(model, rankings, dataset, opts.allowEmpty ?? false);
       const params = { topN, ...model.params, threads };
-      const methodStages = Object.fromEntries(Object.entries(model.stages).map(([k, v]) => [k, Math.round(v * 1000) / 1000]));
-      const run = { method: method.name, params, input, startedAt, stages: { ...stages, ...methodStages, topN: seconds } };
+      const run = { method: method.name, params, input, startedAt, stages: { ...stages, ...roundedStages(model.stages), topN: seconds } };
       return { rankings, run, params, model: model.state?.(), details: model.details({ rankings, threads, seconds }) };
     });
     const run = await store.publish({ table, input: read && { tables: read.tables, summary: { ...read.summary, input } }, ranked, inputIngest, onProgress: opts.onProgress });
@@ -182,8 +177,26 @@ function checkRun(model: Model, rankings: Rankings, dataset: Dataset, allowEmpty
   }
 }
 
+/**
+ * A run's method, its checked options (defaults filled in), table and top-n, and a checked
+ * thread count: every option of a pipeline or a shard, checked before any input is read.
+ */
+export function checkRunOptions(opts: { method: string; options?: Record<string, unknown>; table?: string; topN?: number; threads?: number }) {
+  const method = getMethod(opts.method);
+  const options = resolveOptions(method, opts.options);
+  const table = validateTableName(opts.table ?? "user_ranking");
+  const topN = checkTopN(opts.topN ?? 10);
+  if (opts.threads !== undefined) autoThreads(1, opts.threads);
+  return { method, options, table, topN };
+}
+
+/** A model's stage seconds rounded to the millisecond, as a run records them. */
+export function roundedStages(stages: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.entries(stages).map(([k, v]) => [k, Math.round(v * 1000) / 1000]));
+}
+
 /** Seconds (to the millisecond) since the previous call, or since it was made. */
-function stopwatch(): () => number {
+export function stopwatch(): () => number {
   let t = performance.now();
   return () => {
     const now = performance.now();

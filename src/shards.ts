@@ -9,12 +9,9 @@
 import { openStore, type RankingsStore, type RunRow, type StoreOptions } from "./db/store.ts";
 import { checkRunKey, checkShard, modelSha256, shardSlice, type FinalizeOptions, type ShardRecord } from "./db/shard-records.ts";
 import { fingerprintDataset } from "./fingerprint.ts";
-import { resolveOptions, type EpochReport } from "./methods/method.ts";
-import { getMethod } from "./methods/registry.ts";
+import type { EpochReport } from "./methods/method.ts";
 import { validateTableName } from "./names.ts";
-import { autoThreads } from "./parallel.ts";
-import { DegenerateRunError } from "./pipeline.ts";
-import { checkTopN } from "./rank/driver.ts";
+import { checkRunOptions, DegenerateRunError, roundedStages, stopwatch } from "./pipeline.ts";
 import type { ProgressFn } from "./types.ts";
 
 /** What {@link runShard} needs. */
@@ -50,23 +47,13 @@ export interface ShardResult {
  * slice with its record. Running a shard again replaces its earlier attempt.
  */
 export async function runShard(opts: ShardOptions): Promise<ShardResult> {
-  const method = getMethod(opts.method);
-  const options = resolveOptions(method, opts.options);
-  const table = validateTableName(opts.table ?? "user_ranking");
-  const topN = checkTopN(opts.topN ?? 10);
+  const { method, options, table, topN } = checkRunOptions(opts);
   checkRunKey(opts.runKey);
   checkShard(opts.shards, opts.shard);
-  if (opts.threads !== undefined) autoThreads(1, opts.threads);
   const startedAt = new Date();
   const t0 = performance.now();
   const stages: Record<string, number> = {};
-  let mark = performance.now();
-  const lap = () => {
-    const now = performance.now();
-    const s = Math.round(now - mark) / 1000;
-    mark = now;
-    return s;
-  };
+  const lap = stopwatch();
   const store = typeof opts.store === "string" ? await openStore(opts.store, opts.storeOptions) : opts.store;
   try {
     const { dataset, ingest } = await store.loadInput();
@@ -86,10 +73,9 @@ export async function runShard(opts: ShardOptions): Promise<ShardResult> {
     const sha = modelSha256(state);
     const rankings = await ranking;
     const topNSeconds = Math.round(performance.now() - t) / 1000;
-    mark = performance.now();
-    const methodStages = Object.fromEntries(Object.entries(model.stages).map(([k, v]) => [k, Math.round(v * 1000) / 1000]));
+    lap();
     // Threads are left out of the recorded options: shards on different machines may differ there, never in results.
-    const run = { method: method.name, params: { topN, ...model.params }, input, startedAt, stages: { ...stages, ...methodStages, topN: topNSeconds } };
+    const run = { method: method.name, params: { topN, ...model.params }, input, startedAt, stages: { ...stages, ...roundedStages(model.stages), topN: topNSeconds } };
     const record = await store.stageShard({
       runKey: opts.runKey,
       shard: opts.shard,
