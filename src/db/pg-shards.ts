@@ -11,7 +11,7 @@ import { copyIn, copyText, CHUNK_ROWS } from "./pg-copy.ts";
 import { saveModel } from "./pg-models.ts";
 import { recordRun, swapIn, validatePgTableName } from "./pg-rankings.ts";
 import { INGESTS_TABLE, quoteIdent, rankingsDDL } from "./pg-schema.ts";
-import { planFinalize, RunFinalizedError, SHARD_MODELS_TABLE, SHARD_ROWS_TABLE, SHARDS_TABLE, stagedRecord, type FinalizeOptions, type ShardJob, type ShardRecord } from "./shard-records.ts";
+import { planFinalize, RunFinalizedError, SHARD_MODELS_TABLE, SHARD_ROWS_TABLE, SHARDS_TABLE, stagedRecord, toShardRecord, type FinalizeOptions, type ShardJob, type ShardRecord } from "./shard-records.ts";
 import type { RunRow } from "./store.ts";
 
 const DDL = [
@@ -108,32 +108,10 @@ export async function stageShard(tx: SQL, job: ShardJob): Promise<ShardRecord> {
   return stagedRecord(job, counts, finishedAt);
 }
 
-const json = (v: unknown) => (typeof v === "string" ? JSON.parse(v) : v);
-const iso = (v: unknown) => (v instanceof Date ? v.toISOString() : String(v));
-
 /** The records of run `runKey`, by shard (none when no shard ever ran). */
 async function shardRecords(tx: SQL, runKey: string): Promise<ShardRecord[]> {
   const rows: Record<string, unknown>[] = await tx.unsafe(`SELECT * FROM ${SHARDS_TABLE} WHERE run_key = $1 ORDER BY shard`, [runKey]);
-  return rows.map((r) => ({
-    runKey: String(r.run_key),
-    shard: Number(r.shard),
-    shards: Number(r.shards),
-    table: String(r.results_table),
-    method: String(r.method),
-    params: json(r.params),
-    input: json(r.input),
-    ingest: r.ingest === null ? null : Number(r.ingest),
-    modelSha256: String(r.model_sha256),
-    users: Number(r.users),
-    start: Number(r.first_user),
-    end: Number(r.end_user),
-    usersRanked: Number(r.users_ranked),
-    rowsWritten: Number(r.rows_written),
-    startedAt: iso(r.started_at),
-    finishedAt: iso(r.finished_at),
-    stages: json(r.stages),
-    finalizedRun: r.finalized_run === null ? null : Number(r.finalized_run),
-  }));
+  return rows.map(toShardRecord);
 }
 
 /**

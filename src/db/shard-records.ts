@@ -114,6 +114,32 @@ export function stagedRecord(job: ShardJob, counts: { ranked: number; written: n
   };
 }
 
+/** A row of the shards table as a record (SQLite gives JSON as text and times as text; Postgres as values and Dates). */
+export function toShardRecord(r: Record<string, unknown>): ShardRecord {
+  const json = (v: unknown) => (typeof v === "string" ? JSON.parse(v) : v);
+  const time = (v: unknown) => (v instanceof Date ? v.toISOString() : String(v));
+  return {
+    runKey: String(r.run_key),
+    shard: Number(r.shard),
+    shards: Number(r.shards),
+    table: String(r.results_table),
+    method: String(r.method),
+    params: json(r.params),
+    input: json(r.input),
+    ingest: r.ingest === null ? null : Number(r.ingest),
+    modelSha256: String(r.model_sha256),
+    users: Number(r.users),
+    start: Number(r.first_user),
+    end: Number(r.end_user),
+    usersRanked: Number(r.users_ranked),
+    rowsWritten: Number(r.rows_written),
+    startedAt: time(r.started_at),
+    finishedAt: time(r.finished_at),
+    stages: json(r.stages),
+    finalizedRun: r.finalized_run === null ? null : Number(r.finalized_run),
+  };
+}
+
 export class ShardsNotReadyError extends Error {
   override name = "ShardsNotReadyError";
   constructor(

@@ -13,7 +13,7 @@ import { latestIngest } from "./ingest.ts";
 import { saveModel } from "./models.ts";
 import { tableExists } from "./open.ts";
 import { rankingsDDL, recordRun, swapIn } from "./rankings.ts";
-import { planFinalize, RunFinalizedError, SHARD_MODELS_TABLE, SHARD_ROWS_TABLE, SHARDS_TABLE, stagedRecord, type FinalizeOptions, type ShardJob, type ShardRecord } from "./shard-records.ts";
+import { planFinalize, RunFinalizedError, SHARD_MODELS_TABLE, SHARD_ROWS_TABLE, SHARDS_TABLE, stagedRecord, toShardRecord, type FinalizeOptions, type ShardJob, type ShardRecord } from "./shard-records.ts";
 import type { RunRow } from "./store.ts";
 
 const DDL = [
@@ -117,26 +117,7 @@ export function stageShard(db: Database, job: ShardJob): ShardRecord {
 export function shardRecords(db: Database, runKey: string): ShardRecord[] {
   if (!tableExists(db, SHARDS_TABLE)) return [];
   const rows = db.query(`SELECT * FROM ${SHARDS_TABLE} WHERE run_key = ? ORDER BY shard`).all(runKey) as Record<string, unknown>[];
-  return rows.map((r) => ({
-    runKey: String(r.run_key),
-    shard: Number(r.shard),
-    shards: Number(r.shards),
-    table: String(r.results_table),
-    method: String(r.method),
-    params: JSON.parse(String(r.params)),
-    input: JSON.parse(String(r.input)),
-    ingest: r.ingest === null ? null : Number(r.ingest),
-    modelSha256: String(r.model_sha256),
-    users: Number(r.users),
-    start: Number(r.first_user),
-    end: Number(r.end_user),
-    usersRanked: Number(r.users_ranked),
-    rowsWritten: Number(r.rows_written),
-    startedAt: String(r.started_at),
-    finishedAt: String(r.finished_at),
-    stages: JSON.parse(String(r.stages)),
-    finalizedRun: r.finalized_run === null ? null : Number(r.finalized_run),
-  }));
+  return rows.map(toShardRecord);
 }
 
 /**
