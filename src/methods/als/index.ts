@@ -170,11 +170,6 @@ export class AlsModel implements Model {
     return this.factors.query(subject as number | AlsProfile, options.n ?? 10, options);
   }
 
-  /** The unit factor vector of a subject, and its row (-1 for a profile). */
-  private query(subject: Subject): { unit: Float64Array; self: number } {
-    return this.factors.unitOf(subject as number | AlsProfile);
-  }
-
 
   /** A profile's factors: the exact solve of the user half-step with the item factors fixed ({@link foldInUser}). */
   foldIn(profile: Profile): FoldedProfile {
@@ -202,8 +197,8 @@ export class AlsModel implements Model {
   explain(subject: Subject, other: number, options: ExplainOptions = {}): Explanation {
     checkSubject(subject, this.dataset, this.method);
     checkSubject(other, this.dataset, this.method);
-    const u = this.query(subject);
-    const v = this.query(other);
+    const u = this.factors.unitOf(subject as number | AlsProfile);
+    const v = this.factors.unitOf(other);
     let score = 0;
     for (let f = 0; f < this.k; f++) score += u.unit[f] * v.unit[f];
     const m = this.incidence.userItems;

@@ -243,11 +243,6 @@ export class FactorizationModel implements Model {
     return this.factors.query(subject as number | FactorProfile, options.n ?? 10, options);
   }
 
-  /** The unit factor vector of a subject, and its row (-1 for a profile). */
-  private query(subject: Subject): { unit: Float64Array; self: number } {
-    return this.factors.unitOf(subject as number | FactorProfile);
-  }
-
 
   private itemIndex(): Map<string, number> {
     this.itemIds ??= itemIndex(this.fm.data);
@@ -279,8 +274,8 @@ export class FactorizationModel implements Model {
     checkSubject(subject, this.dataset, this.method);
     checkSubject(other, this.dataset, this.method);
     const { data, params, k } = this.fm;
-    const u = this.query(subject);
-    const v = this.query(other);
+    const u = this.factors.unitOf(subject as number | FactorProfile);
+    const v = this.factors.unitOf(other);
     let score = 0;
     for (let f = 0; f < k; f++) score += u.unit[f] * v.unit[f];
     const itemsU = typeof subject === "number" ? userItems(data, subject) : (subject as FactorProfile).items;
