@@ -188,7 +188,8 @@ export class Recommender {
     let index = this.indexes.get(kind);
     if (!index) this.indexes.set(kind, (index = kindIndex(this.dataset, kind)));
     const { subject, unknown } = this.subject(who);
-    const seen = typeof who === "string" ? [] : profileItems(index, parseProfile(who), kind);
+    // The folded profile holds the checked, normalized profile: its items are the ones seen.
+    const seen = typeof subject === "number" ? [] : profileItems(index, subject.profile, kind);
     const exclude: number[] = [];
     if (options.exclude?.length) {
       const drop = new Set(options.exclude);
