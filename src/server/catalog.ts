@@ -3,8 +3,7 @@
  * `table` or `method`), and the model behind each table's latest run, loaded once, lazily, and
  * again when a new run replaces the table (noticed as the table's reader notices the swap).
  */
-import { MissingTableError, type RankingsStore, type RunRow, type TableReader } from "../db/store.ts";
-import type { Fingerprint } from "../fingerprint.ts";
+import { MissingTableError, type RankingsStore, type TableReader } from "../db/store.ts";
 import { getMethod } from "../methods/registry.ts";
 import { validateTableName } from "../names.ts";
 import { loadRecommender, type LoadInfo } from "../recommender.ts";
@@ -21,17 +20,9 @@ export class UnknownTableError extends Error {
   override name = "UnknownTableError";
 }
 
-/** Whether a table's rankings still describe the store's input. */
-export interface Staleness {
-  stale: boolean;
-  /** The input the run ranked, and the input the store holds now (null: not recorded). */
-  ranked: Fingerprint | null;
-  current: Fingerprint | null;
-}
-
 export class Catalog {
   private readonly readers = new Map<string, TableReader>();
-  private readonly models = new Map<string, { runId: number; model: Promise<ModelHost> }>();
+  private readonly models = new Map<string, { runId: number; generation: number; model: Promise<ModelHost> }>();
   private opened: RankingsStore | undefined;
 
   constructor(
@@ -100,19 +91,29 @@ export class Catalog {
   async recommender(reader: TableReader): Promise<ModelHost> {
     await reader.sync();
     const store = this.store;
-    const run = await reader.lastRun();
     const table = reader.table;
     const cached = this.models.get(table);
+    // A new run moves the reader's generation: until then the cached model is current, with no query for the run.
+    const usable = async () => {
+      const host = await cached!.model;
+      return host instanceof WorkerModel && host.failed ? null : host;
+    };
+    if (cached && cached.generation === reader.generation) {
+      const host = await usable();
+      if (host) return host;
+    }
+    const run = await reader.lastRun();
     if (cached && run && cached.runId === run.id) {
-      const host = await cached.model;
-      if (!(host instanceof WorkerModel && host.failed)) return host;
+      cached.generation = reader.generation;
+      const host = await usable();
+      if (host) return host;
     }
     if (cached) cached.model.then((host) => host.close(), () => {});
     const onLoad = (info: LoadInfo) => this.onLoad?.(table, info);
     const model = this.location ? WorkerModel.start(this.location, table, onLoad) : loadRecommender(store, table, onLoad).then(localModel);
     // A failed load (e.g. stale input) is not cached: the next request tries again.
     this.models.delete(table);
-    this.models.set(table, { runId: run?.id ?? -1, model });
+    this.models.set(table, { runId: run?.id ?? -1, generation: reader.generation, model });
     model.catch(() => {
       if (this.models.get(table)?.model === model) this.models.delete(table);
     });
@@ -124,13 +125,6 @@ export class Catalog {
     return model;
   }
 
-  /** Whether `reader`'s table is stale (its run ranked other input than the store holds). */
-  async staleness(reader: TableReader, run?: RunRow | null): Promise<Staleness> {
-    const last = run === undefined ? await reader.lastRun() : run;
-    const ranked = (last?.input as Fingerprint | undefined) ?? null;
-    const current = await reader.inputFingerprint();
-    return { stale: Boolean(ranked && current && ranked.sha256 !== current.sha256), ranked, current };
-  }
 
   close(): void {
     for (const r of this.readers.values()) if (r !== this.main) r.close();
