@@ -8,12 +8,9 @@
  * (`user.ts`): the exact least-squares user step that training's final user pass applied to every
  * user. So an existing user's own profile folds in to exactly that user's factors and neighbours.
  *
- * **Explain.** Cosine similarity of factors does not split into items by itself. We split it as
- * far as the model allows: u's unit factors û are regressed (least squares) on the factor sums of
- * u's items, one direction per block, P_b = Σ_{i ∈ u's block b} S_i with S_i = Σ_j x_j v_j over the
- * item's features: û = Σ_b β_b P_b + r. Then cos(u, v) = Σ_b β_b ⟨P_b, v̂⟩ + ⟨r, v̂⟩: block b
- * contributes β_b ⟨P_b, v̂⟩ (item i of it β_b ⟨S_i, v̂⟩), and the residual is what u's items do
- * not account for. The split is exact (it adds up to the score) and seen from u's side.
+ * **Explain.** The cosine of two users' factors split by block and item as `explainCosine`
+ * (`rank/explain-factors.ts`) splits any factor cosine, with an item's vector its factor sum
+ * S_i = Σ_j x_j v_j over the item's features.
  */
 import { explainCosine } from "../../rank/explain-factors.ts";
 import { noUnknownItems, type Profile, type UnknownItems } from "../../profile.ts";
