@@ -96,8 +96,10 @@ async function writeLockTaken(location: string, proc: { exitCode: number | null 
       db.exec("BEGIN IMMEDIATE");
       db.exec("ROLLBACK");
     } catch (e) {
-      if ((e as { code?: string }).code === "SQLITE_BUSY") return true;
-      throw e;
+      const code = (e as { code?: string }).code;
+      if (code === "SQLITE_BUSY") return true;
+      // Another connection is rebuilding the WAL index (the spawned process opening the file): not yet the write lock.
+      if (code !== "SQLITE_BUSY_RECOVERY") throw e;
     } finally {
       db.close();
     }

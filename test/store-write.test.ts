@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { StaleInputError, StoreBusyError, StoreWriteError } from "../src/db/errors.ts";
 import { SqliteStore } from "../src/db/sqlite.ts";
+import { beginWrite } from "../src/db/write.ts";
 import { ingest } from "../src/ingest.ts";
 import { registerMethod } from "../src/methods/registry.ts";
 import { similarity } from "../src/methods/similarity/index.ts";
@@ -61,6 +62,26 @@ describe("waiting for another writer", () => {
     const d = new Database(db, { readonly: true });
     expect(d.query("SELECT COUNT(DISTINCT user_handle) FROM user_interests").values()).toEqual([[5]]);
     d.close();
+  });
+
+  it("waits through SQLite's extended busy codes (a WAL being recovered) like a held lock", async () => {
+    // SQLITE_BUSY_RECOVERY cannot be provoked on demand: a connection that answers it twice stands in.
+    const codes = ["SQLITE_BUSY_RECOVERY", "SQLITE_BUSY", undefined];
+    const seen: string[] = [];
+    const db = {
+      exec(sql: string) {
+        if (sql !== "BEGIN IMMEDIATE") return;
+        const code = codes.shift();
+        seen.push(code ?? "begun");
+        if (code) throw Object.assign(new Error("database is locked"), { code });
+      },
+    } as unknown as Database;
+    const told: string[] = [];
+    await beginWrite(db, "x.db", { waitMs: 5_000, onWait: (m) => told.push(m) });
+    expect(seen).toEqual(["SQLITE_BUSY_RECOVERY", "SQLITE_BUSY", "begun"]);
+    expect(told).toHaveLength(1);
+    const broken = { exec: (sql: string) => { if (sql === "BEGIN IMMEDIATE") throw Object.assign(new Error("disk I/O error"), { code: "SQLITE_IOERR_WRITE" }); } } as unknown as Database;
+    await expect(beginWrite(broken, "x.db")).rejects.toBeInstanceOf(StoreWriteError);
   });
 
   it("fails in words after the wait, leaving the database as it was", async () => {

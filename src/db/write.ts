@@ -34,7 +34,8 @@ export function namedWriteError(e: unknown, location: string): unknown {
 }
 
 /**
- * BEGIN IMMEDIATE on `db`: takes the write lock now, or, while another connection holds it, says
+ * BEGIN IMMEDIATE on `db`: takes the write lock now, or, while another connection holds it (or
+ * recovers the WAL), says
  * so once through `onWait` and tries again every 100 ms until `waitMs` have passed.
  *
  * @throws {StoreBusyError} when the lock stayed taken.
@@ -51,7 +52,9 @@ export async function beginWrite(db: Database, location: string, options: LockOp
         db.exec("BEGIN IMMEDIATE");
         return;
       } catch (e) {
-        if (sqliteCode(e) !== "SQLITE_BUSY") throw namedWriteError(e, location);
+        // Extended codes count too: SQLITE_BUSY_RECOVERY is another connection rebuilding the WAL
+        // index (after a killed writer, or when several processes open the file at once).
+        if (!sqliteCode(e)?.startsWith("SQLITE_BUSY")) throw namedWriteError(e, location);
       }
       const waited = performance.now() - start;
       if (waited >= waitMs) throw new StoreBusyError(location, waitMs);
