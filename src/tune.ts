@@ -41,6 +41,7 @@ export const SEARCH_SPACES: Record<string, SearchSpace> = {
     },
     { axis: "normalize", values: [{ normalize: "blocks" }, { normalize: "whole" }] },
     { axis: "shrinkage", values: [{ shrinkage: 0 }, { shrinkage: 2 }, { shrinkage: 5 }, { shrinkage: 10 }, { shrinkage: 20 }, { shrinkage: 50 }] },
+    { axis: "shrinkage count", values: [{ shrinkageCount: "items" }, { shrinkageCount: "columns" }] },
     { axis: "block weights", values: [W(0.5, 0.3, 0.2), W(1, 1, 1), W(0.3, 0.5, 0.2), W(0.3, 0.3, 0.4), W(0.6, 0.3, 0.1), W(0.7, 0.2, 0.1), W(0.4, 0.6, 0)] },
   ],
   als: [

@@ -162,7 +162,7 @@ describe("new users (fold-in)", () => {
       // What an older version recorded: the weights and the run's own figures, nothing else.
       const raw = new Database(path);
       const params = JSON.parse(String((raw.query("SELECT params FROM recsys_runs").get() as { params: string }).params));
-      for (const key of ["itemWeighting", "idfExponent", "bm25K1", "bm25B", "normalize", "shrinkage"]) delete params[key];
+      for (const key of ["itemWeighting", "idfExponent", "bm25K1", "bm25B", "normalize", "shrinkage", "shrinkageCount"]) delete params[key];
       raw.run("UPDATE recsys_runs SET params = ?", [JSON.stringify(params)]);
       raw.close();
       const old = await loadRecommender(legacy, "user_ranking");
@@ -171,6 +171,34 @@ describe("new users (fold-in)", () => {
       // The contract's rows, which today's defaults would not give.
       expect(rows.get("7")).not.toEqual(sim.similar("7", { n: TOP }).neighbors);
       for (const h of old.dataset.users.slice(0, 60)) expect(old.similar(old.profile(h), { n: TOP, exclude: [h] }).neighbors).toEqual(rows.get(h)!);
+    } finally {
+      legacy.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("similarity: a run recorded before shrinkageCount existed is reloaded counting every column, as it was ranked", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "recsys-legacy-count-"));
+    const path = join(dir, "recsys.db");
+    const legacy = await openStore(path);
+    try {
+      await runPipeline({ input: { dataDir: join(work, "data") }, store: legacy, method: "similarity", topN: TOP, threads: 1, options: { shrinkageCount: "columns" } });
+      const raw = new Database(path);
+      const params = JSON.parse(String((raw.query("SELECT params FROM recsys_runs").get() as { params: string }).params));
+      expect(params).toMatchObject({ shrinkage: 5, shrinkageCount: "columns" });
+      delete params.shrinkageCount;
+      raw.run("UPDATE recsys_runs SET params = ?", [JSON.stringify(params)]);
+      raw.close();
+      const old = await loadRecommender(legacy, "user_ranking");
+      expect(old.model.params).toMatchObject({ shrinkage: 5, shrinkageCount: "columns" });
+      const rows = stored("user_ranking", path);
+      let differ = 0;
+      for (const h of old.dataset.users.slice(0, 60)) {
+        expect(old.similar(old.profile(h), { n: TOP, exclude: [h] }).neighbors).toEqual(rows.get(h)!);
+        if (JSON.stringify(rows.get(h)) !== JSON.stringify(sim.similar(h, { n: TOP }).neighbors)) differ++;
+      }
+      // Today's default (counting items) ranks differently, so the test tells the two apart.
+      expect(differ).toBeGreaterThan(0);
     } finally {
       legacy.close();
       rmSync(dir, { recursive: true, force: true });

@@ -70,9 +70,10 @@ interface Scheme {
   bm25B: number;
   normalize: "blocks" | "whole";
   shrinkage: number;
+  shrinkageCount: "items" | "columns";
 }
 
-const BASE: Scheme = { weights: { interests: 0.5, courses: 0.3, assessments: 0.2 }, itemWeighting: "none", idfExponent: 0.5, bm25K1: 1.2, bm25B: 0.75, normalize: "blocks", shrinkage: 0 };
+const BASE: Scheme = { weights: { interests: 0.5, courses: 0.3, assessments: 0.2 }, itemWeighting: "none", idfExponent: 0.5, bm25K1: 1.2, bm25B: 0.75, normalize: "blocks", shrinkage: 0, shrinkageCount: "items" };
 
 /** The definition: users in handle order and the score of any two of them. */
 function oracle(ds: InputColumns, s: Scheme) {
@@ -121,7 +122,8 @@ function oracle(ds: InputColumns, s: Scheme) {
       const y = vectors.get(c)!.get(k);
       if (y === undefined) continue;
       dot += x * y;
-      shared++;
+      // Course tags come with the courses: with `items`, shrinkage's n does not count them.
+      if (s.shrinkageCount === "columns" || !k.startsWith("courses/tag:")) shared++;
     }
     return s.shrinkage > 0 ? (dot * shared) / (shared + s.shrinkage) : dot;
   };
@@ -155,6 +157,7 @@ const CASES: [string, Partial<Scheme>][] = [
   ["shrinkage 3", { shrinkage: 3 }],
   ["idf + whole + shrinkage + other weights", { itemWeighting: "idf", idfExponent: 0.7, normalize: "whole", shrinkage: 1.5, weights: { interests: 0.2, courses: 0.8, assessments: 0 } }],
   ["bm25 + whole + shrinkage", { itemWeighting: "bm25", normalize: "whole", shrinkage: 5 }],
+  ["shrinkage 5 counting every column (course tags too)", { itemWeighting: "idf", shrinkage: 5, shrinkageCount: "columns" }],
 ];
 
 async function model(s: Scheme): Promise<Model> {

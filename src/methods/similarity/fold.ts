@@ -178,6 +178,7 @@ export function explainRows(matrix: UserItemMatrix, a: SparseRow, b: SparseRow, 
   const blocks: Record<BlockName, number> = { interests: 0, courses: 0, assessments: 0 };
   const items: ExplainedItem[] = [];
   let score = 0;
+  let counted = 0;
   let i = 0;
   let j = 0;
   while (i < a.indices.length && j < b.indices.length) {
@@ -188,15 +189,18 @@ export function explainRows(matrix: UserItemMatrix, a: SparseRow, b: SparseRow, 
     else {
       const contribution = a.data[i] * b.data[j];
       score += contribution;
+      counted += matrix.counts[ca];
       items.push({ item: matrix.columns[ca], block: BLOCK_NAMES[matrix.columnBlocks[ca]], contribution, shared: true });
       i++;
       j++;
     }
   }
-  // Shrinkage scales the whole score, so every item's share by the same factor (the kernel's `shrink`).
+  // Shrinkage scales the whole score, so every item's share by the same factor (the kernel's
+  // `shrink`, on the same sum of counts in the same order).
   const lambda = matrix.scheme.shrinkage;
   if (lambda > 0) {
-    const factor = items.length / (items.length + lambda);
+    const n = Math.floor(counted);
+    const factor = n / (n + lambda);
     score *= factor;
     for (const it of items) it.contribution *= factor;
   }
@@ -215,6 +219,7 @@ function meaning(matrix: UserItemMatrix): string {
   const s = matrix.scheme;
   const weighted = s.itemWeighting === "none" ? "" : `${s.itemWeighting}-weighted, `;
   const norm = s.normalize === "blocks" ? "each block's vector L2-normalized and scaled by √weight" : "each block scaled by √weight, the whole vector L2-normalized";
-  const shrink = s.shrinkage > 0 ? `, times n/(n + ${s.shrinkage}) for the n items both have (each item's share scaled alike)` : "";
+  const counted = s.shrinkageCount === "items" ? "interests, courses and assessments both have (course tags not counted)" : "items both have, course tags included";
+  const shrink = s.shrinkage > 0 ? `, times n/(n + ${s.shrinkage}) for the n ${counted} (each item's share scaled alike)` : "";
   return `score = Σ over the items both have of x_a·x_b (${weighted}${norm})${shrink}; a block's share is the sum over its shared items`;
 }

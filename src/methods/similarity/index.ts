@@ -19,7 +19,7 @@ import type { Profile } from "../../profile.ts";
 import { checkSubject, choiceOption, numberOption, type ExplainOptions, type Explanation, type FoldedProfile, type Method, type Model, type ModelState, type OptionSpec, type QueryOptions, type RankAllOptions, type Subject } from "../method.ts";
 import { explainRows, foldIndex, foldInRow, type FoldIndex } from "./fold.ts";
 import { scoreUser, similarityKernel, similaritySlice, topNScratch, type SimilarityData, type SparseRow, type TopNScratch } from "./kernel.ts";
-import { buildUserItemMatrix, type BlockStats, type MatrixScheme, type UserItemMatrix } from "./matrix.ts";
+import { buildUserItemMatrix, SHRINKAGE_COUNTS, type BlockStats, type MatrixScheme, type ShrinkageCount, type UserItemMatrix } from "./matrix.ts";
 import { DEFAULT_WEIGHTING, ITEM_WEIGHTINGS, NORMALIZE_MODES, type ItemWeighting, type Normalize } from "./weighting.ts";
 import { DEFAULT_WEIGHTS, formatWeights, normalizeWeights, parseWeights, type Weights } from "./weights.ts";
 
@@ -43,6 +43,8 @@ export interface SimilarityOptions {
   normalize: Normalize;
   /** λ of score · n/(n + λ), n = shared items (0: none). */
   shrinkage: number;
+  /** What shrinkage's n counts: `items` (course tags not counted) or every shared `columns`. */
+  shrinkageCount: ShrinkageCount;
 }
 
 /**
@@ -65,11 +67,17 @@ export const SIMILARITY_DEFAULTS: Readonly<MatrixScheme> = Object.freeze({
    * 0.1–0.4 point lower with less catalogue coverage, 2 and 50 lower on validation.
    */
   shrinkage: 5,
+  /**
+   * items: +0.9 to +1.1 points of recall@10 over counting course tags too, on all three generated
+   * sets (a pair sharing one course shares its tags as well, so counting them let one shared course
+   * escape shrinkage).
+   */
+  shrinkageCount: "items",
 });
 
 /** The matrix scheme of a set of similarity options. */
 function schemeOf(o: SimilarityOptions): MatrixScheme {
-  return { itemWeighting: o.itemWeighting, idfExponent: o.idfExponent, bm25K1: o.bm25K1, bm25B: o.bm25B, normalize: o.normalize, shrinkage: o.shrinkage };
+  return { itemWeighting: o.itemWeighting, idfExponent: o.idfExponent, bm25K1: o.bm25K1, bm25B: o.bm25B, normalize: o.normalize, shrinkage: o.shrinkage, shrinkageCount: o.shrinkageCount };
 }
 
 const weightsOption: OptionSpec<Weights> = {
@@ -131,7 +139,7 @@ export class SimilarityModel implements Model {
   ) {
     this.params = { weights: matrix.weights, ...matrix.scheme };
     this.stages = { matrix: seconds };
-    this.data = { x: matrix.matrix, xt: transpose(matrix.matrix), shrinkage: matrix.scheme.shrinkage };
+    this.data = { x: matrix.matrix, xt: transpose(matrix.matrix), shrinkage: matrix.scheme.shrinkage, counts: matrix.counts };
   }
 
   async rankAll(options: RankAllOptions = {}): Promise<Rankings> {
@@ -205,7 +213,7 @@ export class SimilarityModel implements Model {
     }
     const sc = this.matrix.scheme;
     const weighting = sc.itemWeighting === "idf" ? `idf^${sc.idfExponent}` : sc.itemWeighting === "bm25" ? `bm25 k1 ${sc.bm25K1} b ${sc.bm25B}` : "none";
-    lines.push(`  item weighting ${weighting}, normalize ${sc.normalize}, shrinkage ${sc.shrinkage}`);
+    lines.push(`  item weighting ${weighting}, normalize ${sc.normalize}, shrinkage ${sc.shrinkage}${sc.shrinkage > 0 ? ` (counting ${sc.shrinkageCount})` : ""}`);
     lines.push(`  matrix nnz ${fmt(nnz(this.matrix.matrix))}, ${String(details.threads)} thread(s)`);
     return lines;
   }
@@ -223,9 +231,15 @@ export const similarity: Method<SimilarityOptions> = {
     bm25B: numberOption({ default: SIMILARITY_DEFAULTS.bm25B, allowZero: true, max: 1, description: "b of bm25 weighting (length normalization)", valueHint: "B" }),
     normalize: choiceOption({ default: SIMILARITY_DEFAULTS.normalize, choices: NORMALIZE_MODES, description: "L2-normalize each block (blocks) or the whole weighted vector once (whole)" }),
     shrinkage: numberOption({ default: SIMILARITY_DEFAULTS.shrinkage, allowZero: true, max: 1e6, description: "shrinkage λ: score · n/(n+λ), n = items both users have (0: off)", valueHint: "L" }),
+    shrinkageCount: choiceOption({
+      default: SIMILARITY_DEFAULTS.shrinkageCount,
+      choices: SHRINKAGE_COUNTS,
+      description: "what shrinkage's n counts: items (interests, courses, assessments; not course tags) or columns (course tags too)",
+    }),
   },
-  // Runs recorded before item weighting, normalization and shrinkage existed used the original contract.
-  recordedDefaults: { itemWeighting: "none", normalize: "blocks", shrinkage: 0 },
+  // Runs recorded before item weighting, normalization and shrinkage existed used the original
+  // contract; runs recorded before `shrinkageCount` existed counted every column.
+  recordedDefaults: { itemWeighting: "none", normalize: "blocks", shrinkage: 0, shrinkageCount: "columns" },
   async fit(dataset, options, context = {}) {
     const t0 = performance.now();
     context.onProgress?.("matrix", 0, 1);

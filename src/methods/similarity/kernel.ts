@@ -11,7 +11,8 @@
  * column order, accumulated from 0, whichever of u and v drives it and whichever thread runs it. It
  * equals the left-to-right dense sum over all columns (zero products change nothing), so results
  * are bit-identical across thread counts and partitions, and against a dense Gram matrix. With
- * shrinkage λ > 0 the sum is then multiplied by n/(n + λ), n counted alongside (see {@link shrink}).
+ * shrinkage λ > 0 the sum is then multiplied by n/(n + λ), n counted alongside (see {@link shrink}
+ * and {@link SimilarityData.counts}).
  */
 import type { CSR } from "../../matrix/csr.ts";
 import type { KernelSetup, SliceSetup } from "../../rank/driver.ts";
@@ -20,15 +21,18 @@ import { offerRow, type RowSelections } from "../../rank/heap.ts";
 /** Reusable scratch of one thread. */
 export interface TopNScratch {
   acc: Float64Array;
-  /** Shared columns per touched row (only counted with shrinkage, then in place of `seen`). */
-  overlap: Int32Array;
+  /**
+   * Per touched row, the sum of the shared columns' {@link SimilarityData.counts} (only counted
+   * with shrinkage, then in place of `seen`); its integer part is shrinkage's n.
+   */
+  overlap: Float64Array;
   /** 1 for rows currently in `touched`. */
   seen: Uint8Array;
   touched: Int32Array;
 }
 
 export function topNScratch(rows: number): TopNScratch {
-  return { acc: new Float64Array(rows), overlap: new Int32Array(rows), seen: new Uint8Array(rows), touched: new Int32Array(rows + 1) };
+  return { acc: new Float64Array(rows), overlap: new Float64Array(rows), seen: new Uint8Array(rows), touched: new Int32Array(rows + 1) };
 }
 
 /**
@@ -38,23 +42,26 @@ export function topNScratch(rows: number): TopNScratch {
  * a score is summed over the shared items in increasing column order from 0, so both give the
  * same bits for the same pair.
  */
-export function gatherRow(x: CSR, xt: CSR, u: number, laterOnly: boolean, scratch: TopNScratch, count = false): number {
-  return gatherEntries(x.indices, x.data, x.indptr[u], x.indptr[u + 1], laterOnly ? u : -1, xt, scratch, count);
+export function gatherRow(x: CSR, xt: CSR, u: number, laterOnly: boolean, scratch: TopNScratch, counts: Float64Array | null = null): number {
+  return gatherEntries(x.indices, x.data, x.indptr[u], x.indptr[u + 1], laterOnly ? u : -1, xt, scratch, counts);
 }
 
 /**
- * A pair's score with shrinkage λ: s · n/(n + λ), n = the columns both rows have (`explainRows`
- * scales each item's contribution by the same factor). λ = 0 leaves s untouched.
+ * A pair's score with shrinkage λ: s · n/(n + λ), n = the integer part of the sum of the shared
+ * columns' counts (see {@link SimilarityData.counts}; `explainRows` scales each item's
+ * contribution by the same factor). λ = 0 leaves s untouched.
  */
-export function shrink(s: number, n: number, lambda: number): number {
+export function shrink(s: number, counted: number, lambda: number): number {
+  const n = Math.floor(counted);
   return lambda > 0 ? s * (n / (n + lambda)) : s;
 }
 
 /**
  * {@link gatherRow} for any sparse row: entries `[from, to)` of `indices`/`data` (columns
  * increasing), e.g. a matrix row or a folded-in profile. Rows up to `after` are skipped (-1: none).
+ * With `counts` (shrinkage), each touched row's `overlap` sums the shared columns' counts.
  */
-export function gatherEntries(indices: Int32Array, data: Float64Array, from: number, to: number, after: number, xt: CSR, scratch: TopNScratch, count = false): number {
+export function gatherEntries(indices: Int32Array, data: Float64Array, from: number, to: number, after: number, xt: CSR, scratch: TopNScratch, counts: Float64Array | null = null): number {
   const tIndptr = xt.indptr;
   const tIndices = xt.indices;
   const tData = xt.data;
@@ -74,15 +81,17 @@ export function gatherEntries(indices: Int32Array, data: Float64Array, from: num
         else hi = mid;
       }
     }
-    if (count) {
+    if (counts) {
       // A separate loop, so that the unshrunk kernel pays nothing for the count. The count doubles
-      // as the first-visit mark (0: not yet touched), so this loop touches no more memory than the
-      // other: (c − 1) >>> 31 is 1 exactly when c = 0.
+      // as the first-visit mark (0: not yet touched; every column's count is > 0), so this loop
+      // touches no more memory than the other.
+      const add = counts[k];
       for (let q = lo; q < stop; q++) {
         const v = tIndices[q];
+        const c = overlap[v];
         touched[nTouched] = v;
-        nTouched += (overlap[v] - 1) >>> 31;
-        overlap[v]++;
+        nTouched += c === 0 ? 1 : 0;
+        overlap[v] = c + add;
         acc[v] += a * tData[q];
       }
       continue;
@@ -104,12 +113,13 @@ export function gatherEntries(indices: Int32Array, data: Float64Array, from: num
  * Scores rows [start, end) against every later row and offers each positive score to both rows'
  * selections in `heaps`. `xt` must be `transpose(x)`.
  */
-export function accumulateRows(x: CSR, xt: CSR, start: number, end: number, heaps: RowSelections, scratch: TopNScratch, shrinkage = 0): void {
+export function accumulateRows(x: CSR, xt: CSR, start: number, end: number, heaps: RowSelections, scratch: TopNScratch, shrinkage = 0, counts: Float64Array | null = null): void {
   const { acc, seen, touched, overlap } = scratch;
   const floor = heaps.floor;
   const count = shrinkage > 0;
+  const countsIfShrunk = count ? counts ?? ones(x.cols) : null;
   for (let u = start; u < end; u++) {
-    const nTouched = gatherRow(x, xt, u, true, scratch, count);
+    const nTouched = gatherRow(x, xt, u, true, scratch, countsIfShrunk);
     for (let t = 0; t < nTouched; t++) {
       const v = touched[t];
       const s = count ? shrink(acc[v], overlap[v], shrinkage) : acc[v];
@@ -131,12 +141,24 @@ export interface SimilarityData {
   xt: CSR;
   /** Shrinkage λ (0: none), see {@link shrink}. */
   shrinkage?: number;
+  /**
+   * What each column adds to shrinkage's n when both rows have it (default 1 for every column):
+   * 1 for a column that counts, a tiny share for one that does not (course tags when only items
+   * count: see `UserItemMatrix.counts`). Kept > 0 so the sum still marks a row as touched; its
+   * integer part is exactly the number of counted columns (the shares sum to far below 1).
+   */
+  counts?: Float64Array;
+}
+
+/** A count of 1 for each of `cols` columns (every shared column counts). */
+function ones(cols: number): Float64Array {
+  return new Float64Array(cols).fill(1);
 }
 
 /** The similarity pair kernel for the top-n driver (the same on every thread). */
 export const similarityKernel: KernelSetup<SimilarityData> = (data, sel) => {
   const scratch = topNScratch(data.x.rows);
-  return (start, end) => accumulateRows(data.x, data.xt, start, end, sel, scratch, data.shrinkage ?? 0);
+  return (start, end) => accumulateRows(data.x, data.xt, start, end, sel, scratch, data.shrinkage ?? 0, data.counts ?? null);
 };
 
 /** A sparse query row: column ids (increasing) and values, in the matrix's column space. */
@@ -155,7 +177,8 @@ export function scoreUser(data: SimilarityData, self: number, scratch: TopNScrat
   const { acc, seen, touched, overlap } = scratch;
   const lambda = data.shrinkage ?? 0;
   const count = lambda > 0;
-  const nTouched = row ? gatherEntries(row.indices, row.data, 0, row.indices.length, -1, data.xt, scratch, count) : gatherRow(data.x, data.xt, self, false, scratch, count);
+  const counts = count ? data.counts ?? ones(data.x.cols) : null;
+  const nTouched = row ? gatherEntries(row.indices, row.data, 0, row.indices.length, -1, data.xt, scratch, counts) : gatherRow(data.x, data.xt, self, false, scratch, counts);
   for (let t = 0; t < nTouched; t++) {
     const v = touched[t];
     const s = count ? shrink(acc[v], overlap[v], lambda) : acc[v];

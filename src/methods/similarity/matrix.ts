@@ -47,25 +47,45 @@ export interface UserItemMatrix {
   weighting: Partial<Record<BlockName, BlockWeighting>>;
   /** Rows of the data the weighting was computed on (N). */
   rows: number;
+  /**
+   * Per column, what it adds to shrinkage's count when both rows have it: 1, or {@link UNCOUNTED}
+   * for a course tag when `shrinkageCount` is `items` (the kernel's `SimilarityData.counts`).
+   */
+  counts: Float64Array;
 }
 
 /**
  * How the matrix is built beyond the block weights. `normalize`: `blocks` L2-normalizes each
  * block's (weighted) vector on its own and scales it by √w_b (the original contract); `whole`
  * scales each block's weighted vector by √w_b, puts them side by side and L2-normalizes the whole
- * row once. `shrinkage` λ ≥ 0 multiplies a pair's score by n/(n + λ), n = the matrix columns
- * both rows have (0: off); it is applied by the kernel, not stored in the values.
+ * row once. `shrinkage` λ ≥ 0 multiplies a pair's score by n/(n + λ) (0: off); it is applied by
+ * the kernel, not stored in the values. `shrinkageCount` says what n counts: `items`, the
+ * interests, courses and assessment tags both users have (course tags are derived from the
+ * courses, so a pair that shares one course shares all its tags too: counting them would make
+ * one shared course look like many); `columns`, every matrix column both rows have, course tags
+ * included (how shrinkage counted before the option existed).
  */
 export interface MatrixScheme extends WeightingOptions {
   normalize: Normalize;
   shrinkage: number;
+  shrinkageCount: ShrinkageCount;
 }
+
+export type ShrinkageCount = "items" | "columns";
+export const SHRINKAGE_COUNTS: readonly ShrinkageCount[] = ["items", "columns"];
+
+/**
+ * What a shared column that shrinkage does not count adds to the kernel's sum of counts: small
+ * enough that 2^24 of them stay below 1 (so the sum's integer part is the number of counted
+ * columns), and a power of two, so that sum is exact up to 2^29 counted columns.
+ */
+export const UNCOUNTED = 2 ** -24;
 
 /**
  * The original contract: no item weighting, per-block normalization, no shrinkage. What
  * {@link buildUserItemMatrix} builds unless told otherwise (the method's defaults are in `index.ts`).
  */
-export const CONTRACT_SCHEME: Readonly<MatrixScheme> = Object.freeze({ ...DEFAULT_WEIGHTING, itemWeighting: "none", normalize: "blocks", shrinkage: 0 });
+export const CONTRACT_SCHEME: Readonly<MatrixScheme> = Object.freeze({ ...DEFAULT_WEIGHTING, itemWeighting: "none", normalize: "blocks", shrinkage: 0, shrinkageCount: "columns" });
 
 /** The key prefix of each block's items in {@link UserItemMatrix.columns} (the courses block's keys carry their own). */
 const KEY_PREFIX: Record<BlockName, string> = { interests: "interest:", courses: "", assessments: "assessment:" };
@@ -124,6 +144,7 @@ export function weightInteractions(interactions: Interactions, weights: Partial<
     }
   }
   const stacked = hstack(parts);
+  const counts = Float64Array.from(columns, (key) => (scheme.shrinkageCount === "items" && key.startsWith("tag:") ? UNCOUNTED : 1));
   return {
     users: interactions.users,
     weights: w,
@@ -134,6 +155,7 @@ export function weightInteractions(interactions: Interactions, weights: Partial<
     scheme,
     weighting,
     rows,
+    counts,
   };
 }
 
