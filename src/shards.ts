@@ -7,7 +7,7 @@
  * rankings equal the unsharded pipeline's row for row.
  */
 import { openStore, type RankingsStore, type RunRow, type StoreOptions } from "./db/store.ts";
-import { checkRunKey, checkShard, modelSha256, shardSlice, type FinalizeOptions, type ShardRecord } from "./db/shard-records.ts";
+import { checkRunKey, checkShard, modelSha256, shardSlice, type DiscardResult, type FinalizeOptions, type ShardRecord, type StagedRun } from "./db/shard-records.ts";
 import { fingerprintDataset } from "./fingerprint.ts";
 import type { EpochReport } from "./methods/method.ts";
 import { validateTableName } from "./names.ts";
@@ -116,6 +116,30 @@ export async function finalizeRun(opts: FinalizeRunOptions): Promise<{ run: RunR
   const store = typeof opts.store === "string" ? await openStore(opts.store, opts.storeOptions) : opts.store;
   try {
     return await store.finalizeShards(opts.runKey, { shards: opts.shards, table: opts.table, allowEmpty: opts.allowEmpty });
+  } finally {
+    if (typeof opts.store === "string") store.close();
+  }
+}
+
+/** The run keys with staged shards in `store` (see `StagedRun`), oldest first. */
+export async function stagedRuns(opts: { store: RankingsStore | string; storeOptions?: StoreOptions }): Promise<StagedRun[]> {
+  const store = typeof opts.store === "string" ? await openStore(opts.store, opts.storeOptions) : opts.store;
+  try {
+    return await store.stagedRuns();
+  } finally {
+    if (typeof opts.store === "string") store.close();
+  }
+}
+
+/**
+ * Discards the staged rows of run `runKey` (a failed run, a mistyped key) in one write
+ * transaction; the served tables and other keys' staged rows are untouched. Safe to repeat.
+ */
+export async function discardRun(opts: { store: RankingsStore | string; storeOptions?: StoreOptions; runKey: string }): Promise<DiscardResult> {
+  checkRunKey(opts.runKey);
+  const store = typeof opts.store === "string" ? await openStore(opts.store, opts.storeOptions) : opts.store;
+  try {
+    return await store.discardShards(opts.runKey);
   } finally {
     if (typeof opts.store === "string") store.close();
   }

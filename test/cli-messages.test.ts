@@ -91,7 +91,7 @@ describe("bad input exits 2", () => {
     const out = join(work, "gen-never", "out");
     const r = runCli(["generate", "--users", "5", "--out", out, "--course-tags", bad]);
     expect(r.code).toBe(2);
-    expect(r.err).toContain(`${bad} line 1: expected a column named "course_id"`);
+    expect(r.err).toContain(`${bad} line 1, column course_id: expected a column named "course_id"`);
     expect(existsSync(join(work, "gen-never"))).toBe(false);
   });
 });

@@ -1,12 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
 import { createHash } from "node:crypto";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ASSESSMENT_TAGS, INTEREST_TAGS } from "../src/generate/data.ts";
 import * as data from "../src/generate/data.ts";
 import { DERIVED_CONSTANTS, deriveGeneratorData, nearestQuantiles, type GeneratorData } from "../tools/derive.ts";
-import { generate, HEADERS, type GenerateSummary } from "../src/generate/index.ts";
+import { generate, HEADERS, readCourseTags, type GenerateSummary } from "../src/generate/index.ts";
 import { measure, type GeneratedStats } from "../src/generate/stats.ts";
 import { SYNONYM_BUNDLES } from "../src/generate/vocabulary.ts";
 import { runCli } from "./fixtures/cli.ts";
@@ -444,6 +444,65 @@ describe("generate: real course catalogue (--course-tags)", () => {
     const written = new Set(read(out, "course_tags.csv").trim().split("\n").slice(1).map((l) => l.split(",")[0]));
     expect(written).toEqual(realIds);
   }, 60_000);
+});
+
+describe("generate --course-tags: checked by ingest's reader", () => {
+  // Each bad course_tags.csv must be refused by `generate` exactly as `ingest` refuses it (the
+  // oracle): exit 2 and the same message, naming the file as given, the line and the column.
+  const bad: [string, Uint8Array | string, RegExp][] = [
+    ["missing column", "course_id,tags\na,b\n", /line 1, column course_tags: expected a column named "course_tags"/],
+    ["empty course id", "course_id,course_tags\na,b\n  ,c\n", /line 3, column course_id: expected a non-empty course id, got "  "/],
+    ["invalid UTF-8", Buffer.concat([Buffer.from("course_id,course_tags\na,caf"), Buffer.from([0xe9]), Buffer.from("\n")]), /line 2, column course_tags: expected UTF-8 text/],
+    ["ragged row", "course_id,course_tags\na,b\nc,d,e\n", /line 3, column #3 \(beyond the header\): expected 2 fields/],
+    ["empty file", "", /line 1: expected a header line/],
+  ];
+  let good: string;
+  beforeAll(async () => {
+    good = join(dir, "tags-good");
+    await generate({ users: 20, seed: 1, outDir: good });
+  });
+  for (const [what, content, message] of bad) {
+    it(`${what}: exit 2, the message ingest gives, naming the file and line`, () => {
+      const file = join(dir, `tags-${what.replace(/ /g, "-")}.csv`);
+      writeFileSync(file, content);
+      const out = join(dir, `tags-out-${what.replace(/ /g, "-")}`);
+      const gen = runCli(["generate", "--users", "5", "--out", out, "--course-tags", file]);
+      expect(gen.code).toBe(2);
+      expect(gen.err).toMatch(message);
+      expect(existsSync(out)).toBe(false);
+      const data = join(dir, `tags-ingest-${what.replace(/ /g, "-")}`);
+      mkdirSync(data);
+      for (const f of ["user_interests.csv", "user_course_views.csv", "user_assessment_scores.csv"]) copyFileSync(join(good, f), join(data, f));
+      copyFileSync(file, join(data, "course_tags.csv"));
+      const ing = runCli(["ingest", "--data-dir", data, "--db", join(dir, `tags-${what.replace(/ /g, "-")}.db`)]);
+      expect(ing.code).toBe(2);
+      const line = (text: string) => text.split("\n").find((l) => message.test(l))?.replace(/^.*ERROR\s+/, "");
+      expect(line(gen.err)).toBe(line(ing.err)!.replace("course_tags.csv", file));
+    });
+  }
+
+  it("a good file: ids in first-appearance order, tags normalized as ingest stores them, untagged courses kept", async () => {
+    const file = join(dir, "tags-ok.csv");
+    writeFileSync(file, '\ufeffcourse_tags,course_id,extra\n" Cloud ",b,x\ncloud,b,y\n,a,z\nGo,c,\nrust,b,\n');
+    expect(await readCourseTags(file)).toEqual({ ids: ["b", "a", "c"], tags: [["cloud", "rust"], [], ["go"]] });
+    const out = join(dir, "tags-ok-out");
+    const r = runCli(["generate", "--users", "30", "--out", out, "--course-tags", file, "--json"]);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.out).courses).toBe(3);
+  });
+
+  it("a header-only file: no course to generate against, named", async () => {
+    const file = join(dir, "tags-header.csv");
+    writeFileSync(file, "course_id,course_tags\n");
+    await expect(readCourseTags(file)).rejects.toThrow(`${file}: expected at least one course row, got none`);
+  });
+
+  const real = join(REAL, "course_tags.csv");
+  it.skipIf(!existsSync(real))("the real course_tags.csv passes, with all 5,942 courses (needs ../shared/data/pluralsight)", async () => {
+    const rows = await readCourseTags(real);
+    expect(rows.ids.length).toBe(5942);
+    expect(rows.tags.filter((t) => t.length === 0).length).toBe(112);
+  });
 });
 
 describe("recsys generate (CLI)", () => {

@@ -3,7 +3,9 @@
  * test/fixtures/postgres.ts, skipped visibly without its binaries): the same rankings row for row
  * from 1, 3 and 8 shards as from the unsharded pipeline, with both methods; missing, mismatched
  * and stale shards refused by name; kill -9 of a shard and of a finalize in the middle of their
- * write transactions; concurrent finalizes; a finalize while `serve` answers under load.
+ * write transactions; concurrent finalizes; a finalize while `serve` answers under load; the
+ * `--staged` listing and a `--discard` (under the write lock, while `serve` answers) checked
+ * against the staging table read directly.
  */
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
 import { SQL } from "bun";
@@ -123,6 +125,51 @@ async function lockReleased(location: string): Promise<void> {
   }
 }
 
+/** The staging table's rows by run key, each key's in one fixed order, read straight from the store (the oracle of `--staged` and `--discard`). */
+async function stagedRows(location: string): Promise<Record<string, unknown[][]>> {
+  const query = `SELECT run_key, shard, "user_handle", "rank", "similar", "score" FROM recsys_shard_rows ORDER BY run_key, shard, "user_handle", "rank"`;
+  let all: unknown[][];
+  if (location.startsWith("postgres")) {
+    const sql = new SQL(location);
+    try {
+      all = await sql.unsafe(query).values();
+    } finally {
+      await sql.close();
+    }
+  } else {
+    const db = new Database(location, { readonly: true });
+    try {
+      all = db.query(query).values() as unknown[][];
+    } finally {
+      db.close();
+    }
+  }
+  const out: Record<string, unknown[][]> = {};
+  for (const r of all) (out[String(r[0])] ??= []).push(r.slice(1).map((v) => (typeof v === "bigint" ? Number(v) : v)));
+  return out;
+}
+
+/** Takes the store's write lock from another connection, as another recsys run would; returns its release. */
+async function holdWriteLock(location: string): Promise<() => Promise<void>> {
+  if (location.startsWith("postgres")) {
+    const sql = new SQL(location);
+    const conn = await sql.reserve();
+    // The store's advisory lock (postgres.ts WRITE_LOCK), session-level here.
+    await conn.unsafe("SELECT pg_advisory_lock(125779785775475)");
+    return async () => {
+      await conn.unsafe("SELECT pg_advisory_unlock(125779785775475)");
+      conn.release();
+      await sql.close();
+    };
+  }
+  const db = new Database(location);
+  db.exec("BEGIN IMMEDIATE");
+  return async () => {
+    db.exec("ROLLBACK");
+    db.close();
+  };
+}
+
 for (const backend of backends) {
   describe(`sharded pipeline on ${backend.name}`, () => {
     it.skipIf(backend.skip)(
@@ -193,6 +240,98 @@ for (const backend of backends) {
       expect(again.code).toBe(2);
       expect(again.err).toMatch(/run key "fresh" was finalized already/);
     }, 120_000);
+
+    it.skipIf(backend.skip)(
+      "--staged lists each key's shards, input and rows; --discard removes one key's rows only, under the write lock, while serve answers; repeats are harmless; unknown and finalized keys refused by name",
+      async () => {
+        const db = await backend.fresh("discard");
+        await ingest(data, db);
+        await runPipeline({ input: "store", store: db, method: "similarity", topN: 5 });
+        const served = await rows(db);
+        const shard = (i: number, runKey: string, shards = 3) => runShard({ store: db, runKey, shards, shard: i, method: "similarity", topN: 5 });
+        await shard(0, "old", 2);
+        // The same files again: a new ingest, so "old" read input the store no longer holds.
+        await ingest(data, db);
+        await shard(0, "gap");
+        await shard(2, "gap");
+        for (const i of [0, 1, 2]) await shard(i, "full");
+        const before = await stagedRows(db);
+        expect(Object.keys(before).sort()).toEqual(["full", "gap", "old"]);
+        const staged = runCli(["pipeline", "--staged", "--json", "--db", db]);
+        expect(staged.code).toBe(0);
+        const listed = JSON.parse(staged.out).staged as Record<string, unknown>[];
+        expect(listed.map((r) => [r.runKey, r.method, r.table, r.shards, r.present, r.missing, r.input, r.rows])).toEqual([
+          ["old", "similarity", "user_ranking", 2, [0], [1], "stale", before.old.length],
+          ["gap", "similarity", "user_ranking", 3, [0, 2], [1], "current", before.gap.length],
+          ["full", "similarity", "user_ranking", 3, [0, 1, 2], [], "current", before.full.length],
+        ]);
+        expect(listed.map((r) => r.problem)).toEqual([expect.stringMatching(/shard 1 of 2 is missing/), expect.stringMatching(/shard 1 of 3 is missing/), null]);
+        for (const r of listed) expect(Date.parse(r.startedAt as string)).toBeLessThanOrEqual(Date.parse(r.stagedAt as string));
+        const text = runCli(["pipeline", "--staged", "--db", db]);
+        expect(text.out).toMatch(/^3 run key\(s\) with shards staged in /);
+        expect(text.out).toMatch(/ gap: similarity → user_ranking; 2 of 3 shards staged, missing 1; input current; /);
+        expect(text.out).toMatch(/ready: `recsys pipeline --finalize --run-key full` swaps it in/);
+
+        // The discard waits for the write lock like every write, and changes nothing meanwhile.
+        const release = await holdWriteLock(db);
+        const waiting = spawnCli(["pipeline", "--discard", "--run-key", "gap", "--db", db, "--json"]);
+        try {
+          await Bun.sleep(700);
+          expect(waiting.exitCode).toBe(null);
+          expect(await stagedRows(db)).toEqual(before);
+        } finally {
+          await release();
+        }
+        const server = await serve(["--db", db, "--quiet"]);
+        let answered = 0;
+        const failed: string[] = [];
+        let stop = false;
+        const load = async (worker: number) => {
+          for (let i = worker; !stop; i += 4) {
+            const r = await fetch(`${server.url}/api/similarity/${(i % 700) + 1}`);
+            const body = await r.text();
+            if (r.status === 200) answered++;
+            else failed.push(`${r.status} ${body}`);
+          }
+        };
+        const loaders = [0, 1, 2, 3].map(load);
+        let discarded;
+        try {
+          await Bun.sleep(100);
+          expect(await waiting.exited).toBe(0);
+          discarded = JSON.parse(await new Response(waiting.stdout).text());
+          await Bun.sleep(100);
+        } finally {
+          stop = true;
+          await Promise.all(loaders);
+          await server.stop();
+        }
+        expect(failed).toEqual([]);
+        expect(answered).toBeGreaterThan(10);
+        expect(discarded).toMatchObject({ runKey: "gap", discarded: true, shards: 2, rows: before.gap.length });
+        // Only gap's rows went: the served table and the other keys' staged rows are as they were.
+        expect(await rows(db)).toEqual(served);
+        expect(await stagedRows(db)).toEqual({ full: before.full, old: before.old });
+        expect(JSON.parse(runCli(["pipeline", "--staged", "--json", "--db", db]).out).staged.map((r: { runKey: string }) => r.runKey)).toEqual(["old", "full"]);
+
+        const again = runCli(["pipeline", "--discard", "--run-key", "gap", "--db", db]);
+        expect([again.code, again.out]).toEqual([0, expect.stringMatching(/^run key gap was discarded already at .* \(2 shard\(s\), [\d,]+ rows\); nothing to do/)]);
+        const unknown = runCli(["pipeline", "--discard", "--run-key", "gpa", "--db", db]);
+        expect([unknown.code, unknown.err]).toEqual([2, expect.stringMatching(/run key "gpa" has nothing staged in .*nothing discarded/)]);
+        // A straggling shard of the discarded run cannot stage it again, nor can it be finalized.
+        const late = runCli(["pipeline", "--shards", "3", "--shard", "1", "--run-key", "gap", "--db", db]);
+        expect([late.code, late.err]).toEqual([2, expect.stringMatching(/run key "gap" was discarded at .*new --run-key/)]);
+        const fin = runCli(["pipeline", "--finalize", "--run-key", "gap", "--db", db]);
+        expect([fin.code, fin.err]).toEqual([2, expect.stringMatching(/run key "gap" was discarded at/)]);
+        expect(await stagedRows(db)).toEqual({ full: before.full, old: before.old });
+        // A finalized key has nothing staged; its records stay, closing it: the discard refuses.
+        expect((await finalizeRun({ store: db, runKey: "full" })).swapped).toBe(true);
+        const closed = runCli(["pipeline", "--discard", "--run-key", "full", "--db", db]);
+        expect([closed.code, closed.err]).toEqual([2, expect.stringMatching(/run key "full" was finalized \(run \d+\): nothing of it is staged/)]);
+        expect(await stagedRows(db)).toEqual({ old: before.old });
+      },
+      120_000,
+    );
 
     it.skipIf(backend.skip)("kill -9 of a shard mid-write and of a finalize mid-swap leave the served table; re-runs complete", async () => {
       const db = await backend.fresh("kill");
@@ -296,11 +435,17 @@ describe("recsys pipeline --shards: flags", () => {
       [["--shard", "1", "--run-key", "a"], {}, /--shard needs --shards N/],
       [["--finalize", "--shard", "1", "--run-key", "a"], {}, /--finalize takes no --shard/],
       [["--shards", "2", "--shard", "1", "--run-key", "a", "--data-dir", "x"], {}, /--data-dir cannot be given to a sharded run/],
+      [["--discard"], { RECSYS_RUN_KEY: "a" }, /--discard needs --run-key KEY, given on the command line/],
+      [["--discard", "--run-key", "a b"], {}, /--run-key must be 1 to 64 letters/],
+      [["--discard", "--finalize", "--run-key", "a"], {}, /--discard takes no --finalize/],
+      [["--staged", "--shards", "2"], {}, /--staged takes no --shards/],
+      [["--staged", "--discard", "--run-key", "a"], {}, /--staged takes no --discard/],
     ];
     for (const [args, env, message] of cases) {
       const r = runCli(["pipeline", "--db", db, ...args], { env });
       expect(`${args.join(" ")} → ${r.code} ${r.err}`).toMatch(new RegExp(`→ 2 .*${message.source}`, "s"));
     }
     expect(runCli(["pipeline", "--db", db, "--shards", "2", "--shard", "0", "--run-key", "a"]).err).toMatch(/no database at/);
-  });
+    expect(runCli(["pipeline", "--db", db, "--discard", "--run-key", "a"]).err).toMatch(/no database at/);
+  }, 60_000);
 });

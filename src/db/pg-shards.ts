@@ -11,7 +11,25 @@ import { copyIn, copyText, CHUNK_ROWS } from "./pg-copy.ts";
 import { saveModel } from "./pg-models.ts";
 import { recordRun, swapIn, validatePgTableName } from "./pg-rankings.ts";
 import { INGESTS_TABLE, quoteIdent, rankingsDDL } from "./pg-schema.ts";
-import { planFinalize, RunFinalizedError, SHARD_MODELS_TABLE, SHARD_ROWS_TABLE, SHARDS_TABLE, stagedRecord, toShardRecord, type FinalizeOptions, type ShardJob, type ShardRecord } from "./shard-records.ts";
+import {
+  planDiscard,
+  planFinalize,
+  RunDiscardedError,
+  RunFinalizedError,
+  SHARD_DISCARDS_TABLE,
+  SHARD_MODELS_TABLE,
+  SHARD_ROWS_TABLE,
+  SHARDS_TABLE,
+  stagedRecord,
+  summarizeStaged,
+  toShardRecord,
+  type DiscardRecord,
+  type DiscardResult,
+  type FinalizeOptions,
+  type ShardJob,
+  type ShardRecord,
+  type StagedRun,
+} from "./shard-records.ts";
 import type { RunRow } from "./store.ts";
 
 const DDL = [
@@ -53,6 +71,12 @@ const DDL = [
   value bytea NOT NULL,
   PRIMARY KEY (run_key, name)
 )`,
+  `CREATE TABLE IF NOT EXISTS ${SHARD_DISCARDS_TABLE} (
+  run_key text PRIMARY KEY,
+  shards integer NOT NULL,
+  rows_discarded bigint NOT NULL,
+  discarded_at timestamptz NOT NULL
+)`,
 ];
 
 async function ensureTables(tx: SQL): Promise<void> {
@@ -85,6 +109,8 @@ export async function stageShard(tx: SQL, job: ShardJob): Promise<ShardRecord> {
   await ensureTables(tx);
   const done = await tx.unsafe(`SELECT finalized_run AS id FROM ${SHARDS_TABLE} WHERE run_key = $1 AND finalized_run IS NOT NULL LIMIT 1`, [job.runKey]);
   if (done.length) throw new RunFinalizedError(job.runKey, Number(done[0].id));
+  const discarded = await discardRecord(tx, job.runKey);
+  if (discarded) throw new RunDiscardedError(job.runKey, discarded.discardedAt);
   await tx.unsafe(`DELETE FROM ${SHARD_ROWS_TABLE} WHERE run_key = $1 AND shard = $2`, [job.runKey, job.shard]);
   const counts = { ranked: 0, written: 0 };
   await copyIn(tx, SHARD_ROWS_TABLE, ["run_key", "shard", "user_handle", "rank", "similar", "score"], sliceChunks(job, counts));
@@ -122,7 +148,12 @@ export async function finalizeShards(tx: SQL, runKey: string, location: string, 
   await ensureTables(tx);
   const [{ exists }] = await tx.unsafe(`SELECT to_regclass('${INGESTS_TABLE}') IS NOT NULL AS exists`);
   const ingest = exists ? (await tx.unsafe(`SELECT max(id) AS id FROM ${INGESTS_TABLE}`))[0].id : null;
-  const plan = planFinalize(runKey, await shardRecords(tx, runKey), ingest === null ? null : Number(ingest), location, options);
+  const records = await shardRecords(tx, runKey);
+  if (records.length === 0) {
+    const discarded = await discardRecord(tx, runKey);
+    if (discarded) throw new RunDiscardedError(runKey, discarded.discardedAt);
+  }
+  const plan = planFinalize(runKey, records, ingest === null ? null : Number(ingest), location, options);
   if (plan.kind === "done") return { run: await runById(plan.runId), swapped: false };
   const t0 = performance.now();
   const table = validatePgTableName(plan.table);
@@ -157,4 +188,45 @@ async function shardModel(tx: SQL, runKey: string): Promise<ModelState | null> {
     else state.arrays[r.name] = new Float64Array(bytes.slice().buffer);
   }
   return state;
+}
+
+/** True if `table` exists (in the search path). */
+async function exists(tx: SQL, table: string): Promise<boolean> {
+  const [{ exists }] = await tx.unsafe(`SELECT to_regclass('${table}') IS NOT NULL AS exists`);
+  return Boolean(exists);
+}
+
+/** The discard record of `runKey`, or null. */
+async function discardRecord(tx: SQL, runKey: string): Promise<DiscardRecord | null> {
+  if (!(await exists(tx, SHARD_DISCARDS_TABLE))) return null;
+  const rows = await tx.unsafe(`SELECT shards, rows_discarded AS rows, discarded_at AS at FROM ${SHARD_DISCARDS_TABLE} WHERE run_key = $1`, [runKey]);
+  if (rows.length === 0) return null;
+  const at = rows[0].at;
+  return { shards: Number(rows[0].shards), rows: Number(rows[0].rows), discardedAt: at instanceof Date ? at.toISOString() : String(at) };
+}
+
+/** The run keys with staged shards (see `summarizeStaged`), read in one snapshot (`tx`). */
+export async function stagedRuns(tx: SQL, location: string): Promise<StagedRun[]> {
+  if (!(await exists(tx, SHARDS_TABLE))) return [];
+  const rows: Record<string, unknown>[] = await tx.unsafe(`SELECT * FROM ${SHARDS_TABLE} WHERE finalized_run IS NULL ORDER BY run_key, shard`);
+  const ingest = (await exists(tx, INGESTS_TABLE)) ? (await tx.unsafe(`SELECT max(id) AS id FROM ${INGESTS_TABLE}`))[0].id : null;
+  return summarizeStaged(rows.map(toShardRecord), ingest === null ? null : Number(ingest), location);
+}
+
+/**
+ * Discards run `runKey`'s staged rows, model and records and records the discard, inside the
+ * write transaction (all or nothing); the SQLite `discardShards`. Served tables are not touched.
+ */
+export async function discardShards(tx: SQL, runKey: string, location: string): Promise<DiscardResult> {
+  const records = (await exists(tx, SHARDS_TABLE)) ? await shardRecords(tx, runKey) : [];
+  const plan = planDiscard(runKey, records, await discardRecord(tx, runKey), location);
+  if (plan.kind === "done") return plan.result;
+  await ensureTables(tx);
+  const removed = (await tx.unsafe(`DELETE FROM ${SHARD_ROWS_TABLE} WHERE run_key = $1`, [runKey])).count;
+  if (removed !== plan.rows) throw new Error(`run key ${runKey}: the shards recorded ${plan.rows} rows but ${removed} are staged; nothing was discarded`);
+  await tx.unsafe(`DELETE FROM ${SHARD_MODELS_TABLE} WHERE run_key = $1`, [runKey]);
+  await tx.unsafe(`DELETE FROM ${SHARDS_TABLE} WHERE run_key = $1`, [runKey]);
+  const discardedAt = new Date();
+  await tx.unsafe(`INSERT INTO ${SHARD_DISCARDS_TABLE} (run_key, shards, rows_discarded, discarded_at) VALUES ($1, $2, $3, $4)`, [runKey, plan.shards, removed, discardedAt]);
+  return { runKey, discarded: true, shards: plan.shards, rows: removed, discardedAt: discardedAt.toISOString() };
 }

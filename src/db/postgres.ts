@@ -28,15 +28,15 @@ import { PgTableReader } from "./pg-reader.ts";
 import { lastRun, validatePgTableName, writeRankings } from "./pg-rankings.ts";
 import { INGESTS_DDL, INGESTS_TABLE, inputTableDDL } from "./pg-schema.ts";
 import { PgUrlError, type PgUrl } from "./pg-url.ts";
-import { finalizeShards, stageShard } from "./pg-shards.ts";
-import { RunFinalizedError, ShardsNotReadyError, type FinalizeOptions, type ShardJob, type ShardRecord } from "./shard-records.ts";
+import { discardShards, finalizeShards, stagedRuns, stageShard } from "./pg-shards.ts";
+import { RunDiscardedError, RunFinalizedError, RunNotDiscardableError, ShardsNotReadyError, UnknownRunKeyError, type DiscardResult, type FinalizeOptions, type ShardJob, type ShardRecord, type StagedRun } from "./shard-records.ts";
 import { MissingTableError, MissingTablesError, StaleInputError, type PublishJob, type RankingRow, type RankingsStore, type ReaderOptions, type RunRow, type StoredInput, type StoreOptions, type TableReader } from "./store.ts";
 
 /** Key of the advisory lock every write transaction takes ("recsys" in ASCII). */
 const WRITE_LOCK = 0x726563737973;
 
 /** Errors that already say what is wrong and hold no secret: passed through as they are. */
-const OWN_ERRORS = [MissingTablesError, MissingTableError, InputError, InvalidTableNameError, PgConnectError, PgStoreError, PgUrlError, ShardsNotReadyError, RunFinalizedError];
+const OWN_ERRORS = [MissingTablesError, MissingTableError, InputError, InvalidTableNameError, PgConnectError, PgStoreError, PgUrlError, ShardsNotReadyError, RunFinalizedError, RunDiscardedError, UnknownRunKeyError, RunNotDiscardableError];
 
 export class PostgresStore implements RankingsStore {
   readonly kind = "postgres";
@@ -149,6 +149,18 @@ export class PostgresStore implements RankingsStore {
   finalizeShards(runKey: string, options: FinalizeOptions = {}): Promise<{ run: RunRow; swapped: boolean }> {
     const runById = async (id: number) => (await allRuns(this.sql)).find((r) => r.id === id)!;
     return this.write((tx) => finalizeShards(tx, runKey, this.location, runById, options), `finalizing run ${runKey}`);
+  }
+
+  stagedRuns(): Promise<StagedRun[]> {
+    return this.guard(
+      () =>
+        this.sql.begin("ISOLATION LEVEL REPEATABLE READ READ ONLY", (tx) => stagedRuns(tx, this.location)) as Promise<StagedRun[]>,
+      "listing the staged run keys",
+    );
+  }
+
+  discardShards(runKey: string): Promise<DiscardResult> {
+    return this.write((tx) => discardShards(tx, runKey, this.location), `discarding run key ${runKey}`);
   }
 
   /** One write transaction holding the store's write lock; rolled back on any error. */

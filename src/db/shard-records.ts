@@ -253,3 +253,146 @@ export function planFinalize(runKey: string, records: ShardRecord[], currentInge
     counts,
   };
 }
+
+/**
+ * Run keys whose staged rows were discarded (`recsys pipeline --discard`): one row per key. It
+ * closes the key, as a finalize does: a straggling shard of a discarded run cannot stage its rows
+ * again afterwards, and a repeated discard finds the key done instead of unknown.
+ */
+export const SHARD_DISCARDS_TABLE = "recsys_shard_discards";
+
+/** A run key with staged shards, as `recsys pipeline --staged` lists it. */
+export interface StagedRun {
+  runKey: string;
+  method: string;
+  /** The rankings table its finalize would replace. */
+  table: string;
+  /** Shards the run expects: the `--shards` its lowest staged shard was given (as the finalize reads it). */
+  shards: number;
+  /** Shards staged, ascending. Each is complete: a shard's record commits with its whole slice. */
+  present: number[];
+  /** Shards of 0..shards−1 not staged (not run yet, still running, or failed). */
+  missing: number[];
+  /** `current`: every staged shard read the input the store holds now; `stale`: it was replaced since, so the finalize would refuse. */
+  input: "current" | "stale";
+  /** Rows staged for the key (what a discard removes). */
+  rows: number;
+  /** When its first shard started, and when its last shard was staged (ISO 8601). */
+  startedAt: string;
+  stagedAt: string;
+  /** Why a finalize would refuse the key now; null when it would swap the key in. */
+  problem: string | null;
+}
+
+/**
+ * The staged run keys from the records not finalized (read in one snapshot) and the store's
+ * current ingest, oldest first. `problem` is {@link planFinalize}'s own verdict, so the listing
+ * cannot disagree with the finalize.
+ */
+export function summarizeStaged(records: ShardRecord[], currentIngest: number | null, location: string): StagedRun[] {
+  const byKey = new Map<string, ShardRecord[]>();
+  for (const r of records) {
+    if (r.finalizedRun !== null) continue;
+    const list = byKey.get(r.runKey) ?? [];
+    list.push(r);
+    byKey.set(r.runKey, list);
+  }
+  const out: StagedRun[] = [];
+  for (const [runKey, list] of byKey) {
+    list.sort((a, b) => a.shard - b.shard);
+    const ref = list[0];
+    const present = list.map((r) => r.shard);
+    const have = new Set(present);
+    let problem: string | null = null;
+    try {
+      planFinalize(runKey, list, currentIngest, location);
+    } catch (e) {
+      if (!(e instanceof ShardsNotReadyError)) throw e;
+      problem = e.message;
+    }
+    out.push({
+      runKey,
+      method: ref.method,
+      table: ref.table,
+      shards: ref.shards,
+      present,
+      missing: Array.from({ length: ref.shards }, (_, i) => i).filter((i) => !have.has(i)),
+      input: list.every((r) => r.ingest === currentIngest) ? "current" : "stale",
+      rows: list.reduce((n, r) => n + r.rowsWritten, 0),
+      startedAt: new Date(Math.min(...list.map((r) => Date.parse(r.startedAt)))).toISOString(),
+      stagedAt: new Date(Math.max(...list.map((r) => Date.parse(r.finishedAt)))).toISOString(),
+      problem,
+    });
+  }
+  return out.sort((a, b) => a.startedAt.localeCompare(b.startedAt) || (a.runKey < b.runKey ? -1 : a.runKey > b.runKey ? 1 : 0));
+}
+
+/** What a discard did: `discarded` false when an earlier discard of the key had done it already. */
+export interface DiscardResult {
+  runKey: string;
+  discarded: boolean;
+  /** The shards whose staged rows were removed (those the earlier discard removed, when done already). */
+  shards: number;
+  rows: number;
+  /** When the key was discarded (ISO 8601). */
+  discardedAt: string;
+}
+
+/** A run key recorded as discarded (a row of {@link SHARD_DISCARDS_TABLE}). */
+export interface DiscardRecord {
+  shards: number;
+  rows: number;
+  discardedAt: string;
+}
+
+/** A discard names a run key the store has never staged. */
+export class UnknownRunKeyError extends Error {
+  override name = "UnknownRunKeyError";
+  constructor(
+    readonly runKey: string,
+    location: string,
+  ) {
+    super(`run key ${JSON.stringify(runKey)} has nothing staged in ${location} (no shard of it was ever staged there); nothing discarded. \`recsys pipeline --staged\` lists the staged run keys`);
+  }
+}
+
+/** A discard names a finalized run key: nothing of it is staged, and its records keep the key closed. */
+export class RunNotDiscardableError extends Error {
+  override name = "RunNotDiscardableError";
+  constructor(
+    readonly runKey: string,
+    readonly runId: number,
+  ) {
+    super(`run key ${JSON.stringify(runKey)} was finalized (run ${runId}): nothing of it is staged (the finalize removed its rows), and its records stay so that the key takes no more shards; nothing discarded`);
+  }
+}
+
+/** The run key was discarded: its shards cannot be staged or finalized again (use a new run key). */
+export class RunDiscardedError extends Error {
+  override name = "RunDiscardedError";
+  constructor(
+    readonly runKey: string,
+    readonly discardedAt: string,
+  ) {
+    super(`run key ${JSON.stringify(runKey)} was discarded at ${discardedAt}; give the next run a new --run-key`);
+  }
+}
+
+/** What a discard does once {@link planDiscard} agrees. */
+export type DiscardPlan = { kind: "done"; result: DiscardResult } | { kind: "discard"; shards: number; rows: number };
+
+/**
+ * Decides a discard of `runKey` from its records and its discard record (read inside the
+ * discard's write transaction). A key discarded already is done (a repeat is harmless); a
+ * finalized key is refused (its records close it to more shards, and nothing of it is staged);
+ * a key never staged is refused as unknown (a typo must not pass as success).
+ */
+export function planDiscard(runKey: string, records: ShardRecord[], discarded: DiscardRecord | null, location: string): DiscardPlan {
+  const finalized = records.find((r) => r.finalizedRun !== null);
+  if (finalized) throw new RunNotDiscardableError(runKey, finalized.finalizedRun!);
+  if (records.length === 0) {
+    if (discarded) return { kind: "done", result: { runKey, discarded: false, ...discarded } };
+    throw new UnknownRunKeyError(runKey, location);
+  }
+  return { kind: "discard", shards: records.length, rows: records.reduce((n, r) => n + r.rowsWritten, 0) };
+}

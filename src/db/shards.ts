@@ -13,7 +13,25 @@ import { latestIngest } from "./ingest.ts";
 import { saveModel } from "./models.ts";
 import { tableExists } from "./open.ts";
 import { rankingsDDL, recordRun, swapIn } from "./rankings.ts";
-import { planFinalize, RunFinalizedError, SHARD_MODELS_TABLE, SHARD_ROWS_TABLE, SHARDS_TABLE, stagedRecord, toShardRecord, type FinalizeOptions, type ShardJob, type ShardRecord } from "./shard-records.ts";
+import {
+  planDiscard,
+  planFinalize,
+  RunDiscardedError,
+  RunFinalizedError,
+  SHARD_DISCARDS_TABLE,
+  SHARD_MODELS_TABLE,
+  SHARD_ROWS_TABLE,
+  SHARDS_TABLE,
+  stagedRecord,
+  summarizeStaged,
+  toShardRecord,
+  type DiscardRecord,
+  type DiscardResult,
+  type FinalizeOptions,
+  type ShardJob,
+  type ShardRecord,
+  type StagedRun,
+} from "./shard-records.ts";
 import type { RunRow } from "./store.ts";
 
 const DDL = [
@@ -54,6 +72,12 @@ const DDL = [
   value BLOB NOT NULL,
   PRIMARY KEY (run_key, name)
 ) WITHOUT ROWID`,
+  `CREATE TABLE IF NOT EXISTS ${SHARD_DISCARDS_TABLE} (
+  run_key TEXT PRIMARY KEY,
+  shards INTEGER NOT NULL,
+  rows_discarded INTEGER NOT NULL,
+  discarded_at TEXT NOT NULL
+) WITHOUT ROWID`,
 ];
 
 function ensureTables(db: Database): void {
@@ -65,6 +89,8 @@ export function stageShard(db: Database, job: ShardJob): ShardRecord {
   ensureTables(db);
   const done = db.query(`SELECT finalized_run AS id FROM ${SHARDS_TABLE} WHERE run_key = ? AND finalized_run IS NOT NULL LIMIT 1`).get(job.runKey) as { id: number } | null;
   if (done) throw new RunFinalizedError(job.runKey, done.id);
+  const discarded = discardRecord(db, job.runKey);
+  if (discarded) throw new RunDiscardedError(job.runKey, discarded.discardedAt);
   db.query(`DELETE FROM ${SHARD_ROWS_TABLE} WHERE run_key = ? AND shard = ?`).run(job.runKey, job.shard);
   const { users, offsets, neighbors, scores } = job.rankings;
   // In key order (bytes): B-tree appends.
@@ -127,7 +153,12 @@ export function shardRecords(db: Database, runKey: string): ShardRecord[] {
  * earlier finalize had done it all already; `lastRun` reads that run back.
  */
 export function finalizeShards(db: Database, runKey: string, location: string, lastRun: (id: number) => RunRow, options: FinalizeOptions = {}): { run: RunRow; swapped: boolean } {
-  const plan = planFinalize(runKey, shardRecords(db, runKey), latestIngest(db), location, options);
+  const records = shardRecords(db, runKey);
+  if (records.length === 0) {
+    const discarded = discardRecord(db, runKey);
+    if (discarded) throw new RunDiscardedError(runKey, discarded.discardedAt);
+  }
+  const plan = planFinalize(runKey, records, latestIngest(db), location, options);
   if (plan.kind === "done") return { run: lastRun(plan.runId), swapped: false };
   const t0 = performance.now();
   const table = validateTableName(plan.table);
@@ -160,4 +191,37 @@ function shardModel(db: Database, runKey: string): ModelState | null {
     else state.arrays[r.name] = new Float64Array((r.value as Uint8Array).slice().buffer);
   }
   return state;
+}
+
+/** The discard record of `runKey`, or null. */
+function discardRecord(db: Database, runKey: string): DiscardRecord | null {
+  if (!tableExists(db, SHARD_DISCARDS_TABLE)) return null;
+  const row = db.query(`SELECT shards, rows_discarded AS rows, discarded_at AS at FROM ${SHARD_DISCARDS_TABLE} WHERE run_key = ?`).get(runKey) as { shards: number; rows: number; at: string } | null;
+  return row && { shards: row.shards, rows: row.rows, discardedAt: row.at };
+}
+
+/** The run keys with staged shards (see `summarizeStaged`); the caller reads in one transaction. */
+export function stagedRuns(db: Database, location: string): StagedRun[] {
+  if (!tableExists(db, SHARDS_TABLE)) return [];
+  const rows = db.query(`SELECT * FROM ${SHARDS_TABLE} WHERE finalized_run IS NULL ORDER BY run_key, shard`).all() as Record<string, unknown>[];
+  return summarizeStaged(rows.map(toShardRecord), latestIngest(db), location);
+}
+
+/**
+ * Discards run `runKey`'s staged rows, model and records and records the discard (inside a write
+ * transaction): all of it or, on any failure, none. Only the staging tables are touched, never a
+ * served rankings table. See `planDiscard` for what is refused.
+ */
+export function discardShards(db: Database, runKey: string, location: string): DiscardResult {
+  const plan = planDiscard(runKey, shardRecords(db, runKey), discardRecord(db, runKey), location);
+  if (plan.kind === "done") return plan.result;
+  ensureTables(db);
+  const removed = db.query(`DELETE FROM ${SHARD_ROWS_TABLE} WHERE run_key = ?`).run(runKey).changes;
+  // The records say how many rows the shards committed; anything else is a bug: roll it all back.
+  if (removed !== plan.rows) throw new Error(`run key ${runKey}: the shards recorded ${plan.rows} rows but ${removed} are staged; nothing was discarded`);
+  db.query(`DELETE FROM ${SHARD_MODELS_TABLE} WHERE run_key = ?`).run(runKey);
+  db.query(`DELETE FROM ${SHARDS_TABLE} WHERE run_key = ?`).run(runKey);
+  const discardedAt = new Date().toISOString();
+  db.query(`INSERT INTO ${SHARD_DISCARDS_TABLE} (run_key, shards, rows_discarded, discarded_at) VALUES (?, ?, ?, ?)`).run(runKey, plan.shards, removed, discardedAt);
+  return { runKey, discarded: true, shards: plan.shards, rows: removed, discardedAt };
 }

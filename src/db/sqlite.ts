@@ -20,8 +20,8 @@ import { allRuns, lastRun, rankingsTables, writeRankings } from "./rankings.ts";
 import { RankingsReader } from "./reader.ts";
 import { MissingTableError, type PublishJob, type RankingRow, type RankingsStore, type ReaderOptions, type RunRow, type StoredInput, type StoreOptions, type TableReader } from "./store.ts";
 import { beginWrite, namedWriteError, type LockOptions } from "./write.ts";
-import type { FinalizeOptions, ShardJob, ShardRecord } from "./shard-records.ts";
-import { finalizeShards, stageShard } from "./shards.ts";
+import type { DiscardResult, FinalizeOptions, ShardJob, ShardRecord, StagedRun } from "./shard-records.ts";
+import { discardShards, finalizeShards, stagedRuns, stageShard } from "./shards.ts";
 
 /** Schema name of a pipeline's private staging database (SQLite's temporary file, gone on close). */
 const STAGE = "recsys_stage";
@@ -112,6 +112,15 @@ export class SqliteStore implements RankingsStore {
 
   async finalizeShards(runKey: string, options: FinalizeOptions = {}): Promise<{ run: RunRow; swapped: boolean }> {
     return this.write(() => finalizeShards(this.db, runKey, this.location, (id) => allRuns(this.db).find((r) => r.id === id)!, options));
+  }
+
+  async stagedRuns(): Promise<StagedRun[]> {
+    // One read transaction: the records and the current ingest from the same snapshot.
+    return this.db.transaction(() => stagedRuns(this.db, this.location))();
+  }
+
+  async discardShards(runKey: string): Promise<DiscardResult> {
+    return this.write(() => discardShards(this.db, runKey, this.location));
   }
 
   /** Runs `body` in a write transaction taken with {@link beginWrite}; failures about the file name it. */

@@ -14,7 +14,7 @@ import type { ModelState } from "../methods/method.ts";
 import type { IngestSummary } from "../read/summary.ts";
 import type { ProgressFn, Rankings, Tables } from "../types.ts";
 import { isPostgresUrl, maskUrl } from "./pg-url.ts";
-import type { FinalizeOptions, ShardJob, ShardRecord } from "./shard-records.ts";
+import type { DiscardResult, FinalizeOptions, ShardJob, ShardRecord, StagedRun } from "./shard-records.ts";
 
 /** A value now, or later. */
 export type Awaitable<T> = T | Promise<T>;
@@ -167,6 +167,15 @@ export interface RankingsStore {
    * @throws {ShardsNotReadyError} naming the missing or mismatched shards; nothing changed.
    */
   finalizeShards(runKey: string, options?: FinalizeOptions): Promise<{ run: RunRow; swapped: boolean }>;
+  /** The run keys with staged shards (not finalized, not discarded), oldest first, read in one snapshot. */
+  stagedRuns(): Promise<StagedRun[]>;
+  /**
+   * Removes a run key's staged rows, model and records in one write transaction (taking the write
+   * lock like every write), and records the key as discarded so no shard stages it again. Touches
+   * no rankings table. A repeat finds it done (`discarded` false).
+   * @throws {UnknownRunKeyError} for a key never staged; {@link RunNotDiscardableError} for a finalized key.
+   */
+  discardShards(runKey: string): Promise<DiscardResult>;
   close(): void;
 }
 

@@ -3,11 +3,11 @@
  * statistics of the real data (DATA_CARD.md) and coherent per-user tastes, plus
  * taste_groups.csv recording each user's taste groups (the ground truth for similarity tests).
  */
-import { parse } from "csv-parse/sync";
-import { mkdirSync, readFileSync } from "node:fs";
+import { mkdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { ProgressFn } from "../types.ts";
-import { InputError, quoteValue } from "../read/errors.ts";
+import { parseEncodedTable, type EncodedStrings } from "../read/csv.ts";
+import { InputError } from "../read/errors.ts";
 import { columnNames } from "../read/schema.ts";
 import { CsvSink } from "./csv.ts";
 import { StreamRng as Rng } from "../random.ts";
@@ -56,41 +56,35 @@ export const HEADERS = {
 /** Users per write batch: the unit of backpressure and progress reporting. */
 const BATCH = 1000;
 
-/** Reads course ids and tags from a course_tags.csv (columns matched by header name). */
-export function readCourseTags(path: string): CourseTagRows {
+/**
+ * Reads course ids and tags from a course_tags.csv with ingest's own reader (`parseEncodedTable`):
+ * the same byte, header, column and value checks, and the same messages naming file, line and
+ * column, so a file `generate` accepts is one `ingest` accepts. Tags are normalized as ingest
+ * stores them. A course whose only rows have an empty tag stays in the catalogue, untagged (112 of
+ * the real 5,942 courses): ingest drops those rows, but the reader has learned their course id.
+ *
+ * @throws {InputError} for a file ingest would refuse, or one without any course.
+ */
+export async function readCourseTags(path: string): Promise<CourseTagRows> {
   // Bad input (the file is the user's): an InputError, as the reader's, so the CLI exits 2.
-  const bad = (line: number | undefined, expected: string, got?: string) => new InputError({ file: path, path, line, expected, got });
-  let records: Record<string, string>[];
+  let st;
   try {
-    records = parse(readFileSync(path), {
-      columns: (header: string[]) => header.map((h) => h.trim()),
-      bom: true,
-      skip_empty_lines: true,
-      trim: true,
-    });
-  } catch (e) {
-    throw bad(typeof (e as { lines?: unknown }).lines === "number" ? (e as { lines: number }).lines : undefined, "a well-formed course_tags.csv", quoteValue((e as Error).message));
+    st = statSync(path);
+  } catch {
+    throw new InputError({ file: path, path, expected: "a course_tags.csv file", got: "no such file" });
   }
-  if (records.length === 0) throw bad(undefined, "course rows", "none");
-  for (const col of HEADERS.course_tags) {
-    if (!(col in records[0])) throw bad(1, `a column named ${JSON.stringify(col)}`, `columns ${Object.keys(records[0]).slice(0, 10).map((h) => quoteValue(h)).join(", ")}`);
+  if (!st.isFile()) throw new InputError({ file: path, path, expected: "a course_tags.csv file", got: st.isDirectory() ? "a directory" : "not a regular file" });
+  const encoded = await parseEncodedTable("course_tags", Bun.file(path).stream(), { file: path, path });
+  const [courses, tagColumn] = encoded.columns as EncodedStrings[];
+  // Every id the reader saw, in first-appearance order: dropped rows' ids included (see above).
+  const ids = courses.dict;
+  if (ids.length === 0) throw new InputError({ file: path, path, expected: "at least one course row", got: "none" });
+  const tags: string[][] = ids.map(() => []);
+  for (let i = 0; i < courses.codes.length; i++) {
+    const own = tags[courses.codes[i]];
+    const tag = tagColumn.dict[tagColumn.codes[i]];
+    if (!own.includes(tag)) own.push(tag);
   }
-  const index = new Map<string, number>();
-  const ids: string[] = [];
-  const tags: string[][] = [];
-  records.forEach((r, i) => {
-    const id = r.course_id;
-    if (!id) throw new InputError({ file: path, path, line: i + 2, column: "course_id", expected: "a course id", got: "an empty field" });
-    let k = index.get(id);
-    if (k === undefined) {
-      k = ids.length;
-      index.set(id, k);
-      ids.push(id);
-      tags.push([]);
-    }
-    const tag = r.course_tags;
-    if (tag && !tags[k].includes(tag)) tags[k].push(tag);
-  });
   return { ids, tags };
 }
 
@@ -111,7 +105,7 @@ export async function generate(opts: GenerateOptions): Promise<GenerateSummary> 
   const seed = opts.seed ?? 42;
   if (!Number.isInteger(users) || users < 1) throw new Error(`users must be a positive integer, got ${users}`);
   if (!Number.isInteger(seed)) throw new Error(`seed must be an integer, got ${seed}`);
-  const model = buildModel(seed, opts.courseTagsFile ? readCourseTags(opts.courseTagsFile) : undefined);
+  const model = buildModel(seed, opts.courseTagsFile ? await readCourseTags(opts.courseTagsFile) : undefined);
   mkdirSync(outDir, { recursive: true });
   const sinks = {
     user_interests: new CsvSink(join(outDir, "user_interests.csv"), HEADERS.user_interests),
