@@ -88,7 +88,8 @@ const SIMILARITY_SEED = 42;
 /** A rank the matrix allows: 1..min(users, items) (0: none). */
 function checkRank(rank: number, m: UserItemMatrix): void {
   const max = Math.min(m.matrix.rows, m.matrix.cols);
-  if (rank > max) throw new RangeError(`--rank must be at most min(users, items) = ${max} for this data, got ${rank}`);
+  // A bad value for this data, known only once it is read: exit 2 from the CLI, as a bad flag.
+  if (rank > max) throw Object.assign(new RangeError(`--rank must be at most min(users, items) = ${max} for this data, got ${rank}`), { exitCode: 2 });
 }
 
 /** The matrix scheme of a set of similarity options. */
