@@ -5,6 +5,7 @@
  */
 import type { ArgsDef } from "citty";
 import { methodFlags, methodNames, type AnyMethod } from "../src/methods/registry.ts";
+import { resolveOptions } from "../src/methods/method.ts";
 import { existsSync } from "node:fs";
 import { maxThreads, THREADS_PER_CORE } from "../src/parallel.ts";
 import { isStoreUrl } from "../src/db/store.ts";
@@ -48,6 +49,8 @@ export function methodOptions(method: AnyMethod, args: Record<string, unknown>):
     if (!mine || typeof text !== "string" || text === "") continue;
     options[f.option] = asUsage(() => mine.spec.parse(text, `--${f.flag}`));
   }
+  // Options that cannot go together (e.g. similarity's --rank and --shrinkage) are a usage error too.
+  if (method.combine) asUsage(() => resolveOptions(method, options));
   return options;
 }
 

@@ -96,6 +96,15 @@ describe("tune", () => {
     await expect(tune(data, { method: "similarity", space: [{ axis: "x", values: [{ shrinkage: -1 }] }] })).rejects.toThrow(/shrinkage must be/);
   });
 
+  it("a fixed rank leaves out the shrinkage values it refuses (shrinkage 0 stays); a rank axis turns shrinkage off", async () => {
+    const ranked = await tune(data, { method: "similarity", space: SPACE, fixed: { rank: 4 } });
+    for (const t of ranked.trials) expect(t.options).toMatchObject({ rank: 4, shrinkage: 0 });
+    expect(ranked.trials.filter((t) => t.axis === "shrinkage").length).toBeLessThanOrEqual(1);
+    expect(ranked.trials.some((t) => t.axis === "item weighting")).toBe(true);
+    const axis = await tune(data, { method: "similarity", space: [{ axis: "rank", values: [{ rank: 0 }, { rank: 4, shrinkage: 0 }] }] });
+    expect(axis.trials.map((t) => [t.options.rank, t.options.shrinkage])).toEqual([[0, 5], [4, 0]]);
+  });
+
   it("flags list only what differs from the defaults, numbers tidied", () => {
     const defaults: Record<string, unknown> = Object.fromEntries(Object.entries(similarity.options).map(([k, s]) => [k, s.default]));
     const weights = { interests: 0.7000000000000001, courses: 0.20000000000000004, assessments: 0.10000000000000002 };

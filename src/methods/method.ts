@@ -194,6 +194,12 @@ export interface Method<O extends object = Record<string, unknown>> {
    * model must be rebuilt as it was made, not with today's defaults).
    */
   readonly recordedDefaults?: Partial<O>;
+  /**
+   * Checks options against each other once each is valid on its own, knowing which were given
+   * (`given`) and which are defaults; returns the options to use (e.g. a default that does not
+   * apply dropped). Throws a RangeError naming the options at fault.
+   */
+  combine?(options: O, given: Partial<Record<string, unknown>>): O;
   /** Fits a model; `options` are checked and completed with defaults first ({@link resolveOptions}). */
   fit(dataset: Dataset, options: O, context?: FitContext): Promise<Model>;
   /**
@@ -227,7 +233,7 @@ export function resolveOptions<O extends object>(method: Method<O>, given: Parti
   }
   const out: Record<string, unknown> = {};
   for (const [key, spec] of Object.entries(specs)) out[key] = given[key] === undefined ? spec.default : spec.check(given[key], key);
-  return out as O;
+  return method.combine ? method.combine(out as O, given) : (out as O);
 }
 
 /** `learningRate` → `learning-rate`: the CLI spelling of an option. */

@@ -8,6 +8,11 @@
  * a pair's score by n/(n + λ) for the n items both have. Fitting builds the weighted matrix
  * (`matrix.ts`); ranking scores every pair of users sharing an item (`kernel.ts`) through the
  * top-n driver. Exact: nothing is sampled or approximated.
+ *
+ * With `rank` k > 0 users are ranked instead by the exact cosine of their rows projected on the
+ * top k right singular vectors of that same matrix (X·V_k = U_kΣ_k, a seeded randomized SVD,
+ * `svd.ts`): low-rank smoothing, so users can be neighbours without sharing an item. Shrinkage
+ * (a count of shared items) means nothing there: it is off, and giving it is an error.
  */
 import type { Dataset } from "../../dataset.ts";
 import { nnz, transpose } from "../../matrix/csr.ts";
@@ -16,7 +21,10 @@ import { queryTopN, rankAllPairs } from "../../rank/driver.ts";
 import { workerEntry } from "../../parallel.ts";
 import type { Rankings } from "../../types.ts";
 import type { Profile } from "../../profile.ts";
-import { checkSubject, choiceOption, numberOption, type ExplainOptions, type Explanation, type FoldedProfile, type Method, type Model, type ModelState, type OptionSpec, type QueryOptions, type RankAllOptions, type Subject } from "../method.ts";
+import { explainCosine } from "../../rank/explain-factors.ts";
+import { FactorRanking, normalizeRows as normalizeFactorRows } from "../../rank/factors.ts";
+import { projectRow, projectRows, randomizedSvd, type TruncatedSvd } from "../../matrix/svd.ts";
+import { checkSubject, choiceOption, integerOption, numberOption, type ExplainOptions, type Explanation, type FoldedProfile, type Method, type Model, type ModelState, type OptionSpec, type QueryOptions, type RankAllOptions, type Subject } from "../method.ts";
 import { explainRows, foldIndex, foldInRow, type FoldIndex } from "./fold.ts";
 import { scoreUser, similarityKernel, similaritySlice, topNScratch, type SimilarityData, type SparseRow, type TopNScratch } from "./kernel.ts";
 import { buildUserItemMatrix, SHRINKAGE_COUNTS, type BlockStats, type MatrixScheme, type ShrinkageCount, type UserItemMatrix } from "./matrix.ts";
@@ -45,7 +53,14 @@ export interface SimilarityOptions {
   shrinkage: number;
   /** What shrinkage's n counts: `items` (course tags not counted) or every shared `columns`. */
   shrinkageCount: ShrinkageCount;
+  /** k of the truncated SVD whose embeddings are ranked by cosine (0: the exact sparse cosine). */
+  rank: number;
+  /** Seed of the SVD's random test matrix (only used with `rank` > 0). */
+  seed: number;
 }
+
+/** The randomized SVD's settings (Halko et al. 2011): oversampling p and power iterations q. */
+export const SVD_SETTINGS = Object.freeze({ oversampling: 10, powerIterations: 3 });
 
 /**
  * The method's defaults beyond the block weights, chosen on one generated set and checked on
@@ -74,6 +89,16 @@ export const SIMILARITY_DEFAULTS: Readonly<MatrixScheme> = Object.freeze({
    */
   shrinkageCount: "items",
 });
+
+/** Default seed of the SVD (as the other seeded methods'). */
+const SIMILARITY_SEED = 42;
+
+/** A rank the matrix allows: 1..min(users, items) (0: none). */
+function checkRank(rank: number, m: UserItemMatrix): void {
+  const max = Math.min(m.matrix.rows, m.matrix.cols);
+  // A bad value for this data, known only once it is read: exit 2 from the CLI, as a bad flag.
+  if (rank > max) throw Object.assign(new RangeError(`--rank must be at most min(users, items) = ${max} for this data, got ${rank}`), { exitCode: 2 });
+}
 
 /** The matrix scheme of a set of similarity options. */
 function schemeOf(o: SimilarityOptions): MatrixScheme {
@@ -114,20 +139,34 @@ export interface SimilarityDetails {
   /** Neighbour rows produced. */
   rows: number;
   threads: number;
-  /** Seconds per stage: building the matrix, then the top-n. */
-  seconds: { matrix: number; topN: number };
+  /** Seconds per stage: building the matrix, the SVD (with a rank, embeddings included), then the top-n. */
+  seconds: { matrix: number; svd?: number; topN: number };
+  /** With `rank` > 0: k and σ_1..σ_k. */
+  rank?: number;
+  singularValues?: number[];
 }
 
-/** A profile folded into a similarity model: its row of the weighted matrix. */
+/** A profile folded into a similarity model: its row of the weighted matrix (and, with a rank, its unit embedding). */
 interface SimilarityProfile extends FoldedProfile {
   readonly row: SparseRow;
+  readonly unit?: Float64Array;
+}
+
+/** A model's low-rank part (`rank` > 0): the SVD and the users' embeddings ranked by cosine. */
+interface LowRank {
+  svd: TruncatedSvd;
+  ranking: FactorRanking;
+  /** Seconds the SVD took (0 when restored). */
+  seconds: number;
 }
 
 /** A fitted similarity model: the weighted matrix and its transpose. */
 export class SimilarityModel implements Model {
   readonly method = "similarity";
-  readonly params: { weights: Weights } & MatrixScheme;
-  readonly stages: { matrix: number };
+  readonly params: { weights: Weights; rank: number; seed: number } & MatrixScheme;
+  readonly stages: { matrix: number; svd?: number };
+  /** With `rank` > 0: the SVD and the embeddings' ranking. */
+  readonly lowRank: LowRank | undefined;
   private readonly data: SimilarityData;
   private scratch: TopNScratch | undefined;
   private folding: FoldIndex | undefined;
@@ -136,13 +175,23 @@ export class SimilarityModel implements Model {
     readonly dataset: Dataset,
     readonly matrix: UserItemMatrix,
     seconds: number,
+    low: { rank: number; seed: number; svd?: TruncatedSvd } = { rank: 0, seed: SIMILARITY_SEED },
   ) {
-    this.params = { weights: matrix.weights, ...matrix.scheme };
+    this.params = { weights: matrix.weights, ...matrix.scheme, rank: low.rank, seed: low.seed };
     this.stages = { matrix: seconds };
+    if (low.rank > 0) {
+      const t0 = performance.now();
+      const svd = low.svd ?? randomizedSvd(matrix.matrix, low.rank, { ...SVD_SETTINGS, seed: low.seed });
+      const svdSeconds = low.svd ? 0 : (performance.now() - t0) / 1000;
+      const embeddings = projectRows(matrix.matrix, svd);
+      this.lowRank = { svd, ranking: new FactorRanking(embeddings, matrix.matrix.rows, svd.k), seconds: svdSeconds };
+      this.stages = { matrix: seconds, svd: (performance.now() - t0) / 1000 };
+    }
     this.data = { x: matrix.matrix, xt: transpose(matrix.matrix), shrinkage: matrix.scheme.shrinkage, counts: matrix.counts };
   }
 
   async rankAll(options: RankAllOptions = {}): Promise<Rankings> {
+    if (this.lowRank) return this.lowRank.ranking.rank(this.dataset.users, options);
     const lists = await rankAllPairs({
       rows: this.matrix.matrix.rows,
       topN: options.topN ?? 10,
@@ -159,6 +208,7 @@ export class SimilarityModel implements Model {
 
   similarUsers(subject: Subject, options: QueryOptions = {}) {
     checkSubject(subject, this.dataset, this.method);
+    if (this.lowRank) return this.lowRank.ranking.query(typeof subject === "number" ? subject : { unit: this.unitOf(subject as SimilarityProfile) }, options.n ?? 10, options);
     this.scratch ??= topNScratch(this.matrix.matrix.rows);
     const scratch = this.scratch;
     const self = typeof subject === "number" ? subject : -1;
@@ -170,14 +220,64 @@ export class SimilarityModel implements Model {
     this.folding ??= foldIndex(this.dataset, this.matrix);
     const { row, unknown } = foldInRow(this.dataset, this.matrix, this.folding, profile);
     const folded: SimilarityProfile = { method: this.method, profile, unknown, row };
-    return folded;
+    if (!this.lowRank) return folded;
+    const k = this.lowRank.svd.k;
+    const embedding = new Float64Array(k);
+    projectRow(this.lowRank.svd, row.indices, row.data, embedding);
+    const withUnit: SimilarityProfile = { ...folded, unit: normalizeFactorRows(embedding, 1, k) };
+    return withUnit;
+  }
+
+  /** A folded profile's unit embedding (rank > 0). */
+  private unitOf(p: SimilarityProfile): Float64Array {
+    if (!p.unit) throw new RangeError("a profile folded into a model without a rank cannot be asked of one with a rank");
+    return p.unit;
   }
 
   explain(subject: Subject, other: number, options: ExplainOptions = {}): Explanation {
     checkSubject(subject, this.dataset, this.method);
     checkSubject(other, this.dataset, this.method);
     const a = typeof subject === "number" ? this.row(subject) : (subject as SimilarityProfile).row;
+    if (this.lowRank) return this.explainLowRank(subject, a, other, options.items ?? 10);
     return explainRows(this.matrix, a, this.row(other), options.items ?? 10);
+  }
+
+  /**
+   * cos(û, v̂) of the embeddings, split by block: u's embedding is Σ_c x_c·V_c over u's matrix
+   * columns c, so with item c's vector x_c·V_c/‖xV‖ the per-block sums add up to û exactly and
+   * {@link explainCosine}'s regression gives each block its dot product with v̂ (residual ≈ 0).
+   */
+  private explainLowRank(subject: Subject, a: SparseRow, other: number, limit: number): Explanation {
+    const low = this.lowRank!;
+    const { k, v } = low.svd;
+    const u = low.ranking.unitOf(typeof subject === "number" ? subject : { unit: this.unitOf(subject as SimilarityProfile) });
+    const w = low.ranking.unitOf(other);
+    const embedding = new Float64Array(k);
+    projectRow(low.svd, a.indices, a.data, embedding);
+    let sq = 0;
+    for (let f = 0; f < k; f++) sq += embedding[f] * embedding[f];
+    const inv = sq > 0 ? 1 / Math.sqrt(sq) : 0;
+    let score = 0;
+    for (let f = 0; f < k; f++) score += u.unit[f] * w.unit[f];
+    const valueOf = new Map<number, number>();
+    for (let p = 0; p < a.indices.length; p++) valueOf.set(a.indices[p], a.data[p]);
+    const ofV = new Set(this.row(other).indices);
+    const explained = explainCosine({
+      k,
+      unitU: u.unit,
+      unitV: w.unit,
+      score,
+      items: a.indices,
+      vectorOf: (c, out, at) => {
+        const x = valueOf.get(c)! * inv;
+        for (let f = 0; f < k; f++) out[at + f] = x * v[c * k + f];
+      },
+      blockOf: (c) => this.matrix.columnBlocks[c],
+      nameOf: (c) => this.matrix.columns[c],
+      hasV: (c) => ofV.has(c),
+      limit,
+    });
+    return { ...explained, meaning: `score = cosine of the two users' rank-${k} SVD embeddings (their weighted rows times V_k); the first user's embedding is the sum of its items' x·V rows, so each block's share is its items' part dotted with the other user's unit embedding` };
   }
 
   /** Row u of the weighted matrix. */
@@ -186,9 +286,14 @@ export class SimilarityModel implements Model {
     return { indices: indices.subarray(indptr[u], indptr[u + 1]), data: data.subarray(indptr[u], indptr[u + 1]) };
   }
 
-  /** Nothing beyond the weights: the matrix is rebuilt from the input tables (see {@link similarity}'s `restore`). */
+  /**
+   * Nothing beyond the weights without a rank: the matrix is rebuilt from the input tables (see
+   * {@link similarity}'s `restore`). With one, V_k and σ (the SVD is seeded and deterministic,
+   * but keeping V_k spares the restore its cost).
+   */
   state(): ModelState {
-    return { arrays: {}, meta: {} };
+    if (!this.lowRank) return { arrays: {}, meta: {} };
+    return { arrays: { svdV: this.lowRank.svd.v, svdSigma: this.lowRank.svd.sigma }, meta: { svdSeconds: this.lowRank.seconds } };
   }
 
   details(r: { rankings: Rankings; threads: number; seconds: number }): SimilarityDetails & Record<string, unknown> {
@@ -201,7 +306,8 @@ export class SimilarityModel implements Model {
       nnz: nnz(m.matrix),
       rows: r.rankings.neighbors.length,
       threads: r.threads,
-      seconds: { matrix: this.stages.matrix, topN: r.seconds },
+      seconds: { matrix: this.stages.matrix, ...(this.stages.svd === undefined ? {} : { svd: this.stages.svd }), topN: r.seconds },
+      ...(this.lowRank ? { rank: this.lowRank.svd.k, singularValues: [...this.lowRank.svd.sigma] } : {}),
     };
   }
 
@@ -215,6 +321,10 @@ export class SimilarityModel implements Model {
     const weighting = sc.itemWeighting === "idf" ? `idf^${sc.idfExponent}` : sc.itemWeighting === "bm25" ? `bm25 k1 ${sc.bm25K1} b ${sc.bm25B}` : "none";
     lines.push(`  item weighting ${weighting}, normalize ${sc.normalize}, shrinkage ${sc.shrinkage}${sc.shrinkage > 0 ? ` (counting ${sc.shrinkageCount})` : ""}`);
     lines.push(`  matrix nnz ${fmt(nnz(this.matrix.matrix))}, ${String(details.threads)} thread(s)`);
+    if (this.lowRank) {
+      const s = this.lowRank.svd.sigma;
+      lines.push(`  rank-${this.lowRank.svd.k} randomized SVD (seed ${this.params.seed}): σ ${s[0].toPrecision(4)} … ${s[s.length - 1].toPrecision(4)}; users ranked by cosine of their embeddings`);
+    }
     return lines;
   }
 }
@@ -230,12 +340,21 @@ export const similarity: Method<SimilarityOptions> = {
     bm25K1: numberOption({ default: SIMILARITY_DEFAULTS.bm25K1, allowZero: true, max: 100, description: "k1 of bm25 weighting (saturation)", valueHint: "K1" }),
     bm25B: numberOption({ default: SIMILARITY_DEFAULTS.bm25B, allowZero: true, max: 1, description: "b of bm25 weighting (length normalization)", valueHint: "B" }),
     normalize: choiceOption({ default: SIMILARITY_DEFAULTS.normalize, choices: NORMALIZE_MODES, description: "L2-normalize each block (blocks) or the whole weighted vector once (whole)" }),
-    shrinkage: numberOption({ default: SIMILARITY_DEFAULTS.shrinkage, allowZero: true, max: 1e6, description: "shrinkage λ: score · n/(n+λ), n = items both users have (0: off)", valueHint: "L" }),
+    shrinkage: numberOption({ default: SIMILARITY_DEFAULTS.shrinkage, allowZero: true, max: 1e6, description: "shrinkage λ: score · n/(n+λ), n = items both users have (0: off; off by default with --rank)", valueHint: "L" }),
     shrinkageCount: choiceOption({
       default: SIMILARITY_DEFAULTS.shrinkageCount,
       choices: SHRINKAGE_COUNTS,
       description: "what shrinkage's n counts: items (interests, courses, assessments; not course tags) or columns (course tags too)",
     }),
+    rank: integerOption({ default: 0, min: 0, max: 4096, valueHint: "K", description: "rank k of a truncated SVD of the weighted matrix: users ranked by cosine of their k-dim embeddings (0: exact sparse cosine; at most min(users, items))" }),
+    seed: integerOption({ default: SIMILARITY_SEED, min: 0, valueHint: "S", description: "random seed (of the SVD with --rank)" }),
+  },
+  // With a rank, shrinkage (a count of shared items) has no meaning: its default is dropped, and
+  // giving it is an error rather than a silent no-op.
+  combine(options, given) {
+    if (options.rank === 0) return options;
+    if (given.shrinkage !== undefined && options.shrinkage > 0) throw new RangeError(`--rank ${options.rank} and --shrinkage ${options.shrinkage} cannot go together: shrinkage (a count of shared items) has no meaning for SVD embeddings; leave --shrinkage out (or 0)`);
+    return { ...options, shrinkage: 0 };
   },
   // Runs recorded before item weighting, normalization and shrinkage existed used the original
   // contract; runs recorded before `shrinkageCount` existed counted every column.
@@ -245,15 +364,29 @@ export const similarity: Method<SimilarityOptions> = {
     context.onProgress?.("matrix", 0, 1);
     const m = buildUserItemMatrix(dataset, options.weights, schemeOf(options));
     context.onProgress?.("matrix", 1, 1);
-    return new SimilarityModel(dataset, m, (performance.now() - t0) / 1000);
+    checkRank(options.rank, m);
+    return new SimilarityModel(dataset, m, (performance.now() - t0) / 1000, { rank: options.rank, seed: options.seed });
   },
   // The matrix is rebuilt from the dataset rather than stored. Measured at 10k generated users
   // (476k non-zeros, 5.8 MB as blobs; medians of 5 on a loaded machine): storing costs 148 ms per
   // run and 5.8 MB per table, reading it back 16 ms, rebuilding 286 ms. The model loads in the
   // server's worker, off the request path, and must load the dataset anyway (the fingerprint
   // check), so the 0.27 s saved per load did not pay for a copy of the matrix in every database.
-  restore(dataset, options) {
+  // With a rank, V_k and σ are stored (see `state`); without them (an older run) the seeded SVD is redone.
+  restore(dataset, options, state) {
     const t0 = performance.now();
-    return new SimilarityModel(dataset, buildUserItemMatrix(dataset, options.weights, schemeOf(options)), (performance.now() - t0) / 1000);
+    const m = buildUserItemMatrix(dataset, options.weights, schemeOf(options));
+    const seconds = (performance.now() - t0) / 1000;
+    if (options.rank === 0) return new SimilarityModel(dataset, m, seconds);
+    checkRank(options.rank, m);
+    const { svdV: v, svdSigma: sigma } = state.arrays;
+    let svd: TruncatedSvd | undefined;
+    if (v || sigma) {
+      if (!v || !sigma || sigma.length !== options.rank || v.length !== m.matrix.cols * options.rank) {
+        throw new RangeError(`the stored similarity model does not fit this input (${m.matrix.cols} items × rank ${options.rank} expected)`);
+      }
+      svd = { k: options.rank, v, sigma };
+    }
+    return new SimilarityModel(dataset, m, seconds, { rank: options.rank, seed: options.seed, svd });
   },
 };
