@@ -40,7 +40,8 @@ import { buildFeatures, hasItem, NAMESPACES, type FMData, type Weighting } from 
 import { explainFactors, foldInFactors, itemIndex, itemScores, itemTable, namespaceOfKind, userItems, type ItemTable } from "./fold.ts";
 import { FactorRanking, normalizeRows } from "../../rank/factors.ts";
 import type { FMParams } from "./model.ts";
-import { trainFMParams, type EpochStats } from "./train.ts";
+import { trainFMParams, type EpochStats, type TrainResult } from "./train.ts";
+import { trainFMAls } from "./als.ts";
 import { itemSides, userPass, type ItemSides } from "./user.ts";
 
 export { buildFeatures, scoreBand, type FMData, type Weighting } from "./features.ts";
@@ -116,7 +117,21 @@ export const FM_DEFAULTS = {
   userAlpha: 4,
   /** λ of the user pass (recall@10 at k = 32: 1 0.3191, 10 0.3194, 30 0.3199, 100 0.3200). */
   userRegularization: 30,
+  /**
+   * How the item side is trained: `bpr` (SGD on sampled negatives, `train.ts`) or `als` (implicit
+   * least squares over the FM's features, `als.ts`: the user pass's own loss, for every parameter).
+   */
+  training: "bpr" as Training,
+  /** ALS iterations (users, then every item-side feature) before the final user pass. */
+  alsIterations: 15,
+  /** CG steps per user and feature and ALS iteration (0: exact solves). */
+  alsCgSteps: 1,
+  /** λ of the item-side features under ALS training. */
+  itemRegularization: 30,
 } as const;
+
+/** How the FM's parameters are trained. */
+export type Training = "bpr" | "als";
 
 /** The factorization method's options: defaults, checks and CLI flags. */
 export const FM_OPTIONS = {
@@ -137,6 +152,10 @@ export const FM_OPTIONS = {
   finalRate: numberOption({ default: FM_DEFAULTS.finalRate, allowZero: true, cli: false, description: "last epoch's step as a fraction of the first" }),
   userAlpha: numberOption({ default: FM_DEFAULTS.userAlpha, allowZero: true, cli: false, description: "confidence α of a user's own items in the user pass" }),
   userRegularization: numberOption({ default: FM_DEFAULTS.userRegularization, cli: false, description: "L2 penalty of the user pass" }),
+  training: choiceOption<Training>({ default: FM_DEFAULTS.training, choices: ["bpr", "als"], description: "bpr: SGD on sampled negatives; als: implicit least squares over the FM's features" }),
+  alsIterations: integerOption({ default: FM_DEFAULTS.alsIterations, min: 0, max: 10_000, description: "ALS iterations with --training als" }),
+  alsCgSteps: integerOption({ default: FM_DEFAULTS.alsCgSteps, min: 0, max: 1024, cli: false, description: "CG steps per row and ALS iteration (0: exact)" }),
+  itemRegularization: numberOption({ default: FM_DEFAULTS.itemRegularization, cli: false, description: "L2 penalty of the item-side features with --training als" }),
 };
 
 /** Options of the factorization method (see {@link FM_DEFAULTS} for what each does and why its default). */
@@ -172,9 +191,15 @@ function train(dataset: Dataset, p: FMOptions, context: FitContext): { model: FM
   const data = features(dataset, p);
   context.onProgress?.("features", 1, 1);
   const t1 = performance.now();
-  const { params, epochs } = trainFMParams(data, { ...p, onEpoch: context.onEpoch, onProgress: context.onProgress });
-  // Not after 0 epochs: random items carry no taste, and users keep their (zero) initial factors.
-  if (p.epochs > 0) userPass(data, params, p);
+  let trained: TrainResult;
+  if (p.training === "als") {
+    trained = trainFMAls(data, { ...p, iterations: p.alsIterations, cgSteps: p.alsCgSteps, onEpoch: context.onEpoch, onProgress: context.onProgress });
+  } else {
+    trained = trainFMParams(data, { ...p, onEpoch: context.onEpoch, onProgress: context.onProgress });
+    // Not after 0 epochs: random items carry no taste, and users keep their (zero) initial factors.
+    if (p.epochs > 0) userPass(data, trained.params, p);
+  }
+  const { params, epochs } = trained;
   const t2 = performance.now();
   return { model: { users: data.users, k: p.factors, params, data, epochs }, seconds: { features: (t1 - t0) / 1000, train: (t2 - t1) / 1000 } };
 }
@@ -350,7 +375,8 @@ export class FactorizationModel implements Model {
     const data = this.fm.data;
     const lines = [`  items: ${Object.entries(this.items()).map(([k, n]) => `${k} ${fmt(n)}`).join(", ")}; ${fmt(data.nFeatures)} features, ${fmt(data.posUser.length)} positive pairs`];
     const last = this.fm.epochs.at(-1);
-    if (last) lines.push(`  ${this.fm.epochs.length} epochs, final loss ${last.loss.toFixed(4)}, sampled AUC ${last.auc.toFixed(4)}; ${String(details.threads)} thread(s)`);
+    if (last && this.params.training === "als") lines.push(`  ${this.fm.epochs.length} ALS iterations, final loss ${last.loss.toFixed(4)}; ${String(details.threads)} thread(s)`);
+    else if (last) lines.push(`  ${this.fm.epochs.length} epochs, final loss ${last.loss.toFixed(4)}, sampled AUC ${last.auc.toFixed(4)}; ${String(details.threads)} thread(s)`);
     return lines;
   }
 }
