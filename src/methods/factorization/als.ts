@@ -35,7 +35,7 @@ import type { ProgressFn } from "../../types.ts";
 import { addItemTerms, cgScratch, cgSolveRow, choleskySolve, symv } from "../als/solve.ts";
 import type { FMData } from "./features.ts";
 import type { FMParams } from "./model.ts";
-import type { EpochStats } from "./train.ts";
+import type { EpochReport } from "../method.ts";
 import { itemSides, userPass, type UserFitOptions } from "./user.ts";
 
 const dot = ddot.ndarray;
@@ -53,7 +53,7 @@ export interface AlsFitOptions extends UserFitOptions {
   seed: number;
   /** Standard deviation of the initial item-side factors (users start at 0). */
   initStd: number;
-  onEpoch?: (stats: EpochStats) => void;
+  onEpoch?: (report: EpochReport) => void;
   onProgress?: ProgressFn;
 }
 
@@ -288,7 +288,7 @@ export function itemStep(data: FMData, params: FMParams, pairs: Pairs, fi: Featu
 }
 
 /** Trains FM parameters by ALS (see the module comment); ends with the exact user pass. */
-export function trainFMAls(data: FMData, o: AlsFitOptions): { params: FMParams; epochs: EpochStats[] } {
+export function trainFMAls(data: FMData, o: AlsFitOptions): { params: FMParams; epochs: EpochReport[] } {
   const k = o.factors;
   const rng = new Rng(o.seed);
   const v = new Float64Array(data.nFeatures * k);
@@ -302,14 +302,15 @@ export function trainFMAls(data: FMData, o: AlsFitOptions): { params: FMParams; 
   const pairs = pairsOf(data, o.userAlpha);
   let confidence = data.nUsers * data.nItems;
   for (const w of pairs.userW) confidence += w;
-  const epochs: EpochStats[] = [];
+  const epochs: EpochReport[] = [];
   for (let it = 0; it < o.iterations; it++) {
     const t0 = performance.now();
     o.onProgress?.("train", it, o.iterations);
     userStep(data, params, pairs, o);
     itemStep(data, params, pairs, fi, o.itemRegularization, o.cgSteps);
     const loss = alsLoss(data, params, pairs, o.userRegularization, o.itemRegularization, fi) / confidence;
-    const st: EpochStats = { epoch: it + 1, epochs: o.iterations, learningRate: 0, loss, auc: NaN, pairs: pairs.userItems.length, seconds: (performance.now() - t0) / 1000 };
+    // No sampled AUC or learning rate: neither exists here (the loss is normalised by Σ c, as the als method's).
+    const st: EpochReport = { epoch: it + 1, epochs: o.iterations, loss, seconds: (performance.now() - t0) / 1000 };
     epochs.push(st);
     o.onEpoch?.(st);
   }

@@ -23,6 +23,7 @@ import {
   integerOption,
   numberOption,
   resolveOptions,
+  type EpochReport,
   type ExplainOptions,
   type Explanation,
   type FitContext,
@@ -40,7 +41,7 @@ import { buildFeatures, hasItem, NAMESPACES, type FMData, type Weighting } from 
 import { explainFactors, foldInFactors, itemIndex, itemScores, itemTable, namespaceOfKind, userItems, type ItemTable } from "./fold.ts";
 import { FactorRanking, normalizeRows } from "../../rank/factors.ts";
 import type { FMParams } from "./model.ts";
-import { trainFMParams, type EpochStats, type TrainResult } from "./train.ts";
+import { trainFMParams } from "./train.ts";
 import { trainFMAls } from "./als.ts";
 import { itemSides, userPass, type ItemSides } from "./user.ts";
 
@@ -128,6 +129,8 @@ export const FM_DEFAULTS = {
   alsCgSteps: 1,
   /** λ of the item-side features under ALS training. */
   itemRegularization: 30,
+  /** Standard deviation of the initial item-side factors under ALS training (users start at 0). */
+  alsInitStd: 0.01,
 } as const;
 
 /** How the FM's parameters are trained. */
@@ -156,6 +159,7 @@ export const FM_OPTIONS = {
   alsIterations: integerOption({ default: FM_DEFAULTS.alsIterations, min: 0, max: 10_000, description: "ALS iterations with --training als" }),
   alsCgSteps: integerOption({ default: FM_DEFAULTS.alsCgSteps, min: 0, max: 1024, cli: false, description: "CG steps per row and ALS iteration (0: exact)" }),
   itemRegularization: numberOption({ default: FM_DEFAULTS.itemRegularization, cli: false, description: "L2 penalty of the item-side features with --training als" }),
+  alsInitStd: numberOption({ default: FM_DEFAULTS.alsInitStd, allowZero: true, cli: false, description: "standard deviation of the initial item-side factors with --training als" }),
 };
 
 /** Options of the factorization method (see {@link FM_DEFAULTS} for what each does and why its default). */
@@ -173,7 +177,8 @@ export interface FMModel {
   k: number;
   params: FMParams;
   data: FMData;
-  epochs: EpochStats[];
+  /** Per BPR epoch (with sampled AUC) or ALS iteration. */
+  epochs: EpochReport[];
 }
 
 /** Trains a factorization machine on a dataset (deterministic for a seed). */
@@ -191,9 +196,9 @@ function train(dataset: Dataset, p: FMOptions, context: FitContext): { model: FM
   const data = features(dataset, p);
   context.onProgress?.("features", 1, 1);
   const t1 = performance.now();
-  let trained: TrainResult;
+  let trained: { params: FMParams; epochs: EpochReport[] };
   if (p.training === "als") {
-    trained = trainFMAls(data, { ...p, iterations: p.alsIterations, cgSteps: p.alsCgSteps, onEpoch: context.onEpoch, onProgress: context.onProgress });
+    trained = trainFMAls(data, { ...p, iterations: p.alsIterations, cgSteps: p.alsCgSteps, initStd: p.alsInitStd, onEpoch: context.onEpoch, onProgress: context.onProgress });
   } else {
     trained = trainFMParams(data, { ...p, onEpoch: context.onEpoch, onProgress: context.onProgress });
     // Not after 0 epochs: random items carry no taste, and users keep their (zero) initial factors.
@@ -224,7 +229,7 @@ export interface FactorizationDetails {
   items: Record<(typeof NAMESPACES)[number], number>;
   features: number;
   positives: number;
-  epochs: EpochStats[];
+  epochs: EpochReport[];
   threads: number;
   /** Wall-clock seconds per stage. */
   seconds: { features: number; train: number; topN: number };
@@ -376,7 +381,7 @@ export class FactorizationModel implements Model {
     const lines = [`  items: ${Object.entries(this.items()).map(([k, n]) => `${k} ${fmt(n)}`).join(", ")}; ${fmt(data.nFeatures)} features, ${fmt(data.posUser.length)} positive pairs`];
     const last = this.fm.epochs.at(-1);
     if (last && this.params.training === "als") lines.push(`  ${this.fm.epochs.length} ALS iterations, final loss ${last.loss.toFixed(4)}; ${String(details.threads)} thread(s)`);
-    else if (last) lines.push(`  ${this.fm.epochs.length} epochs, final loss ${last.loss.toFixed(4)}, sampled AUC ${last.auc.toFixed(4)}; ${String(details.threads)} thread(s)`);
+    else if (last) lines.push(`  ${this.fm.epochs.length} epochs, final loss ${last.loss.toFixed(4)}, sampled AUC ${last.auc?.toFixed(4)}; ${String(details.threads)} thread(s)`);
     return lines;
   }
 }
@@ -403,7 +408,7 @@ export const factorization: Method<FMOptions> = {
       throw new RangeError(`the stored factorization model does not fit this input (${data.nFeatures} features × ${k} factors expected)`);
     }
     const params: FMParams = { nFeatures: data.nFeatures, k, w0, w, v };
-    const epochs = Array.isArray(state.meta.epochs) ? (state.meta.epochs as EpochStats[]) : [];
+    const epochs = Array.isArray(state.meta.epochs) ? (state.meta.epochs as EpochReport[]) : [];
     return new FactorizationModel(dataset, { users: data.users, k, params, data, epochs }, options, { features: (performance.now() - t0) / 1000, train: 0 });
   },
 };
