@@ -161,10 +161,10 @@ export type Training = "bpr" | "als";
 export const FM_OPTIONS = {
   // Bounded: factors size memory (users × factors doubles), epochs and negatives the training time.
   factors: integerOption({ default: FM_DEFAULTS.factors, min: 1, max: 1024, valueHint: "K", description: "latent factors" }),
-  epochs: integerOption({ default: FM_DEFAULTS.epochs, min: 0, max: 10_000, description: "training epochs" }),
-  learningRate: numberOption({ default: FM_DEFAULTS.learningRate, valueHint: "RATE", description: "initial SGD step (decays linearly to a tenth)" }),
+  epochs: integerOption({ default: FM_DEFAULTS.epochs, min: 0, max: 10_000, description: "BPR epochs (--training bpr)" }),
+  learningRate: numberOption({ default: FM_DEFAULTS.learningRate, valueHint: "RATE", description: "initial SGD step of BPR (decays linearly to a tenth)" }),
   regularization: numberOption({ default: FM_DEFAULTS.regularization, allowZero: true, valueHint: "L2", description: "L2 penalty" }),
-  negatives: integerOption({ default: FM_DEFAULTS.negatives, min: 1, max: 1000, description: "sampled negatives per positive" }),
+  negatives: integerOption({ default: FM_DEFAULTS.negatives, min: 1, max: 1000, description: "BPR's sampled negatives per positive" }),
   seed: integerOption({ default: FM_DEFAULTS.seed, min: 0, valueHint: "S", description: "random seed" }),
   popularNegatives: numberOption({ default: FM_DEFAULTS.popularNegatives, allowZero: true, max: 1, cli: false, description: "share of negatives drawn by popularity" }),
   shareTags: booleanOption({ default: FM_DEFAULTS.shareTags, cli: false, description: "interest/assessment tags share vectors with course tags" }),
