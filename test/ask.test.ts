@@ -393,10 +393,10 @@ describe("stale and degenerate runs", () => {
     const before = stored("fm_ranking");
     await expect(runPipeline({ input: "store", store, method: "factorization", table: "fm_ranking", options: { training: "bpr", epochs: 0 }, threads: 1 })).rejects.toThrow(DegenerateRunError);
     expect(stored("fm_ranking")).toEqual(before);
-    const cli = runCli(["pipeline", "--method", "factorization", "--epochs", "0", "--results-table", "fm_ranking", "--db", db]);
+    const cli = runCli(["pipeline", "--method", "factorization", "--training", "bpr", "--epochs", "0", "--results-table", "fm_ranking", "--db", db]);
     expect(cli.code).toBe(1);
     expect(cli.err).toMatch(/ranked no neighbours.*--allow-empty/);
-    const diverged = runCli(["pipeline", "--method", "factorization", "--learning-rate", "1000", "--results-table", "fm_ranking", "--db", db]);
+    const diverged = runCli(["pipeline", "--method", "factorization", "--training", "bpr", "--learning-rate", "1000", "--results-table", "fm_ranking", "--db", db]);
     expect(diverged.code).toBe(1);
     expect(stored("fm_ranking")).toEqual(before);
     await runPipeline({ input: "store", store, method: "factorization", table: "empty_ranking", options: { training: "bpr", epochs: 0 }, threads: 1, allowEmpty: true });
