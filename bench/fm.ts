@@ -53,8 +53,10 @@ try {
   }
   const st = last!.stats;
   console.log(
-    `FM defaults: factors ${FM_DEFAULTS.factors}, epochs ${FM_DEFAULTS.epochs}, negatives ${FM_DEFAULTS.negatives}; ${st.users.toLocaleString("en-US")} users, ` +
-      `${st.positives.toLocaleString("en-US")} positives, ${st.features.toLocaleString("en-US")} features, ${st.threads} thread(s); final sampled AUC ${st.epochs.at(-1)?.auc.toFixed(4)}`,
+    `FM defaults: factors ${FM_DEFAULTS.factors}, ` +
+      (FM_DEFAULTS.training === "als" ? `training als, ${FM_DEFAULTS.alsIterations} iterations` : `training bpr, epochs ${FM_DEFAULTS.epochs}, negatives ${FM_DEFAULTS.negatives}`) +
+      `; ${st.users.toLocaleString("en-US")} users, ${st.positives.toLocaleString("en-US")} positives, ${st.features.toLocaleString("en-US")} features, ${st.threads} thread(s); ` +
+      `final loss ${st.epochs.at(-1)?.loss.toFixed(4)}${st.epochs.at(-1)?.auc === undefined ? "" : `, sampled AUC ${st.epochs.at(-1).auc.toFixed(4)}`}`,
   );
   for (const [name, xs] of Object.entries(stages)) console.log(`  ${name.padEnd(11)} median ${median(xs).toFixed(2)} s  (runs: ${xs.map((x) => x.toFixed(2)).join(", ")})`);
   const budget = users === 10000 ? "  (budget ≤ 10 s)" : "";

@@ -363,7 +363,7 @@ describe("the explorer page's routes (profile, suggestions, tables, histograms) 
     writeCsvDir(join(dir, "data"), grouped(150, 3));
     store = await openStore(join(dir, "recsys.db"));
     await runPipeline({ input: { dataDir: join(dir, "data") }, store, method: "similarity", topN: 10, threads: 1 });
-    await runPipeline({ input: "store", store, method: "factorization", table: "fm_ranking", topN: 10, threads: 1, options: { epochs: EPOCHS } });
+    await runPipeline({ input: "store", store, method: "factorization", table: "fm_ranking", topN: 10, threads: 1, options: { training: "bpr", epochs: EPOCHS } });
     sim = await loadRecommender(store, "user_ranking");
     explorer = openApp(join(dir, "recsys.db"));
   }, 60_000);
@@ -465,7 +465,7 @@ describe("the explorer page's routes (profile, suggestions, tables, histograms) 
       // The same sequence of runs (ids 1 and 2, same table names) on other data.
       writeCsvDir(join(dir, "data2"), grouped(60, 9));
       await runPipeline({ input: { dataDir: join(dir, "data2") }, store: otherStore, method: "similarity", topN: 10, threads: 1 });
-      await runPipeline({ input: "store", store: otherStore, method: "factorization", table: "fm_ranking", topN: 10, threads: 1, options: { epochs: 2 } });
+      await runPipeline({ input: "store", store: otherStore, method: "factorization", table: "fm_ranking", topN: 10, threads: 1, options: { training: "bpr", epochs: 2 } });
     } finally {
       otherStore.close();
     }

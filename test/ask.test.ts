@@ -419,15 +419,15 @@ describe("the CLI", () => {
 describe("stale and degenerate runs", () => {
   it("a degenerate run (epochs 0) fails and leaves the table served; --allow-empty publishes it", async () => {
     const before = stored("fm_ranking");
-    await expect(runPipeline({ input: "store", store, method: "factorization", table: "fm_ranking", options: { epochs: 0 }, threads: 1 })).rejects.toThrow(DegenerateRunError);
+    await expect(runPipeline({ input: "store", store, method: "factorization", table: "fm_ranking", options: { training: "bpr", epochs: 0 }, threads: 1 })).rejects.toThrow(DegenerateRunError);
     expect(stored("fm_ranking")).toEqual(before);
-    const cli = runCli(["pipeline", "--method", "factorization", "--epochs", "0", "--results-table", "fm_ranking", "--db", db]);
+    const cli = runCli(["pipeline", "--method", "factorization", "--training", "bpr", "--epochs", "0", "--results-table", "fm_ranking", "--db", db]);
     expect(cli.code).toBe(1);
     expect(cli.err).toMatch(/ranked no neighbours.*--allow-empty/);
-    const diverged = runCli(["pipeline", "--method", "factorization", "--learning-rate", "1000", "--results-table", "fm_ranking", "--db", db]);
+    const diverged = runCli(["pipeline", "--method", "factorization", "--training", "bpr", "--learning-rate", "1000", "--results-table", "fm_ranking", "--db", db]);
     expect(diverged.code).toBe(1);
     expect(stored("fm_ranking")).toEqual(before);
-    await runPipeline({ input: "store", store, method: "factorization", table: "empty_ranking", options: { epochs: 0 }, threads: 1, allowEmpty: true });
+    await runPipeline({ input: "store", store, method: "factorization", table: "empty_ranking", options: { training: "bpr", epochs: 0 }, threads: 1, allowEmpty: true });
     expect(stored("empty_ranking").size).toBe(0);
   }, 60_000);
 

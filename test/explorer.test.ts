@@ -130,14 +130,16 @@ describe.skipIf(skip)("the explorer page", () => {
     await direct.close();
   }, T);
 
-  test(title("the run view charts one point per epoch of the factorization run, and the score histograms"), async () => {
+  test(title("the run view charts one point per ALS iteration of the factorization run (its loss; no AUC), and the score histograms"), async () => {
     const page = await open("/?method=factorization&view=run");
     const tables = await apiJson("/api/tables");
     const fm = tables.tables.find((t: { table: string }) => t.table === "fm_ranking");
     await page.waitForSelector("#epochs svg");
     const perChart = await page.$$eval("#epochs svg", (svgs) => svgs.map((s) => s.querySelectorAll("circle.point").length));
-    expect(perChart).toEqual([fm.run.params.epochs, fm.run.params.epochs]);
-    expect(fm.epochs).toHaveLength(fm.run.params.epochs);
+    // The default training is ALS: one loss per iteration, and no sampled AUC to chart (BPR has two charts).
+    expect(fm.run.params.training).toBe("als");
+    expect(perChart).toEqual([fm.run.params.alsIterations]);
+    expect(fm.epochs).toHaveLength(fm.run.params.alsIterations);
     await page.waitForSelector("#histograms svg");
     const bars = await page.$$eval("#histograms svg", (svgs) => svgs.map((s) => s.querySelectorAll("rect.hbar").length));
     expect(bars).toEqual([20, 20]);

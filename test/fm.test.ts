@@ -204,15 +204,15 @@ describe("rankByFactorization", () => {
     const rng = new Rng(9);
     for (let u = 0; u < 80; u++) rows.push([`u${u}`, [`t${rng.int(20)}`, `t${rng.int(20)}`], [`c${rng.int(30)}`]]);
     const ds = dataset(rows, { c1: ["t1"], c2: ["t2", "t3"] });
-    const a = trainFM(ds, { seed: 11, epochs: 3 });
-    const b = trainFM(ds, { seed: 11, epochs: 3 });
-    const c = trainFM(ds, { seed: 12, epochs: 3 });
+    const a = trainFM(ds, { seed: 11, epochs: 3, training: "bpr" });
+    const b = trainFM(ds, { seed: 11, epochs: 3, training: "bpr" });
+    const c = trainFM(ds, { seed: 12, epochs: 3, training: "bpr" });
     expect(b.params.v).toEqual(a.params.v);
     expect(b.params.w).toEqual(a.params.w);
     expect(b.epochs.map((e) => e.loss)).toEqual(a.epochs.map((e) => e.loss));
     expect(c.params.v).not.toEqual(a.params.v);
-    const r1 = await rankByFactorization(ds, { seed: 11, epochs: 3, threads: 1 });
-    const r2 = await rankByFactorization(ds, { seed: 11, epochs: 3, threads: 2 });
+    const r1 = await rankByFactorization(ds, { seed: 11, epochs: 3, training: "bpr", threads: 1 });
+    const r2 = await rankByFactorization(ds, { seed: 11, epochs: 3, training: "bpr", threads: 2 });
     expect(r2).toEqual(r1);
   }, 60_000);
 
@@ -225,7 +225,7 @@ describe("rankByFactorization", () => {
     }
     const distinct = new Set(rows.flatMap(([u, tags, courses]) => [...tags.map((t) => `${u}/i/${t}`), ...courses.map((c) => `${u}/c/${c}`)]));
     const seen: number[] = [];
-    const { stats } = await factorizationRun(dataset(rows), { epochs: 6, learningRate: 0.1, seed: 1, threads: 1, onEpoch: (e) => seen.push(e.epoch) });
+    const { stats } = await factorizationRun(dataset(rows), { training: "bpr", epochs: 6, learningRate: 0.1, seed: 1, threads: 1, onEpoch: (e) => seen.push(e.epoch) });
     expect(seen).toEqual([1, 2, 3, 4, 5, 6]);
     const first = stats.epochs[0];
     const last = stats.epochs[5];
@@ -253,7 +253,7 @@ describe("rankByFactorization", () => {
     const two = full.userId("2")!;
     const keep = Array.from(full.interestRows.user, (u, i) => (u === two ? -1 : i)).filter((i) => i >= 0);
     const without = full.withRows({ interestRows: { user: Int32Array.from(keep, (i) => full.interestRows.user[i]), interest: Int32Array.from(keep, (i) => full.interestRows.interest[i]) } });
-    const m = trainFM(without, { seed: 1, userInitStd: 0.1 });
+    const m = trainFM(without, { seed: 1, userInitStd: 0.1, training: "bpr" });
     expect(Array.from(m.params.v.subarray(two * m.k, (two + 1) * m.k)).some((x) => x !== 0)).toBe(true);
     expect(Array.from(userFactors(m).subarray(two * m.k, (two + 1) * m.k)).every((x) => x === 0)).toBe(true);
     const r2 = await rankByFactorization(without, { seed: 1, threads: 1 });
@@ -325,7 +325,7 @@ describe("factorization fold-in of an existing user", () => {
       const twice = <T,>(xs: ArrayLike<T>) => Array.from(xs).flatMap((x) => [x, x]);
       const seconds = Float64Array.from(Array.from(v.view_time_seconds).flatMap((s) => [s * 0.3 + 0.1, s * 0.7 + 0.2]));
       const data = IdDataset.fromColumns({ ...tables, user_course_views: { user_handle: twice(v.user_handle), course_id: twice(v.course_id), level: twice(v.level), view_time_seconds: seconds } });
-      for (const opts of [{ seed: 3, epochs: 2 }, { seed: 4, epochs: 2, userInitStd: 0.1, popularNegatives: 0.5 }]) {
+      for (const opts of [{ seed: 3, epochs: 2, training: "bpr" as const }, { seed: 4, epochs: 2, userInitStd: 0.1, popularNegatives: 0.5, training: "bpr" as const }, { seed: 5, training: "als" as const, alsIterations: 2 }]) {
         const model = (await factorization.fit(data, fmParameters(opts))) as FactorizationModel;
         const k = model.fm.k;
         let checked = 0;

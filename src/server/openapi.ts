@@ -344,7 +344,7 @@ export function openApiDocument(): Record<string, unknown> {
                       { type: "null" },
                       { type: "array", items: { type: "object", properties: { epoch: { type: "integer" }, loss: { type: "number" }, auc: { type: "number" }, learningRate: { type: "number" } } } },
                     ],
-                    description: "Factorization: mean BPR loss and sampled AUC per training epoch.",
+                    description: "Factorization: per training epoch, the mean BPR loss, sampled AUC and learning rate (`--training bpr`), or per ALS iteration the loss normalised by Σ c alone (`--training als`, the default).",
                   },
                 },
               },

@@ -62,9 +62,10 @@ export interface Recommendations {
 export interface EpochStats {
   epoch: number;
   epochs: number;
-  learningRate: number;
+  /** BPR only (ALS training reports neither). */
+  learningRate?: number;
   loss: number;
-  auc: number;
+  auc?: number;
 }
 export interface Run {
   id: number;

@@ -299,7 +299,13 @@ function runView(state: State): Node[] {
   const grid = nodes[1] as HTMLElement;
   if (t.epochs && t.epochs.length) {
     const xs = t.epochs.map((e) => e.epoch);
-    const card = section("Training per epoch", h("div", { class: "charts", id: "epochs" }, figure("BPR loss", lineChart("BPR loss", xs, t.epochs.map((e) => e.loss))), figure("Sampled AUC", lineChart("Sampled AUC", xs, t.epochs.map((e) => e.auc)))));
+    // BPR epochs carry a sampled AUC; ALS iterations (factorization --training als) only a loss.
+    const aucs = t.epochs.map((e) => e.auc);
+    const bpr = aucs.every((a): a is number => typeof a === "number" && Number.isFinite(a));
+    const lossTitle = bpr ? "BPR loss" : "Loss";
+    const charts = [figure(lossTitle, lineChart(lossTitle, xs, t.epochs.map((e) => e.loss)))];
+    if (bpr) charts.push(figure("Sampled AUC", lineChart("Sampled AUC", xs, aucs)));
+    const card = section("Training per epoch", h("div", { class: "charts", id: "epochs" }, ...charts));
     grid.append(card);
   }
   grid.append(section("Stage timings (s)", h("table", { class: "kv" }, h("tbody", {}, ...stages.map(([k, v]) => h("tr", {}, h("td", {}, k), h("td", { class: "num" }, v.toFixed(3)), h("td", { class: "barcell" }, bar(v / longest))))))));

@@ -39,11 +39,11 @@ export function cgScratch(k: number): CgScratch {
 }
 
 /**
- * out = a·v for the symmetric k × k `a`. Four rows of `a` per pass over v: each v[l] is loaded
+ * out = a·v for the symmetric k × k `a` (`out` is overwritten). Four rows of `a` per pass over v: each v[l] is loaded
  * once for four sums (1.4–1.9× the speed of one ddot per row at k = 64–128, measured); each sum
  * still runs over l in order.
  */
-function symv(k: number, a: Float64Array, v: Float64Array, vo: number, out: Float64Array): void {
+export function symv(k: number, a: Float64Array, v: Float64Array, vo: number, out: Float64Array): void {
   let j = 0;
   for (; j + 4 <= k; j += 4) {
     const o0 = j * k;
@@ -76,7 +76,7 @@ function symv(k: number, a: Float64Array, v: Float64Array, vo: number, out: Floa
  * their four updates (1.35–1.9× the speed of a ddot and a daxpy per item, measured at k = 64–128);
  * the rest item by item.
  */
-function addItemTerms(k: number, y: Float64Array, ids: Int32Array, w: Float64Array, from: number, to: number, v: Float64Array, vo: number, out: Float64Array, residual: boolean): void {
+export function addItemTerms(k: number, y: Float64Array, ids: Int32Array, w: Float64Array, from: number, to: number, v: Float64Array, vo: number, out: Float64Array, residual: boolean): void {
   let q = from;
   for (; q + 4 <= to; q += 4) {
     const o0 = ids[q] * k;
@@ -164,9 +164,24 @@ export function exactSolveRow(k: number, a: Float64Array, y: Float64Array, ids: 
   const b = new Float64Array(k);
   for (let q = from; q < to; q++) {
     const yo = ids[q] * k;
-    for (let j = 0; j < k; j++) axpy(k, w[q] * y[yo + j], y, 1, yo, m, 1, j * k);
+    // Only the lower triangle: all that `choleskySolve` reads (half the work; each entry's sum unchanged).
+    for (let j = 0; j < k; j++) {
+      const s = w[q] * y[yo + j];
+      const jo = j * k;
+      for (let l = 0; l <= j; l++) m[jo + l] += s * y[yo + l];
+    }
     axpy(k, 1 + w[q], y, 1, yo, b, 1, 0);
   }
+  choleskySolve(k, m, b);
+  out.set(b, oo);
+}
+
+/**
+ * Solves m x = b in place for the symmetric positive definite k × k `m` (row-major) by Cholesky:
+ * `m`'s lower triangle is overwritten with L (m = L Lᵀ), `b` with x. Throws if `m` is not positive
+ * definite (only possible with λ = 0 and too few entries).
+ */
+export function choleskySolve(k: number, m: Float64Array, b: Float64Array): void {
   // m = L Lᵀ, L stored in the lower triangle of m.
   for (let j = 0; j < k; j++) {
     const jo = j * k;
@@ -186,5 +201,4 @@ export function exactSolveRow(k: number, a: Float64Array, y: Float64Array, ids: 
     for (let j = i + 1; j < k; j++) t -= m[j * k + i] * b[j];
     b[i] = t / m[i * k + i];
   }
-  out.set(b, oo);
 }

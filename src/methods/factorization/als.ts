@@ -1,0 +1,320 @@
+/**
+ * Training the factorization machine by implicit alternating least squares over its features
+ * (`--training als`): block coordinate descent on the weighted squared loss over every
+ * (user, item) pair, as iCD does for FMs (Bayer, He, Kanagal & Rendle 2017, "A Generic Coordinate
+ * Descent Framework for Learning from Implicit Feedback"):
+ *
+ *   L = Σ_{u,i} c_ui (p_ui − ⟨v_u, S_i⟩)² + λ_u Σ_u ‖v_u‖² + λ_f Σ_f ‖v_f‖²,
+ *   S_i = Σ_j x_ij v_j (item i's id and side features),  c_ui = 1 + α·w_ui,  p_ui = 1 for u's items, 0 else,
+ *
+ * the very loss whose user half the user pass (`user.ts`) minimises. Each iteration:
+ *
+ * 1. **Users.** Every v_u given the S_i: the user pass's normal equations, by `cgSteps` CG steps
+ *    warm-started from v_u (as the als method's half-steps), or exactly (`cgSteps` 0).
+ * 2. **Item features**, one at a time, every other feature fixed: v_f enters S_i as x_if v_f for
+ *    the items i that carry it (an item's id: one item; a course tag or level: many). Its normal
+ *    equations, with the Gram trick Σ_u (v_u·a)² = aᵀ G a, G = Σ_u v_u v_uᵀ computed once per step:
+ *
+ *      (Σ_i x_if² (G + Σ_{u∈i} w_ui v_u v_uᵀ) + λ_f I) δ = r,
+ *      r = Σ_i x_if (Σ_{u∈i} (1 + w_ui − w_ui ⟨v_u, S_i⟩) v_u − G S_i) − λ_f v_f     (−½ ∂L/∂v_f)
+ *
+ *    for the step v_f ← v_f + δ, solved by `cgSteps` CG steps from δ = 0 (each product costs
+ *    k² + 2k Σ_i n_i), or by Cholesky (`cgSteps` 0). The S_i of f's items are then updated
+ *    before the next feature, so each feature's step is exact coordinate descent on L.
+ *
+ * Training ends with the exact user pass, so fold-in fits a profile exactly as the users were fitted.
+ * CG from a warm start never raises a convex quadratic, so no step raises L (tested, with the exact
+ * steps' results compared to a dense solve). The score band, context in BPR, is not in this loss:
+ * its factors stay at zero. No random draws but the initial item-side factors; every sum runs in
+ * a fixed order on one thread: the same seed gives the same bits.
+ */
+import daxpy from "@stdlib/blas-base-daxpy";
+import ddot from "@stdlib/blas-base-ddot";
+import { Rng } from "../../random.ts";
+import type { ProgressFn } from "../../types.ts";
+import { addItemTerms, cgScratch, cgSolveRow, choleskySolve, symv } from "../als/solve.ts";
+import type { FMData } from "./features.ts";
+import type { FMParams } from "./model.ts";
+import type { EpochReport } from "../method.ts";
+import { itemSides, userPass, type UserFitOptions } from "./user.ts";
+
+const dot = ddot.ndarray;
+const axpy = daxpy.ndarray;
+
+/** What ALS training needs of the options. */
+export interface AlsFitOptions extends UserFitOptions {
+  factors: number;
+  /** Iterations of (users, item features); the exact user pass follows. */
+  iterations: number;
+  /** λ_f of the item-side features (ids, tags, levels). */
+  itemRegularization: number;
+  /** CG steps per row (user) and feature per iteration; 0 solves each exactly (Cholesky). */
+  cgSteps: number;
+  seed: number;
+  /** Standard deviation of the initial item-side factors (users start at 0). */
+  initStd: number;
+  onEpoch?: (report: EpochReport) => void;
+  onProgress?: ProgressFn;
+}
+
+/** The observed pairs twice over (CSR by user, items sorted; CSR by item, users sorted), with w = α·weight. */
+export interface Pairs {
+  userOffsets: Int32Array;
+  userItems: Int32Array;
+  userW: Float64Array;
+  itemOffsets: Int32Array;
+  itemUsers: Int32Array;
+  itemW: Float64Array;
+}
+
+/** Builds {@link Pairs} from the training positives (confidence α·weight). */
+export function pairsOf(data: FMData, alpha: number): Pairs {
+  const n = data.posUser.length;
+  const userItems = new Int32Array(n);
+  const userW = new Float64Array(n);
+  for (let u = 0; u < data.nUsers; u++) {
+    const from = data.userOffsets[u];
+    const idx = Array.from({ length: data.userOffsets[u + 1] - from }, (_, q) => from + q).sort((a, b) => data.posItem[a] - data.posItem[b]);
+    idx.forEach((p, q) => {
+      userItems[from + q] = data.posItem[p];
+      userW[from + q] = alpha * data.posWeight[p];
+    });
+  }
+  const itemOffsets = new Int32Array(data.nItems + 1);
+  for (let p = 0; p < n; p++) itemOffsets[userItems[p] + 1]++;
+  for (let i = 0; i < data.nItems; i++) itemOffsets[i + 1] += itemOffsets[i];
+  const fill = itemOffsets.slice(0, data.nItems);
+  const itemUsers = new Int32Array(n);
+  const itemW = new Float64Array(n);
+  // Users in increasing order within an item: the positives are grouped by user.
+  for (let u = 0; u < data.nUsers; u++) {
+    for (let p = data.userOffsets[u]; p < data.userOffsets[u + 1]; p++) {
+      const at = fill[userItems[p]]++;
+      itemUsers[at] = u;
+      itemW[at] = userW[p];
+    }
+  }
+  return { userOffsets: data.userOffsets, userItems, userW, itemOffsets, itemUsers, itemW };
+}
+
+/** The item-side features' items (CSR over all feature ids; only item ids, tags and levels have any). */
+export interface FeatureItems {
+  offsets: Int32Array;
+  items: Int32Array;
+  x: Float64Array;
+}
+
+/** Transposes the item rows: each feature's items and values, items increasing. */
+export function featureItems(data: FMData): FeatureItems {
+  const nnz = data.itemFeatures.length;
+  const offsets = new Int32Array(data.nFeatures + 1);
+  for (let q = 0; q < nnz; q++) offsets[data.itemFeatures[q] + 1]++;
+  for (let f = 0; f < data.nFeatures; f++) offsets[f + 1] += offsets[f];
+  const fill = offsets.slice(0, data.nFeatures);
+  const items = new Int32Array(nnz);
+  const x = new Float64Array(nnz);
+  for (let i = 0; i < data.nItems; i++) {
+    for (let q = data.itemOffsets[i]; q < data.itemOffsets[i + 1]; q++) {
+      const at = fill[data.itemFeatures[q]]++;
+      items[at] = i;
+      x[at] = data.itemValues[q];
+    }
+  }
+  return { offsets, items, x };
+}
+
+/** G = Σ_u v_u v_uᵀ over the user rows of `v` (k × k, full), summed in user order. */
+export function userGram(v: Float64Array, nUsers: number, k: number): Float64Array {
+  const g = new Float64Array(k * k);
+  for (let u = 0; u < nUsers; u++) {
+    const o = u * k;
+    for (let a = 0; a < k; a++) {
+      const s = v[o + a];
+      if (s !== 0) axpy(k - a, s, v, 1, o + a, g, 1, a * k + a);
+    }
+  }
+  for (let a = 0; a < k; a++) for (let b = 0; b < a; b++) g[a * k + b] = g[b * k + a];
+  return g;
+}
+
+/** Work vectors of the feature step. */
+interface FeatureScratch {
+  r: Float64Array;
+  p: Float64Array;
+  ap: Float64Array;
+  delta: Float64Array;
+  tmp: Float64Array;
+  t: Float64Array;
+  m: Float64Array;
+}
+
+function featureScratch(k: number): FeatureScratch {
+  return { r: new Float64Array(k), p: new Float64Array(k), ap: new Float64Array(k), delta: new Float64Array(k), tmp: new Float64Array(k), t: new Float64Array(k), m: new Float64Array(k * k) };
+}
+
+/** out = (sx2 G + λ I) p + Σ_i x_i² Σ_{u∈i} w_ui ⟨v_u, p⟩ v_u over f's items. */
+function featureProduct(k: number, g: Float64Array, lambda: number, sx2: number, users: Float64Array, pairs: Pairs, fi: FeatureItems, f: number, p: Float64Array, out: Float64Array, tmp: Float64Array): void {
+  symv(k, g, p, 0, out);
+  for (let a = 0; a < k; a++) out[a] = sx2 * out[a] + lambda * p[a];
+  for (let q = fi.offsets[f]; q < fi.offsets[f + 1]; q++) {
+    const i = fi.items[q];
+    const x = fi.x[q];
+    tmp.fill(0);
+    addItemTerms(k, users, pairs.itemUsers, pairs.itemW, pairs.itemOffsets[i], pairs.itemOffsets[i + 1], p, 0, tmp, false);
+    axpy(k, x * x, tmp, 1, 0, out, 1, 0);
+  }
+}
+
+/**
+ * One exact-coordinate step on feature f (see the module comment): v_f ← v_f + δ with `steps` CG
+ * steps on the normal equations (0: Cholesky), then S_i += x_if δ for f's items. `v` holds the
+ * users' rows first (user u at u·k), `sums` the current S_i.
+ */
+export function featureStep(
+  k: number,
+  v: Float64Array,
+  sums: Float64Array,
+  g: Float64Array,
+  lambda: number,
+  pairs: Pairs,
+  fi: FeatureItems,
+  f: number,
+  steps: number,
+  s: FeatureScratch = featureScratch(k),
+): void {
+  const from = fi.offsets[f];
+  const to = fi.offsets[f + 1];
+  if (from === to) return;
+  const { r, p, ap, delta, tmp, t } = s;
+  // r = Σ_i x_i (Σ_{u∈i} (1 + w − w⟨v_u, S_i⟩) v_u) − G Σ_i x_i S_i − λ v_f
+  let sx2 = 0;
+  t.fill(0);
+  r.fill(0);
+  for (let q = from; q < to; q++) {
+    const i = fi.items[q];
+    const x = fi.x[q];
+    sx2 += x * x;
+    axpy(k, x, sums, 1, i * k, t, 1, 0);
+    tmp.fill(0);
+    addItemTerms(k, v, pairs.itemUsers, pairs.itemW, pairs.itemOffsets[i], pairs.itemOffsets[i + 1], sums, i * k, tmp, true);
+    axpy(k, x, tmp, 1, 0, r, 1, 0);
+  }
+  symv(k, g, t, 0, tmp);
+  const fo = f * k;
+  for (let a = 0; a < k; a++) r[a] -= tmp[a] + lambda * v[fo + a];
+  if (steps === 0) {
+    // The matrix, formed: (sx2 G + λI) + Σ_i x_i² Σ_{u∈i} w v_u v_uᵀ.
+    const m = s.m;
+    for (let a = 0; a < k * k; a++) m[a] = sx2 * g[a];
+    for (let a = 0; a < k; a++) m[a * k + a] += lambda;
+    for (let q = from; q < to; q++) {
+      const i = fi.items[q];
+      const x2 = fi.x[q] * fi.x[q];
+      for (let e = pairs.itemOffsets[i]; e < pairs.itemOffsets[i + 1]; e++) {
+        const uo = pairs.itemUsers[e] * k;
+        const c = x2 * pairs.itemW[e];
+        for (let a = 0; a < k; a++) axpy(k, c * v[uo + a], v, 1, uo, m, 1, a * k);
+      }
+    }
+    delta.set(r);
+    choleskySolve(k, m, delta);
+  } else {
+    delta.fill(0);
+    p.set(r);
+    let rsOld = dot(k, r, 1, 0, r, 1, 0);
+    for (let it = 0; it < steps && rsOld > 1e-20; it++) {
+      featureProduct(k, g, lambda, sx2, v, pairs, fi, f, p, ap, tmp);
+      const pap = dot(k, p, 1, 0, ap, 1, 0);
+      if (!(pap > 0)) break;
+      const alpha = rsOld / pap;
+      axpy(k, alpha, p, 1, 0, delta, 1, 0);
+      axpy(k, -alpha, ap, 1, 0, r, 1, 0);
+      const rsNew = dot(k, r, 1, 0, r, 1, 0);
+      for (let a = 0; a < k; a++) p[a] = r[a] + (rsNew / rsOld) * p[a];
+      rsOld = rsNew;
+    }
+  }
+  axpy(k, 1, delta, 1, 0, v, 1, fo);
+  for (let q = from; q < to; q++) axpy(k, fi.x[q], delta, 1, 0, sums, 1, fi.items[q] * k);
+}
+
+/**
+ * The loss L of the module comment at the current parameters (not normalised): Σ over every pair
+ * by the Gram trick, Σ_{u,i} ⟨v_u, S_i⟩² = ⟨G, SᵀS⟩, plus the observed pairs' corrections.
+ */
+export function alsLoss(data: FMData, params: FMParams, pairs: Pairs, lambdaUser: number, lambdaItem: number, fi: FeatureItems = featureItems(data)): number {
+  const { k, v } = params;
+  const sides = itemSides(data, params, 0);
+  const g = userGram(v, data.nUsers, k);
+  let loss = 0;
+  for (let a = 0; a < k * k; a++) loss += g[a] * sides.gram[a];
+  for (let u = 0; u < data.nUsers; u++) {
+    for (let e = pairs.userOffsets[u]; e < pairs.userOffsets[u + 1]; e++) {
+      const s = dot(k, v, 1, u * k, sides.sums, 1, pairs.userItems[e] * k);
+      loss += (1 + pairs.userW[e]) * (1 - s) * (1 - s) - s * s;
+    }
+  }
+  let nu = 0;
+  for (let a = 0; a < data.nUsers * k; a++) nu += v[a] * v[a];
+  let nf = 0;
+  for (let f = 0; f < data.nFeatures; f++) if (fi.offsets[f + 1] > fi.offsets[f]) nf += dot(k, v, 1, f * k, v, 1, f * k);
+  return loss + lambdaUser * nu + lambdaItem * nf;
+}
+
+/** The users step: each user's normal equations given the S_i, by CG from its factors (or exactly). */
+function userStep(data: FMData, params: FMParams, pairs: Pairs, o: AlsFitOptions): void {
+  if (o.cgSteps === 0) {
+    userPass(data, params, o);
+    return;
+  }
+  const { k, v } = params;
+  const sides = itemSides(data, params, o.userRegularization);
+  const scratch = cgScratch(k);
+  for (let u = 0; u < data.nUsers; u++) {
+    const from = pairs.userOffsets[u];
+    const to = pairs.userOffsets[u + 1];
+    if (from === to) continue;
+    cgSolveRow(k, sides.gram, sides.sums, pairs.userItems, pairs.userW, from, to, v, u * k, o.cgSteps, scratch);
+  }
+}
+
+/** The item-side step: every item-side feature in id order (item ids, tags, levels), each given the rest. */
+export function itemStep(data: FMData, params: FMParams, pairs: Pairs, fi: FeatureItems, lambda: number, steps: number): void {
+  const { k, v } = params;
+  const g = userGram(v, data.nUsers, k);
+  const sums = itemSides(data, params, 0).sums;
+  const s = featureScratch(k);
+  for (let f = data.itemBase; f < data.nFeatures; f++) featureStep(k, v, sums, g, lambda, pairs, fi, f, steps, s);
+}
+
+/** Trains FM parameters by ALS (see the module comment); ends with the exact user pass. */
+export function trainFMAls(data: FMData, o: AlsFitOptions): { params: FMParams; epochs: EpochReport[] } {
+  const k = o.factors;
+  const rng = new Rng(o.seed);
+  const v = new Float64Array(data.nFeatures * k);
+  const fi = featureItems(data);
+  // Item-side features that occur start random; users (and the unused bands) at zero.
+  for (let f = data.itemBase; f < data.nFeatures; f++) {
+    if (fi.offsets[f + 1] === fi.offsets[f]) continue;
+    for (let a = 0; a < k; a++) v[f * k + a] = o.initStd * rng.normal();
+  }
+  const params: FMParams = { nFeatures: data.nFeatures, k, w0: new Float64Array(1), w: new Float64Array(data.nFeatures), v };
+  const pairs = pairsOf(data, o.userAlpha);
+  let confidence = data.nUsers * data.nItems;
+  for (const w of pairs.userW) confidence += w;
+  const epochs: EpochReport[] = [];
+  for (let it = 0; it < o.iterations; it++) {
+    const t0 = performance.now();
+    o.onProgress?.("train", it, o.iterations);
+    userStep(data, params, pairs, o);
+    itemStep(data, params, pairs, fi, o.itemRegularization, o.cgSteps);
+    const loss = alsLoss(data, params, pairs, o.userRegularization, o.itemRegularization, fi) / confidence;
+    // No sampled AUC or learning rate: neither exists here (the loss is normalised by Σ c, as the als method's).
+    const st: EpochReport = { epoch: it + 1, epochs: o.iterations, loss, seconds: (performance.now() - t0) / 1000 };
+    epochs.push(st);
+    o.onEpoch?.(st);
+  }
+  if (o.iterations > 0) userPass(data, params, o);
+  o.onProgress?.("train", o.iterations, o.iterations);
+  return { params, epochs };
+}
