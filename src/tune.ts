@@ -59,9 +59,10 @@ export const SEARCH_SPACES: Record<string, SearchSpace> = {
     { axis: "cgSteps", values: [{ cgSteps: 1 }, { cgSteps: 2 }] },
   ],
   factorization: [
-    { axis: "factors", values: [{ factors: 16 }, { factors: 32 }, { factors: 64 }] },
-    { axis: "learning rate", values: [{ learningRate: 0.03 }, { learningRate: 0.055 }, { learningRate: 0.08 }] },
-    { axis: "epochs", values: [{ epochs: 5 }, { epochs: 8 }] },
+    // The default training (als) first; BPR's own options (learning rate, epochs) only matter to it.
+    { axis: "factors", values: [{ factors: 32 }, { factors: 48 }, { factors: 64 }] },
+    { axis: "als iterations", values: [{ alsIterations: 3 }, { alsIterations: 5 }, { alsIterations: 10 }] },
+    { axis: "training", values: [{ training: "als" }, { training: "bpr" }] },
   ],
 };
 
