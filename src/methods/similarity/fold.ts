@@ -189,7 +189,7 @@ export function explainRows(matrix: UserItemMatrix, a: SparseRow, b: SparseRow, 
     else {
       const contribution = a.data[i] * b.data[j];
       score += contribution;
-      counted += matrix.counts[ca];
+      counted += matrix.counter.adds[ca];
       items.push({ item: matrix.columns[ca], block: BLOCK_NAMES[matrix.columnBlocks[ca]], contribution, shared: true });
       i++;
       j++;
@@ -199,7 +199,7 @@ export function explainRows(matrix: UserItemMatrix, a: SparseRow, b: SparseRow, 
   // `shrink`, on the same sum of counts in the same order).
   const lambda = matrix.scheme.shrinkage;
   if (lambda > 0) {
-    const n = Math.floor(counted);
+    const n = counted >>> matrix.counter.shift;
     const factor = n / (n + lambda);
     score *= factor;
     for (const it of items) it.contribution *= factor;

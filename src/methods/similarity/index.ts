@@ -187,7 +187,7 @@ export class SimilarityModel implements Model {
       this.lowRank = { svd, ranking: new FactorRanking(embeddings, matrix.matrix.rows, svd.k), seconds: svdSeconds };
       this.stages = { matrix: seconds, svd: (performance.now() - t0) / 1000 };
     }
-    this.data = { x: matrix.matrix, xt: transpose(matrix.matrix), shrinkage: matrix.scheme.shrinkage, counts: matrix.counts };
+    this.data = { x: matrix.matrix, xt: transpose(matrix.matrix), shrinkage: matrix.scheme.shrinkage, counter: matrix.counter };
   }
 
   async rankAll(options: RankAllOptions = {}): Promise<Rankings> {

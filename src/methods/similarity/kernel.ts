@@ -12,27 +12,28 @@
  * equals the left-to-right dense sum over all columns (zero products change nothing), so results
  * are bit-identical across thread counts and partitions, and against a dense Gram matrix. With
  * shrinkage λ > 0 the sum is then multiplied by n/(n + λ), n counted alongside (see {@link shrink}
- * and {@link SimilarityData.counts}).
+ * and `ShrinkageCounter`).
  */
 import type { CSR } from "../../matrix/csr.ts";
 import type { KernelSetup, SliceSetup } from "../../rank/driver.ts";
 import { offerRow, type RowSelections } from "../../rank/heap.ts";
+import type { ShrinkageCounter } from "./matrix.ts";
 
 /** Reusable scratch of one thread. */
 export interface TopNScratch {
   acc: Float64Array;
   /**
-   * Per touched row, the sum of the shared columns' {@link SimilarityData.counts} (only counted
-   * with shrinkage, then in place of `seen`); its integer part is shrinkage's n.
+   * Per touched row, the sum of the shared columns' counter adds (only counted with shrinkage,
+   * then in place of `seen`; see `ShrinkageCounter`): shrinkage's n is `overlap >>> shift`.
    */
-  overlap: Float64Array;
+  overlap: Int32Array;
   /** 1 for rows currently in `touched`. */
   seen: Uint8Array;
   touched: Int32Array;
 }
 
 export function topNScratch(rows: number): TopNScratch {
-  return { acc: new Float64Array(rows), overlap: new Float64Array(rows), seen: new Uint8Array(rows), touched: new Int32Array(rows + 1) };
+  return { acc: new Float64Array(rows), overlap: new Int32Array(rows), seen: new Uint8Array(rows), touched: new Int32Array(rows + 1) };
 }
 
 /**
@@ -42,26 +43,25 @@ export function topNScratch(rows: number): TopNScratch {
  * a score is summed over the shared items in increasing column order from 0, so both give the
  * same bits for the same pair.
  */
-export function gatherRow(x: CSR, xt: CSR, u: number, laterOnly: boolean, scratch: TopNScratch, counts: Float64Array | null = null): number {
-  return gatherEntries(x.indices, x.data, x.indptr[u], x.indptr[u + 1], laterOnly ? u : -1, xt, scratch, counts);
+export function gatherRow(x: CSR, xt: CSR, u: number, laterOnly: boolean, scratch: TopNScratch, adds: Int32Array | null = null): number {
+  return gatherEntries(x.indices, x.data, x.indptr[u], x.indptr[u + 1], laterOnly ? u : -1, xt, scratch, adds);
 }
 
 /**
- * A pair's score with shrinkage λ: s · n/(n + λ), n = the integer part of the sum of the shared
- * columns' counts (see {@link SimilarityData.counts}; `explainRows` scales each item's
- * contribution by the same factor). λ = 0 leaves s untouched.
+ * A pair's score with shrinkage λ: s · n/(n + λ), n = the shared columns that count (see
+ * `ShrinkageCounter`; `explainRows` scales each item's contribution by the same factor). λ = 0
+ * leaves s untouched.
  */
-export function shrink(s: number, counted: number, lambda: number): number {
-  const n = Math.floor(counted);
+export function shrink(s: number, n: number, lambda: number): number {
   return lambda > 0 ? s * (n / (n + lambda)) : s;
 }
 
 /**
  * {@link gatherRow} for any sparse row: entries `[from, to)` of `indices`/`data` (columns
  * increasing), e.g. a matrix row or a folded-in profile. Rows up to `after` are skipped (-1: none).
- * With `counts` (shrinkage), each touched row's `overlap` sums the shared columns' counts.
+ * With `adds` (shrinkage), each touched row's `overlap` sums the shared columns' adds.
  */
-export function gatherEntries(indices: Int32Array, data: Float64Array, from: number, to: number, after: number, xt: CSR, scratch: TopNScratch, counts: Float64Array | null = null): number {
+export function gatherEntries(indices: Int32Array, data: Float64Array, from: number, to: number, after: number, xt: CSR, scratch: TopNScratch, adds: Int32Array | null = null): number {
   const tIndptr = xt.indptr;
   const tIndices = xt.indices;
   const tData = xt.data;
@@ -81,17 +81,16 @@ export function gatherEntries(indices: Int32Array, data: Float64Array, from: num
         else hi = mid;
       }
     }
-    if (counts) {
+    if (adds) {
       // A separate loop, so that the unshrunk kernel pays nothing for the count. The count doubles
-      // as the first-visit mark (0: not yet touched; every column's count is > 0), so this loop
-      // touches no more memory than the other.
-      const add = counts[k];
+      // as the first-visit mark (0: not yet touched; every add is > 0 and sums stay below 2^31),
+      // so this loop touches no more memory than the other: (c − 1) >>> 31 is 1 exactly when c = 0.
+      const add = adds[k];
       for (let q = lo; q < stop; q++) {
         const v = tIndices[q];
-        const c = overlap[v];
         touched[nTouched] = v;
-        nTouched += c === 0 ? 1 : 0;
-        overlap[v] = c + add;
+        nTouched += (overlap[v] - 1) >>> 31;
+        overlap[v] += add;
         acc[v] += a * tData[q];
       }
       continue;
@@ -113,16 +112,17 @@ export function gatherEntries(indices: Int32Array, data: Float64Array, from: num
  * Scores rows [start, end) against every later row and offers each positive score to both rows'
  * selections in `heaps`. `xt` must be `transpose(x)`.
  */
-export function accumulateRows(x: CSR, xt: CSR, start: number, end: number, heaps: RowSelections, scratch: TopNScratch, shrinkage = 0, counts: Float64Array | null = null): void {
+export function accumulateRows(x: CSR, xt: CSR, start: number, end: number, heaps: RowSelections, scratch: TopNScratch, shrinkage = 0, counter: ShrinkageCounter = everyColumn(x.cols)): void {
   const { acc, seen, touched, overlap } = scratch;
   const floor = heaps.floor;
   const count = shrinkage > 0;
-  const countsIfShrunk = count ? counts ?? ones(x.cols) : null;
+  const adds = count ? counter.adds : null;
+  const shift = counter.shift;
   for (let u = start; u < end; u++) {
-    const nTouched = gatherRow(x, xt, u, true, scratch, countsIfShrunk);
+    const nTouched = gatherRow(x, xt, u, true, scratch, adds);
     for (let t = 0; t < nTouched; t++) {
       const v = touched[t];
-      const s = count ? shrink(acc[v], overlap[v], shrinkage) : acc[v];
+      const s = count ? shrink(acc[v], overlap[v] >>> shift, shrinkage) : acc[v];
       acc[v] = 0;
       if (count) overlap[v] = 0;
       else seen[v] = 0;
@@ -141,24 +141,20 @@ export interface SimilarityData {
   xt: CSR;
   /** Shrinkage λ (0: none), see {@link shrink}. */
   shrinkage?: number;
-  /**
-   * What each column adds to shrinkage's n when both rows have it (default 1 for every column):
-   * 1 for a column that counts, a tiny share for one that does not (course tags when only items
-   * count: see `UserItemMatrix.counts`). Kept > 0 so the sum still marks a row as touched; its
-   * integer part is exactly the number of counted columns (the shares sum to far below 1).
-   */
-  counts?: Float64Array;
+  /** How shrinkage's n is counted (default: every shared column counts 1). */
+  counter?: ShrinkageCounter;
 }
 
-/** A count of 1 for each of `cols` columns (every shared column counts). */
-function ones(cols: number): Float64Array {
-  return new Float64Array(cols).fill(1);
+/** The counter by which every one of `cols` shared columns counts 1. */
+function everyColumn(cols: number): ShrinkageCounter {
+  return { adds: new Int32Array(cols).fill(1), shift: 0 };
 }
 
 /** The similarity pair kernel for the top-n driver (the same on every thread). */
 export const similarityKernel: KernelSetup<SimilarityData> = (data, sel) => {
   const scratch = topNScratch(data.x.rows);
-  return (start, end) => accumulateRows(data.x, data.xt, start, end, sel, scratch, data.shrinkage ?? 0, data.counts ?? null);
+  const counter = data.counter ?? everyColumn(data.x.cols);
+  return (start, end) => accumulateRows(data.x, data.xt, start, end, sel, scratch, data.shrinkage ?? 0, counter);
 };
 
 /** A sparse query row: column ids (increasing) and values, in the matrix's column space. */
@@ -177,11 +173,13 @@ export function scoreUser(data: SimilarityData, self: number, scratch: TopNScrat
   const { acc, seen, touched, overlap } = scratch;
   const lambda = data.shrinkage ?? 0;
   const count = lambda > 0;
-  const counts = count ? data.counts ?? ones(data.x.cols) : null;
-  const nTouched = row ? gatherEntries(row.indices, row.data, 0, row.indices.length, -1, data.xt, scratch, counts) : gatherRow(data.x, data.xt, self, false, scratch, counts);
+  const counter = count ? data.counter ?? everyColumn(data.x.cols) : null;
+  const shift = counter?.shift ?? 0;
+  const adds = counter?.adds ?? null;
+  const nTouched = row ? gatherEntries(row.indices, row.data, 0, row.indices.length, -1, data.xt, scratch, adds) : gatherRow(data.x, data.xt, self, false, scratch, adds);
   for (let t = 0; t < nTouched; t++) {
     const v = touched[t];
-    const s = count ? shrink(acc[v], overlap[v], lambda) : acc[v];
+    const s = count ? shrink(acc[v], overlap[v] >>> shift, lambda) : acc[v];
     acc[v] = 0;
     if (count) overlap[v] = 0;
     else seen[v] = 0;
