@@ -11,13 +11,10 @@
  * next to plain similarity's, measured in the same rounds. Fit = building the matrix (+ the SVD
  * and the embeddings); rank = the top-n of every user.
  */
-import { existsSync, mkdirSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { generate } from "../src/generate/index.ts";
 import { readTables } from "../src/read/index.ts";
 import { runMethod } from "../test/fixtures/methods.ts";
+import { generatedData, median } from "./lib.ts";
 
 const { values: args } = parseArgs({
   options: {
@@ -33,18 +30,7 @@ const runs = Number(args.runs);
 const seed = Number(args.seed);
 const threads = args.threads === undefined ? undefined : Number(args.threads);
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
-
-const dir = join(tmpdir(), `recsys-bench-data-${users}-seed${seed}`);
-if (!existsSync(join(dir, "course_tags.csv"))) {
-  mkdirSync(dir, { recursive: true });
-  console.log(`generating ${users} users into ${dir} …`);
-  await generate({ users, seed, outDir: dir });
-}
+const dir = await generatedData(users, seed);
 
 const CONFIGS: [string, Record<string, unknown>][] = [
   ["plain (defaults)", {}],

@@ -30,6 +30,7 @@
  */
 import daxpy from "@stdlib/blas-base-daxpy";
 import ddot from "@stdlib/blas-base-ddot";
+import { transpose } from "../../matrix/csr.ts";
 import { Rng } from "../../random.ts";
 import type { ProgressFn } from "../../types.ts";
 import { addItemTerms, cgScratch, cgSolveRow, choleskySolve, symv } from "../als/solve.ts";
@@ -106,21 +107,8 @@ export interface FeatureItems {
 
 /** Transposes the item rows: each feature's items and values, items increasing. */
 export function featureItems(data: FMData): FeatureItems {
-  const nnz = data.itemFeatures.length;
-  const offsets = new Int32Array(data.nFeatures + 1);
-  for (let q = 0; q < nnz; q++) offsets[data.itemFeatures[q] + 1]++;
-  for (let f = 0; f < data.nFeatures; f++) offsets[f + 1] += offsets[f];
-  const fill = offsets.slice(0, data.nFeatures);
-  const items = new Int32Array(nnz);
-  const x = new Float64Array(nnz);
-  for (let i = 0; i < data.nItems; i++) {
-    for (let q = data.itemOffsets[i]; q < data.itemOffsets[i + 1]; q++) {
-      const at = fill[data.itemFeatures[q]]++;
-      items[at] = i;
-      x[at] = data.itemValues[q];
-    }
-  }
-  return { offsets, items, x };
+  const t = transpose({ rows: data.nItems, cols: data.nFeatures, indptr: data.itemOffsets, indices: data.itemFeatures, data: data.itemValues });
+  return { offsets: t.indptr, items: t.indices, x: t.data };
 }
 
 /** G = Σ_u v_u v_uᵀ over the user rows of `v` (k × k, full), summed in user order. */
