@@ -61,7 +61,7 @@ export const SEARCH_SPACES: Record<string, SearchSpace> = {
   factorization: [
     // The default training (als) first; BPR's own options (learning rate, epochs) only matter to it.
     { axis: "factors", values: [{ factors: 32 }, { factors: 48 }, { factors: 64 }] },
-    { axis: "als iterations", values: [{ alsIterations: 3 }, { alsIterations: 5 }, { alsIterations: 10 }] },
+    { axis: "als iterations", values: [{ alsIterations: 5 }, { alsIterations: 10 }, { alsIterations: 15 }] },
     { axis: "training", values: [{ training: "als" }, { training: "bpr" }] },
   ],
 };

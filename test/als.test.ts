@@ -383,8 +383,9 @@ describe("als through the CLI", () => {
     const help = runCli(["pipeline", "--help"]);
     expect(help.code).toBe(0);
     for (const flag of ["--alpha", "--iterations", "--cg-steps", "--regularization", "--factors"]) expect(help.out).toContain(flag);
-    // A flag two methods share shows each one's default.
-    expect(help.out).toMatch(/--factors=<K>\s+factorization, als: latent factors \(defaults: factorization 48, als 64\)/);
+    // A flag two methods share shows each one's default, or the one they agree on.
+    expect(help.out).toMatch(/--regularization=<L2>\s+factorization, als: L2 penalty \(defaults: factorization 0\.03, als 1\)/);
+    expect(help.out).toMatch(/--factors=<K>\s+factorization, als: latent factors \(default: 64\)/);
     expect(help.out).toContain("als");
 
     const dir = mkdtempSync(join(tmpdir(), "recsys-als-cli-"));

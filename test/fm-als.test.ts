@@ -2,7 +2,7 @@ import { describe, expect, it } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { alsLoss, featureItems, featureStep, itemStep, pairsOf, trainFMAls, userGram, type Pairs } from "../src/methods/factorization/als.ts";
+import { alsLoss, featureItems, featureStep, initialFactors, itemStep, pairsOf, trainFMAls, userGram, userStep, type Pairs } from "../src/methods/factorization/als.ts";
 import { buildFeatures, type FMData } from "../src/methods/factorization/features.ts";
 import { factorization, fmParameters, type FactorizationModel } from "../src/methods/factorization/index.ts";
 import type { FMParams } from "../src/methods/factorization/model.ts";
@@ -180,13 +180,44 @@ describe("factorization --training als", async () => {
   });
 
   it("trains to a falling loss, deterministic for a seed; the seed matters", () => {
-    const o = { ...opts, factors: 6, iterations: 5, cgSteps: 1, seed: 3, initStd: 0.2 };
+    const o = { ...opts, factors: 6, iterations: 5, cgSteps: 1, seed: 3, initScale: 0.2 };
     const a = trainFMAls(data, o);
     const b = trainFMAls(data, o);
     expect(Array.from(a.params.v)).toEqual(Array.from(b.params.v));
     const losses = a.epochs.map((e) => e.loss);
     for (let t = 1; t < losses.length; t++) expect(losses[t]).toBeLessThanOrEqual(losses[t - 1]);
     expect(Array.from(trainFMAls(data, { ...o, seed: 4 }).params.v)).not.toEqual(Array.from(a.params.v));
+  });
+
+  it("starts every used factor uniform in [0, scale) (users' draws first), then runs items, users, …, items, exact pass", () => {
+    const kk = 5;
+    const scale = 0.01;
+    // The start, by definition: one draw per user coordinate, then per feature coordinate from
+    // itemBase, a row without items zeroed whatever it drew.
+    const rng = new Rng(11);
+    const want = new Float64Array(data.nFeatures * kk);
+    for (let u = 0; u < data.nUsers; u++) for (let a = 0; a < kk; a++) want[u * kk + a] = rng.next() * scale;
+    for (let f = data.itemBase; f < data.nFeatures; f++) for (let a = 0; a < kk; a++) want[f * kk + a] = rng.next() * scale;
+    let zeroed = 0;
+    for (let u = 0; u < data.nUsers; u++) if (data.userOffsets[u + 1] === data.userOffsets[u]) want.fill(0, u * kk, (u + 1) * kk);
+    for (let f = data.itemBase; f < data.nFeatures; f++) if (fi.offsets[f + 1] === fi.offsets[f]) (zeroed++, want.fill(0, f * kk, (f + 1) * kk));
+    expect(zeroed).toBeGreaterThan(0); // the score bands
+    const start = initialFactors(data, fi, kk, scale, new Rng(11));
+    expect(Array.from(start)).toEqual(Array.from(want));
+    for (let q = 0; q < data.itemBase * kk; q++) expect(start[q]).toBeLessThan(scale);
+    // Three iterations = items, CG users, items, CG users, items, exact pass: the same bits.
+    const o = { ...opts, factors: kk, iterations: 3, cgSteps: 1, seed: 11, initScale: scale };
+    const params: FMParams = { nFeatures: data.nFeatures, k: kk, w0: new Float64Array(1), w: new Float64Array(data.nFeatures), v: start };
+    for (let it = 0; it < 3; it++) {
+      itemStep(data, params, pairs, fi, opts.itemRegularization, 1);
+      if (it < 2) userStep(data, params, pairs, o);
+      else userPass(data, params, opts);
+    }
+    expect(Array.from(trainFMAls(data, o).params.v)).toEqual(Array.from(params.v));
+    // No iterations: the start, with users fitted exactly (fold-in stays exact).
+    const none = { nFeatures: data.nFeatures, k: kk, w0: new Float64Array(1), w: new Float64Array(data.nFeatures), v: initialFactors(data, fi, kk, scale, new Rng(11)) };
+    userPass(data, none, opts);
+    expect(Array.from(trainFMAls(data, { ...o, iterations: 0 }).params.v)).toEqual(Array.from(none.v));
   });
 
   it("fits as a method: same rankings on 1 and 2 threads, exact fold-in, state round-trips", async () => {

@@ -83,7 +83,7 @@ describe("the registry", () => {
     expect(() => resolveOptions(fm, { factor: 3 })).toThrow(/factorization has no option "factor"/);
     expect(() => resolveOptions(fm, { factors: 0 })).toThrow("factors must be an integer in 1..1024, got 0");
     expect(() => resolveOptions(getMethod("similarity"), { weights: { interests: -1 } })).toThrow(/weights: interests must not be negative/);
-    expect(resolveOptions(fm, {}).factors).toBe(48);
+    expect(resolveOptions(fm, {}).factors).toBe(64);
   });
 });
 

@@ -7,11 +7,12 @@
  *   L = Σ_{u,i} c_ui (p_ui − ⟨v_u, S_i⟩)² + λ_u Σ_u ‖v_u‖² + λ_f Σ_f ‖v_f‖²,
  *   S_i = Σ_j x_ij v_j (item i's id and side features),  c_ui = 1 + α·w_ui,  p_ui = 1 for u's items, 0 else,
  *
- * the very loss whose user half the user pass (`user.ts`) minimises. Each iteration:
+ * the very loss whose user half the user pass (`user.ts`) minimises. Every parameter that occurs
+ * (the users with items, the item-side features with items) starts uniform in [0, initScale), users
+ * first, as the als method starts (`implicit`'s initialisation). Each iteration, in the als
+ * method's order:
  *
- * 1. **Users.** Every v_u given the S_i: the user pass's normal equations, by `cgSteps` CG steps
- *    warm-started from v_u (as the als method's half-steps), or exactly (`cgSteps` 0).
- * 2. **Item features**, one at a time, every other feature fixed: v_f enters S_i as x_if v_f for
+ * 1. **Item features**, one at a time, every other feature fixed: v_f enters S_i as x_if v_f for
  *    the items i that carry it (an item's id: one item; a course tag or level: many). Its normal
  *    equations, with the Gram trick Σ_u (v_u·a)² = aᵀ G a, G = Σ_u v_u v_uᵀ computed once per step:
  *
@@ -21,11 +22,23 @@
  *    for the step v_f ← v_f + δ, solved by `cgSteps` CG steps from δ = 0 (each product costs
  *    k² + 2k Σ_i n_i), or by Cholesky (`cgSteps` 0). The S_i of f's items are then updated
  *    before the next feature, so each feature's step is exact coordinate descent on L.
+ * 2. **Users.** Every v_u given the S_i: the user pass's normal equations, by `cgSteps` CG steps
+ *    warm-started from v_u (as the als method's half-steps), or exactly (`cgSteps` 0). In the last
+ *    iteration this is the exact user pass (which does not read the previous v_u), so fold-in fits
+ *    a profile exactly as the users were fitted.
  *
- * Training ends with the exact user pass, so fold-in fits a profile exactly as the users were fitted.
+ * Why this start and order (held-out recall@10 on generated 10k users, seed 7, split seed 42; item
+ * ids only, presence weights, 64 factors, λ 1, 15 iterations, i.e. configured as the als method):
+ * item-side factors N(0, 0.005²) with users at 0, users solved first, scored 0.3189 against als's
+ * 0.3367; uniform items alone 0.3293; uniform on both sides 0.3308; then items first 0.3323; and
+ * ending on the one-CG-step users instead of the exact pass gave als's 0.3367 exactly. (Likely: a
+ * shared positive start puts every factor on one common direction, which the never-converged
+ * one-CG-step solves keep, where a zero-mean start leaves a random one per item.) With side
+ * features, log-minutes weights and the exact pass, the defaults, 0.3370 against 0.3218 from the
+ * earlier start.
  * CG from a warm start never raises a convex quadratic, so no step raises L (tested, with the exact
  * steps' results compared to a dense solve). The score band, context in BPR, is not in this loss:
- * its factors stay at zero. No random draws but the initial item-side factors; every sum runs in
+ * its factors stay at zero. No random draws but the initial factors; every sum runs in
  * a fixed order on one thread: the same seed gives the same bits.
  */
 import daxpy from "@stdlib/blas-base-daxpy";
@@ -52,8 +65,8 @@ export interface AlsFitOptions extends UserFitOptions {
   /** CG steps per row (user) and feature per iteration; 0 solves each exactly (Cholesky). */
   cgSteps: number;
   seed: number;
-  /** Standard deviation of the initial item-side factors (users start at 0). */
-  initStd: number;
+  /** Initial factors (users with items, item-side features with items) are uniform in [0, initScale). */
+  initScale: number;
   onEpoch?: (report: EpochReport) => void;
   onProgress?: ProgressFn;
 }
@@ -250,7 +263,7 @@ export function alsLoss(data: FMData, params: FMParams, pairs: Pairs, lambdaUser
 }
 
 /** The users step: each user's normal equations given the S_i, by CG from its factors (or exactly). */
-function userStep(data: FMData, params: FMParams, pairs: Pairs, o: AlsFitOptions): void {
+export function userStep(data: FMData, params: FMParams, pairs: Pairs, o: AlsFitOptions): void {
   if (o.cgSteps === 0) {
     userPass(data, params, o);
     return;
@@ -275,17 +288,29 @@ export function itemStep(data: FMData, params: FMParams, pairs: Pairs, fi: Featu
   for (let f = data.itemBase; f < data.nFeatures; f++) featureStep(k, v, sums, g, lambda, pairs, fi, f, steps, s);
 }
 
+/**
+ * The initial factors (see the module comment): uniform in [0, scale) from `rng`, every user row
+ * first, then every feature from `itemBase` on (the als method's draw order); rows without items
+ * (users without positives, features no item carries, the score bands) are zeroed after their draw.
+ */
+export function initialFactors(data: FMData, fi: FeatureItems, k: number, scale: number, rng: Rng): Float64Array {
+  const v = new Float64Array(data.nFeatures * k);
+  for (let u = 0; u < data.nUsers; u++) {
+    for (let a = 0; a < k; a++) v[u * k + a] = rng.next() * scale;
+    if (data.userOffsets[u + 1] === data.userOffsets[u]) v.fill(0, u * k, u * k + k);
+  }
+  for (let f = data.itemBase; f < data.nFeatures; f++) {
+    for (let a = 0; a < k; a++) v[f * k + a] = rng.next() * scale;
+    if (fi.offsets[f + 1] === fi.offsets[f]) v.fill(0, f * k, f * k + k);
+  }
+  return v;
+}
+
 /** Trains FM parameters by ALS (see the module comment); ends with the exact user pass. */
 export function trainFMAls(data: FMData, o: AlsFitOptions): { params: FMParams; epochs: EpochReport[] } {
   const k = o.factors;
-  const rng = new Rng(o.seed);
-  const v = new Float64Array(data.nFeatures * k);
   const fi = featureItems(data);
-  // Item-side features that occur start random; users (and the unused bands) at zero.
-  for (let f = data.itemBase; f < data.nFeatures; f++) {
-    if (fi.offsets[f + 1] === fi.offsets[f]) continue;
-    for (let a = 0; a < k; a++) v[f * k + a] = o.initStd * rng.normal();
-  }
+  const v = initialFactors(data, fi, k, o.initScale, new Rng(o.seed));
   const params: FMParams = { nFeatures: data.nFeatures, k, w0: new Float64Array(1), w: new Float64Array(data.nFeatures), v };
   const pairs = pairsOf(data, o.userAlpha);
   let confidence = data.nUsers * data.nItems;
@@ -294,15 +319,18 @@ export function trainFMAls(data: FMData, o: AlsFitOptions): { params: FMParams; 
   for (let it = 0; it < o.iterations; it++) {
     const t0 = performance.now();
     o.onProgress?.("train", it, o.iterations);
-    userStep(data, params, pairs, o);
     itemStep(data, params, pairs, fi, o.itemRegularization, o.cgSteps);
+    // The last users step is the exact pass: fold-in then fits a profile exactly as these users.
+    if (it < o.iterations - 1) userStep(data, params, pairs, o);
+    else userPass(data, params, o);
     const loss = alsLoss(data, params, pairs, o.userRegularization, o.itemRegularization, fi) / confidence;
     // No sampled AUC or learning rate: neither exists here (the loss is normalised by Σ c, as the als method's).
     const st: EpochReport = { epoch: it + 1, epochs: o.iterations, loss, seconds: (performance.now() - t0) / 1000 };
     epochs.push(st);
     o.onEpoch?.(st);
   }
-  if (o.iterations > 0) userPass(data, params, o);
+  // Without iterations the users are still fitted exactly, so that fold-in stays exact.
+  if (o.iterations === 0) userPass(data, params, o);
   o.onProgress?.("train", o.iterations, o.iterations);
   return { params, epochs };
 }

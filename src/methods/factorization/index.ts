@@ -57,19 +57,19 @@ export { trainFMParams, type EpochStats, type TrainOptions } from "./train.ts";
  * around the others and kept where the held-out figures peaked. Most were tuned on an earlier
  * version of the generator and re-checked on the current one (negative sampling was re-tuned).
  * The ALS options (and `training`) were tuned on `generate --users 10000 --seed 7`, split seed 42,
- * with the factorization at 48 factors: figures quoted there are recall@10 on that set. The BPR
- * options' figures are with `training: "bpr"`.
+ * figures quoted there are recall@10 on that set, with the other defaults (those marked "earlier
+ * start" predate the als-like start of `alsInitScale`). The BPR options' figures are with
+ * `training: "bpr"`.
  */
 export const FM_DEFAULTS = {
   /**
-   * Latent dimension k. With ALS training (5 iterations): 64 0.3322 and 96 0.3322 on the tuning set,
-   * but 64 did not hold on the other sets (20k seed 99 0.3264, 5k seed 3 0.3151, against 48's
-   * 0.3274 and 0.3164). With BPR, held-out recall@10 on the tuning set (10k users, seed 7), with the user
+   * Latent dimension k. With ALS training: 64 0.3370, 48 0.3325 (with the earlier start, 5
+   * iterations: 48 0.3285, 64 0.3322, which did not hold on the other sets). With BPR, held-out recall@10 on the tuning set (10k users, seed 7), with the user
    * pass: 32 0.3199, 48 0.3249, 64 0.3244, 128 0.3290 (4× the time); at 3 epochs 32 0.3203, 48
    * 0.3243, 64 0.3255. 64 took 10k users' fit + rank (bench/fm.ts) to 9.4–10.8 s against 8.0–8.7 s
    * before in the same runs, past the budget, for 0.1 point.
    */
-  factors: 48,
+  factors: 64,
   /**
    * Passes over the shuffled positives. The final user pass re-fits the users exactly, so the items
    * need few: at k = 64, 2 epochs 0.3234, 3 0.3255, 4 0.3248, 5 0.3244, 10 (at 0.03) 0.3259; at
@@ -119,39 +119,43 @@ export const FM_DEFAULTS = {
   /**
    * Confidence α of a user's own items in the final user pass (see `user.ts`), which re-fits every
    * user's factors against the fixed items exactly as fold-in fits a profile, and in the whole ALS
-   * loss. With BPR, 2, 8 and 20 scored within 0.1 point of 4; with ALS (10 iterations) 2 0.3230,
-   * 6 0.3281, 8 0.3288 (NDCG 0.3315 against 0.3367).
+   * loss. With BPR, 2, 8 and 20 scored within 0.1 point of 4; with ALS 2 0.3221, 8 0.3311 (4:
+   * 0.3370).
    */
   userAlpha: 4,
-  /** λ of the user pass (recall@10 at k = 32: 1 0.3191, 10 0.3194, 30 0.3199, 100 0.3200). */
-  userRegularization: 30,
+  /**
+   * λ of the user steps and the user pass. ALS (with `itemRegularization` alike): 0.3 0.3285, 1
+   * 0.3370, 3 0.3336. BPR, at k = 32: 1 0.3191, 10 0.3194, 30 0.3199, 100 0.3200.
+   */
+  userRegularization: 1,
   /**
    * How the FM is trained: `als` (implicit least squares over the FM's features, `als.ts`: the user
    * pass's own loss, for every item-side parameter) or `bpr` (SGD on sampled negatives, `train.ts`,
    * then the user pass). Held-out recall@10 / NDCG@10 (split seed 42): tuning set bpr 0.3243 /
-   * 0.3352, als 0.3285 / 0.3366; on 20k seed 99 0.3260 / 0.3366 and 0.3274 / 0.3408; on 5k seed
-   * 3 0.3160 / 0.3171 and 0.3164 / 0.3230.
+   * 0.3352, als 0.3370 / 0.3432; on 20k seed 99 0.3260 / 0.3366 and 0.3339 / 0.3479; on 5k seed
+   * 3 0.3160 / 0.3171 and 0.3258 / 0.3251 (als with the earlier start: 0.3285, 0.3274, 0.3164).
    */
   training: "als" as Training,
   /**
-   * ALS iterations (users, then every item-side feature) before the final user pass. Tuning set:
-   * 3 0.3255, 5 0.3285, 8 0.3282, 10 0.3282, 15 0.3282, 20 0.3267 (the loss still falls: like the
-   * als method's single CG step, stopping early smooths).
+   * ALS iterations (every item-side feature, then the users; the last iteration's users are the
+   * exact user pass). Tuning set: 10 0.3261, 15 0.3370, 20 0.3326 (the loss still falls: like the
+   * als method's, the single CG step smooths when stopped early).
    */
-  alsIterations: 5,
-  /** CG steps per user and feature and ALS iteration (0: exact solves). At 10 iterations: 2 0.3229, exact 0.3216 (1: 0.3282). */
+  alsIterations: 15,
+  /** CG steps per user and feature and ALS iteration (0: exact solves). Earlier start, 10 iterations: 2 0.3229, exact 0.3216 (1: 0.3282). */
   alsCgSteps: 1,
   /**
-   * λ of the item-side features under ALS training (λ of the users is `userRegularization`). At 15
-   * iterations: item λ 100 0.3279 (30: 0.3282); both λ 1 0.3225; user λ 100 0.3273; at initial scale
-   * 0.2 (0.3256), user λ 10 0.3186.
+   * λ of the item-side features under ALS training (λ of the users is `userRegularization`). Both
+   * 0.3: 0.3285; both 1: 0.3370; both 3: 0.3336. With the earlier start 30 was best (both 1: 0.3225).
    */
-  itemRegularization: 30,
+  itemRegularization: 1,
   /**
-   * Standard deviation of the initial item-side factors under ALS training (users start at 0). At 5
-   * iterations 0.003 0.3256, 0.03 0.3236; at 15, 0.001 0.3257, 0.2 0.3256.
+   * Under ALS training every factor (users and item-side features) starts uniform in [0, scale), as
+   * the als method's do. With the earlier start (item side N(0, 0.01²), users 0, users solved
+   * first) and these other defaults: 0.3218 / 0.3344 (against 0.3370 / 0.3432); with that start the
+   * best settings found (48 factors, λ 30, 5 iterations) scored 0.3285 / 0.3366.
    */
-  alsInitStd: 0.01,
+  alsInitScale: 0.01,
 } as const;
 
 /** How the FM's parameters are trained. */
@@ -180,7 +184,7 @@ export const FM_OPTIONS = {
   alsIterations: integerOption({ default: FM_DEFAULTS.alsIterations, min: 0, max: 10_000, description: "ALS iterations with --training als" }),
   alsCgSteps: integerOption({ default: FM_DEFAULTS.alsCgSteps, min: 0, max: 1024, cli: false, description: "CG steps per row and ALS iteration (0: exact)" }),
   itemRegularization: numberOption({ default: FM_DEFAULTS.itemRegularization, cli: false, description: "L2 penalty of the item-side features with --training als" }),
-  alsInitStd: numberOption({ default: FM_DEFAULTS.alsInitStd, allowZero: true, cli: false, description: "standard deviation of the initial item-side factors with --training als" }),
+  alsInitScale: numberOption({ default: FM_DEFAULTS.alsInitScale, allowZero: true, cli: false, description: "initial factors uniform in [0, scale) with --training als" }),
 };
 
 /** Options of the factorization method (see {@link FM_DEFAULTS} for what each does and why its default). */
@@ -219,7 +223,7 @@ function train(dataset: Dataset, p: FMOptions, context: FitContext): { model: FM
   const t1 = performance.now();
   let trained: { params: FMParams; epochs: EpochReport[] };
   if (p.training === "als") {
-    trained = trainFMAls(data, { ...p, iterations: p.alsIterations, cgSteps: p.alsCgSteps, initStd: p.alsInitStd, onEpoch: context.onEpoch, onProgress: context.onProgress });
+    trained = trainFMAls(data, { ...p, iterations: p.alsIterations, cgSteps: p.alsCgSteps, initScale: p.alsInitScale, onEpoch: context.onEpoch, onProgress: context.onProgress });
   } else {
     trained = trainFMParams(data, { ...p, onEpoch: context.onEpoch, onProgress: context.onProgress });
     // Not after 0 epochs: random items carry no taste, and users keep their (zero) initial factors.
