@@ -75,6 +75,34 @@ async function runCount(location: string): Promise<number> {
   }
 }
 
+/**
+ * `recsys serve` on `db`, asked by four clients in a loop (users 1–700) until `finish()`, which
+ * stops them and the server and says how many answers were 200 and what every other one was.
+ */
+async function serveUnderLoad(db: string): Promise<{ finish(): Promise<{ answered: number; failed: string[] }> }> {
+  const server = await serve(["--db", db, "--quiet"]);
+  let answered = 0;
+  const failed: string[] = [];
+  let stop = false;
+  const load = async (worker: number) => {
+    for (let i = worker; !stop; i += 4) {
+      const r = await fetch(`${server.url}/api/similarity/${(i % 700) + 1}`);
+      const body = await r.text();
+      if (r.status === 200) answered++;
+      else failed.push(`${r.status} ${body}`);
+    }
+  };
+  const loaders = [0, 1, 2, 3].map(load);
+  return {
+    async finish() {
+      stop = true;
+      await Promise.all(loaders);
+      await server.stop();
+      return { answered, failed };
+    },
+  };
+}
+
 /** Waits until another process holds the store's write lock (true), or `proc` exits first (false). */
 async function writeLockTaken(location: string, proc: { exitCode: number | null }): Promise<boolean> {
   const t0 = performance.now();
@@ -282,32 +310,19 @@ for (const backend of backends) {
         } finally {
           await release();
         }
-        const server = await serve(["--db", db, "--quiet"]);
-        let answered = 0;
-        const failed: string[] = [];
-        let stop = false;
-        const load = async (worker: number) => {
-          for (let i = worker; !stop; i += 4) {
-            const r = await fetch(`${server.url}/api/similarity/${(i % 700) + 1}`);
-            const body = await r.text();
-            if (r.status === 200) answered++;
-            else failed.push(`${r.status} ${body}`);
-          }
-        };
-        const loaders = [0, 1, 2, 3].map(load);
+        const load = await serveUnderLoad(db);
         let discarded;
+        let outcome;
         try {
           await Bun.sleep(100);
           expect(await waiting.exited).toBe(0);
           discarded = JSON.parse(await new Response(waiting.stdout).text());
           await Bun.sleep(100);
         } finally {
-          stop = true;
-          await Promise.all(loaders);
-          await server.stop();
+          outcome = await load.finish();
         }
-        expect(failed).toEqual([]);
-        expect(answered).toBeGreaterThan(10);
+        expect(outcome.failed).toEqual([]);
+        expect(outcome.answered).toBeGreaterThan(10);
         expect(discarded).toMatchObject({ runKey: "gap", discarded: true, shards: 2, rows: before.gap.length });
         // Only gap's rows went: the served table and the other keys' staged rows are as they were.
         expect(await rows(db)).toEqual(served);
@@ -379,19 +394,8 @@ for (const backend of backends) {
       const shards = [0, 1, 2].map((i) => spawnCli(args(i), { env: { RECSYS_RUN_KEY: "nightly-1" } }));
       const codes = await Promise.all(shards.map(async (p) => [await p.exited, await new Response(p.stderr).text()]));
       expect(codes.map(([c]) => c)).toEqual([0, 0, 0]);
-      const server = await serve(["--db", db, "--quiet"]);
-      let answered = 0;
-      const failed: string[] = [];
-      let stop = false;
-      const load = async (worker: number) => {
-        for (let i = worker; !stop; i += 4) {
-          const r = await fetch(`${server.url}/api/similarity/${(i % 700) + 1}`);
-          const body = await r.text();
-          if (r.status === 200) answered++;
-          else failed.push(`${r.status} ${body}`);
-        }
-      };
-      const loaders = [0, 1, 2, 3].map(load);
+      const load = await serveUnderLoad(db);
+      let outcome;
       try {
         await Bun.sleep(200);
         const finals = [0, 1].map(() => spawnCli(["pipeline", "--finalize", "--run-key", "nightly-1", "--db", db, "--json"]));
@@ -402,12 +406,10 @@ for (const backend of backends) {
         expect(results[0].run).toBe(results[1].run);
         await Bun.sleep(300);
       } finally {
-        stop = true;
-        await Promise.all(loaders);
-        await server.stop();
+        outcome = await load.finish();
       }
-      expect(failed).toEqual([]);
-      expect(answered).toBeGreaterThan(50);
+      expect(outcome.failed).toEqual([]);
+      expect(outcome.answered).toBeGreaterThan(50);
       const store = await openStore(db);
       try {
         expect((await store.runs()).map((r) => [r.method, r.params.shards])).toEqual([

@@ -94,20 +94,9 @@ export function pairsOf(data: FMData, alpha: number): Pairs {
       userW[from + q] = alpha * data.posWeight[p];
     });
   }
-  const itemOffsets = new Int32Array(data.nItems + 1);
-  for (let p = 0; p < n; p++) itemOffsets[userItems[p] + 1]++;
-  for (let i = 0; i < data.nItems; i++) itemOffsets[i + 1] += itemOffsets[i];
-  const fill = itemOffsets.slice(0, data.nItems);
-  const itemUsers = new Int32Array(n);
-  const itemW = new Float64Array(n);
-  // Users in increasing order within an item: the positives are grouped by user.
-  for (let u = 0; u < data.nUsers; u++) {
-    for (let p = data.userOffsets[u]; p < data.userOffsets[u + 1]; p++) {
-      const at = fill[userItems[p]]++;
-      itemUsers[at] = u;
-      itemW[at] = userW[p];
-    }
-  }
+  // By item: the transpose, users in increasing order within an item.
+  const byItem = transpose({ rows: data.nUsers, cols: data.nItems, indptr: data.userOffsets, indices: userItems, data: userW });
+  const [itemOffsets, itemUsers, itemW] = [byItem.indptr, byItem.indices, byItem.data];
   return { userOffsets: data.userOffsets, userItems, userW, itemOffsets, itemUsers, itemW };
 }
 
