@@ -242,4 +242,17 @@ describe("factorization --training als", async () => {
     const p = profileOf(big, 7);
     expect(Array.from((restored.foldIn(p) as unknown as { factors: Float64Array }).factors)).toEqual(Array.from((m1.foldIn(p) as unknown as { factors: Float64Array }).factors));
   }, 60_000);
+
+  it("after 0 iterations too, an existing user's profile folds in to its stored factors (training still ends with the exact pass)", async () => {
+    const big = await generated(300, 9);
+    const m = (await factorization.fit(big, fmParameters({ training: "als", alsIterations: 0, factors: 8 }), { threads: 1 })) as FactorizationModel;
+    const k = m.fm.k;
+    let fitted = 0;
+    for (let u = 0; u < big.users.length; u += 17) {
+      const own = m.fm.params.v.subarray(u * k, u * k + k);
+      if (own.some((x) => x !== 0)) fitted++;
+      expect(Array.from((m.foldIn(profileOf(big, u)) as unknown as { factors: Float64Array }).factors)).toEqual(Array.from(own));
+    }
+    expect(fitted).toBeGreaterThan(5);
+  }, 60_000);
 });

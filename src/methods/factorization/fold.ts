@@ -22,11 +22,10 @@ import { fitUser, type ItemSides, type Positives, type UserFitOptions } from "./
 /** What fold-in needs of the training options. */
 export interface FoldInOptions extends UserFitOptions {
   weighting: "none" | "log";
-  /** Training epochs: 0 is an untrained model, whose users (and profiles) have zero factors. */
+  /** BPR epochs: 0 is an untrained model, whose users (and profiles) have zero factors. */
   epochs: number;
-  /** With `als`, `alsIterations` plays that part. */
+  /** With `als`, training always ends with the exact user pass (after 0 iterations too), so profiles are always fitted. */
   training: "bpr" | "als";
-  alsIterations: number;
 }
 
 /** One positive of a profile: FM item, context feature (-1: none), weight. */
@@ -74,7 +73,7 @@ export function foldInFactors(data: FMData, sides: ItemSides, items: Map<string,
   const n = positives.length;
   const pos: Positives = { item: Int32Array.from(positives, (p) => p.item), weight: Float64Array.from(positives, (p) => p.weight), n };
   const factors = new Float64Array(sides.k);
-  if ((o.training === "als" ? o.alsIterations : o.epochs) > 0) fitUser(sides, pos, o, factors);
+  if (o.training === "als" || o.epochs > 0) fitUser(sides, pos, o, factors);
   return { factors, unknown };
 }
 
