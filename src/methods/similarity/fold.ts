@@ -189,7 +189,7 @@ export function explainRows(matrix: UserItemMatrix, a: SparseRow, b: SparseRow, 
     else {
       const contribution = a.data[i] * b.data[j];
       score += contribution;
-      counted += matrix.counter.adds[ca];
+      if (matrix.counter) counted += matrix.counter.adds[ca];
       items.push({ item: matrix.columns[ca], block: BLOCK_NAMES[matrix.columnBlocks[ca]], contribution, shared: true });
       i++;
       j++;
@@ -198,7 +198,7 @@ export function explainRows(matrix: UserItemMatrix, a: SparseRow, b: SparseRow, 
   // Shrinkage scales the whole score, so every item's share by the same factor (the kernel's
   // `shrink`, on the same sum of counts in the same order).
   const lambda = matrix.scheme.shrinkage;
-  if (lambda > 0) {
+  if (matrix.counter) {
     const n = counted >>> matrix.counter.shift;
     const factor = n / (n + lambda);
     score *= factor;

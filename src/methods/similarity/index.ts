@@ -167,7 +167,7 @@ export class SimilarityModel implements Model {
   readonly stages: { matrix: number; svd?: number };
   /** With `rank` > 0: the SVD and the embeddings' ranking. */
   readonly lowRank: LowRank | undefined;
-  private readonly data: SimilarityData;
+  private data: SimilarityData | undefined;
   private scratch: TopNScratch | undefined;
   private folding: FoldIndex | undefined;
 
@@ -187,7 +187,13 @@ export class SimilarityModel implements Model {
       this.lowRank = { svd, ranking: new FactorRanking(embeddings, matrix.matrix.rows, svd.k), seconds: svdSeconds };
       this.stages = { matrix: seconds, svd: (performance.now() - t0) / 1000 };
     }
-    this.data = { x: matrix.matrix, xt: transpose(matrix.matrix), shrinkage: matrix.scheme.shrinkage, counter: matrix.counter };
+  }
+
+  /** What the exact kernel reads (the matrix's transpose is built on first use: a rank never needs it). */
+  private exact(): SimilarityData {
+    const { matrix, counter } = this.matrix;
+    this.data ??= { x: matrix, xt: transpose(matrix), shrinkage: counter ? { lambda: this.matrix.scheme.shrinkage, counter } : undefined };
+    return this.data;
   }
 
   async rankAll(options: RankAllOptions = {}): Promise<Rankings> {
@@ -195,7 +201,7 @@ export class SimilarityModel implements Model {
     const lists = await rankAllPairs({
       rows: this.matrix.matrix.rows,
       topN: options.topN ?? 10,
-      data: this.data,
+      data: this.exact(),
       setup: similarityKernel,
       worker: WORKER,
       threads: options.threads,
@@ -213,7 +219,8 @@ export class SimilarityModel implements Model {
     const scratch = this.scratch;
     const self = typeof subject === "number" ? subject : -1;
     const row = typeof subject === "number" ? undefined : (subject as SimilarityProfile).row;
-    return queryTopN(options.n ?? 10, (offer) => scoreUser(this.data, self, scratch, offer, row), options);
+    const data = this.exact();
+    return queryTopN(options.n ?? 10, (offer) => scoreUser(data, self, scratch, offer, row), options);
   }
 
   foldIn(profile: Profile): FoldedProfile {

@@ -112,17 +112,18 @@ export function gatherEntries(indices: Int32Array, data: Float64Array, from: num
  * Scores rows [start, end) against every later row and offers each positive score to both rows'
  * selections in `heaps`. `xt` must be `transpose(x)`.
  */
-export function accumulateRows(x: CSR, xt: CSR, start: number, end: number, heaps: RowSelections, scratch: TopNScratch, shrinkage = 0, counter: ShrinkageCounter = everyColumn(x.cols)): void {
+export function accumulateRows(x: CSR, xt: CSR, start: number, end: number, heaps: RowSelections, scratch: TopNScratch, shrinkage?: Shrinkage): void {
   const { acc, seen, touched, overlap } = scratch;
   const floor = heaps.floor;
-  const count = shrinkage > 0;
-  const adds = count ? counter.adds : null;
-  const shift = counter.shift;
+  const count = shrinkage !== undefined;
+  const adds = shrinkage?.counter.adds ?? null;
+  const shift = shrinkage?.counter.shift ?? 0;
+  const lambda = shrinkage?.lambda ?? 0;
   for (let u = start; u < end; u++) {
     const nTouched = gatherRow(x, xt, u, true, scratch, adds);
     for (let t = 0; t < nTouched; t++) {
       const v = touched[t];
-      const s = count ? shrink(acc[v], overlap[v] >>> shift, shrinkage) : acc[v];
+      const s = count ? shrink(acc[v], overlap[v] >>> shift, lambda) : acc[v];
       acc[v] = 0;
       if (count) overlap[v] = 0;
       else seen[v] = 0;
@@ -139,22 +140,20 @@ export function accumulateRows(x: CSR, xt: CSR, start: number, end: number, heap
 export interface SimilarityData {
   x: CSR;
   xt: CSR;
-  /** Shrinkage λ (0: none), see {@link shrink}. */
-  shrinkage?: number;
-  /** How shrinkage's n is counted (default: every shared column counts 1). */
-  counter?: ShrinkageCounter;
+  /** Shrinkage, see {@link shrink} (absent: none). */
+  shrinkage?: Shrinkage;
 }
 
-/** The counter by which every one of `cols` shared columns counts 1. */
-function everyColumn(cols: number): ShrinkageCounter {
-  return { adds: new Int32Array(cols).fill(1), shift: 0 };
+/** Shrinkage λ > 0 and how its n is counted. */
+export interface Shrinkage {
+  lambda: number;
+  counter: ShrinkageCounter;
 }
 
 /** The similarity pair kernel for the top-n driver (the same on every thread). */
 export const similarityKernel: KernelSetup<SimilarityData> = (data, sel) => {
   const scratch = topNScratch(data.x.rows);
-  const counter = data.counter ?? everyColumn(data.x.cols);
-  return (start, end) => accumulateRows(data.x, data.xt, start, end, sel, scratch, data.shrinkage ?? 0, counter);
+  return (start, end) => accumulateRows(data.x, data.xt, start, end, sel, scratch, data.shrinkage);
 };
 
 /** A sparse query row: column ids (increasing) and values, in the matrix's column space. */
@@ -171,11 +170,10 @@ export interface SparseRow {
  */
 export function scoreUser(data: SimilarityData, self: number, scratch: TopNScratch, offer: (id: number, score: number) => void, row?: SparseRow): void {
   const { acc, seen, touched, overlap } = scratch;
-  const lambda = data.shrinkage ?? 0;
-  const count = lambda > 0;
-  const counter = count ? data.counter ?? everyColumn(data.x.cols) : null;
-  const shift = counter?.shift ?? 0;
-  const adds = counter?.adds ?? null;
+  const count = data.shrinkage !== undefined;
+  const lambda = data.shrinkage?.lambda ?? 0;
+  const shift = data.shrinkage?.counter.shift ?? 0;
+  const adds = data.shrinkage?.counter.adds ?? null;
   const nTouched = row ? gatherEntries(row.indices, row.data, 0, row.indices.length, -1, data.xt, scratch, adds) : gatherRow(data.x, data.xt, self, false, scratch, adds);
   for (let t = 0; t < nTouched; t++) {
     const v = touched[t];

@@ -47,8 +47,8 @@ export interface UserItemMatrix {
   weighting: Partial<Record<BlockName, BlockWeighting>>;
   /** Rows of the data the weighting was computed on (N). */
   rows: number;
-  /** How the kernel counts shrinkage's n: see {@link ShrinkageCounter}. */
-  counter: ShrinkageCounter;
+  /** How the kernel counts shrinkage's n (see {@link ShrinkageCounter}); null without shrinkage. */
+  counter: ShrinkageCounter | null;
 }
 
 /**
@@ -179,7 +179,7 @@ export function weightInteractions(interactions: Interactions, weights: Partial<
     scheme,
     weighting,
     rows,
-    counter: shrinkageCounter(matrix, columns, scheme.shrinkageCount),
+    counter: scheme.shrinkage > 0 ? shrinkageCounter(matrix, columns, scheme.shrinkageCount) : null,
   };
 }
 
