@@ -232,10 +232,9 @@ export function featureStep(
  * The loss L of the module comment at the current parameters (not normalised): Σ over every pair
  * by the Gram trick, Σ_{u,i} ⟨v_u, S_i⟩² = ⟨G, SᵀS⟩, plus the observed pairs' corrections.
  */
-export function alsLoss(data: FMData, params: FMParams, pairs: Pairs, lambdaUser: number, lambdaItem: number, fi: FeatureItems = featureItems(data)): number {
+export function alsLoss(data: FMData, params: FMParams, pairs: Pairs, lambdaUser: number, lambdaItem: number, fi: FeatureItems = featureItems(data), g = userGram(params.v, data.nUsers, params.k)): number {
   const { k, v } = params;
   const sides = itemSides(data, params, 0);
-  const g = userGram(v, data.nUsers, k);
   let loss = 0;
   for (let a = 0; a < k * k; a++) loss += g[a] * sides.gram[a];
   for (let u = 0; u < data.nUsers; u++) {
@@ -268,10 +267,9 @@ export function userStep(data: FMData, params: FMParams, pairs: Pairs, o: AlsFit
   }
 }
 
-/** The item-side step: every item-side feature in id order (item ids, tags, levels), each given the rest. */
-export function itemStep(data: FMData, params: FMParams, pairs: Pairs, fi: FeatureItems, lambda: number, steps: number): void {
+/** The item-side step: every item-side feature in id order (item ids, tags, levels), each given the rest; `g` is the users' Gram matrix. */
+export function itemStep(data: FMData, params: FMParams, pairs: Pairs, fi: FeatureItems, lambda: number, steps: number, g = userGram(params.v, data.nUsers, params.k)): void {
   const { k, v } = params;
-  const g = userGram(v, data.nUsers, k);
   const sums = itemSides(data, params, 0).sums;
   const s = featureScratch(k);
   for (let f = data.itemBase; f < data.nFeatures; f++) featureStep(k, v, sums, g, lambda, pairs, fi, f, steps, s);
@@ -305,14 +303,17 @@ export function trainFMAls(data: FMData, o: AlsFitOptions): { params: FMParams; 
   let confidence = data.nUsers * data.nItems;
   for (const w of pairs.userW) confidence += w;
   const epochs: EpochReport[] = [];
+  // The users' Gram matrix: the loss after a users step needs it, and so does the next item step.
+  let g = userGram(v, data.nUsers, k);
   for (let it = 0; it < o.iterations; it++) {
     const t0 = performance.now();
     o.onProgress?.("train", it, o.iterations);
-    itemStep(data, params, pairs, fi, o.itemRegularization, o.cgSteps);
+    itemStep(data, params, pairs, fi, o.itemRegularization, o.cgSteps, g);
     // The last users step is the exact pass: fold-in then fits a profile exactly as these users.
     if (it < o.iterations - 1) userStep(data, params, pairs, o);
     else userPass(data, params, o);
-    const loss = alsLoss(data, params, pairs, o.userRegularization, o.itemRegularization, fi) / confidence;
+    g = userGram(v, data.nUsers, k);
+    const loss = alsLoss(data, params, pairs, o.userRegularization, o.itemRegularization, fi, g) / confidence;
     // No sampled AUC or learning rate: neither exists here (the loss is normalised by Σ c, as the als method's).
     const st: EpochReport = { epoch: it + 1, epochs: o.iterations, loss, seconds: (performance.now() - t0) / 1000 };
     epochs.push(st);
