@@ -12,6 +12,7 @@
  * for 561k rows).
  */
 import type { SQL } from "bun";
+import { latestPgIngest } from "./pg-schema.ts";
 import type { InputColumns } from "../dataset.ts";
 import { InputError, quoteValue } from "../read/errors.ts";
 import { SCHEMA, TABLE_NAMES, type ColumnSpec, type TableName } from "../read/schema.ts";
@@ -52,9 +53,7 @@ export async function loadInputColumns(sql: SQL): Promise<{ columns: InputColumn
     await tx`SET LOCAL extra_float_digits = 3`;
     const out: Partial<Record<TableName, Columns>> = {};
     for (const table of TABLE_NAMES) out[table] = await readTable(tx, table);
-    const [{ exists }] = await tx`SELECT to_regclass('recsys_ingests') IS NOT NULL AS exists`;
-    const ingest = exists ? (await tx`SELECT max(id) AS id FROM recsys_ingests`)[0].id : null;
-    return { columns: out as unknown as InputColumns, ingest: ingest === null ? null : Number(ingest) };
+    return { columns: out as unknown as InputColumns, ingest: await latestPgIngest(tx) };
   });
 }
 

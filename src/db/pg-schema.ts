@@ -3,11 +3,20 @@
  * `recsys_ingests` and `recsys_runs`, and a rankings table. The README's "Postgres" section shows
  * {@link inputTablesDDL} verbatim (a test keeps them equal).
  */
+import type { SQL } from "bun";
 import { SCHEMA, TABLE_NAMES, type ColumnKind, type TableName } from "../read/schema.ts";
 import type { RunRow } from "./store.ts";
 
 export const INGESTS_TABLE = "recsys_ingests";
 export const RUNS_TABLE = "recsys_runs";
+
+/** The id of the newest ingest, or null when there is none (or no ingests table): SQLite's `latestIngest`. */
+export async function latestPgIngest(tx: SQL): Promise<number | null> {
+  const [{ exists }] = await tx.unsafe(`SELECT to_regclass('${INGESTS_TABLE}') IS NOT NULL AS exists`);
+  if (!exists) return null;
+  const [{ id }] = await tx.unsafe(`SELECT max(id) AS id FROM ${INGESTS_TABLE}`);
+  return id === null ? null : Number(id);
+}
 
 /** Numbers are double precision (sums of seconds divide as floats); everything else is text, as in SQLite. */
 export function pgType(kind: ColumnKind): "double precision" | "text" {

@@ -10,7 +10,7 @@ import type { ModelState } from "../methods/method.ts";
 import { copyIn, copyText, CHUNK_ROWS } from "./pg-copy.ts";
 import { saveModel } from "./pg-models.ts";
 import { recordRun, swapIn, validatePgTableName } from "./pg-rankings.ts";
-import { INGESTS_TABLE, quoteIdent, rankingsDDL } from "./pg-schema.ts";
+import { latestPgIngest, quoteIdent, rankingsDDL } from "./pg-schema.ts";
 import {
   planDiscard,
   planFinalize,
@@ -146,14 +146,8 @@ async function shardRecords(tx: SQL, runKey: string): Promise<ShardRecord[]> {
  */
 export async function finalizeShards(tx: SQL, runKey: string, location: string, runById: (id: number) => Promise<RunRow>, options: FinalizeOptions = {}): Promise<{ run: RunRow; swapped: boolean }> {
   await ensureTables(tx);
-  const [{ exists }] = await tx.unsafe(`SELECT to_regclass('${INGESTS_TABLE}') IS NOT NULL AS exists`);
-  const ingest = exists ? (await tx.unsafe(`SELECT max(id) AS id FROM ${INGESTS_TABLE}`))[0].id : null;
   const records = await shardRecords(tx, runKey);
-  if (records.length === 0) {
-    const discarded = await discardRecord(tx, runKey);
-    if (discarded) throw new RunDiscardedError(runKey, discarded.discardedAt);
-  }
-  const plan = planFinalize(runKey, records, ingest === null ? null : Number(ingest), location, options);
+  const plan = planFinalize(runKey, records, await latestPgIngest(tx), location, options, records.length ? null : await discardRecord(tx, runKey));
   if (plan.kind === "done") return { run: await runById(plan.runId), swapped: false };
   const t0 = performance.now();
   const table = validatePgTableName(plan.table);
@@ -209,8 +203,7 @@ async function discardRecord(tx: SQL, runKey: string): Promise<DiscardRecord | n
 export async function stagedRuns(tx: SQL, location: string): Promise<StagedRun[]> {
   if (!(await exists(tx, SHARDS_TABLE))) return [];
   const rows: Record<string, unknown>[] = await tx.unsafe(`SELECT * FROM ${SHARDS_TABLE} WHERE finalized_run IS NULL ORDER BY run_key, shard`);
-  const ingest = (await exists(tx, INGESTS_TABLE)) ? (await tx.unsafe(`SELECT max(id) AS id FROM ${INGESTS_TABLE}`))[0].id : null;
-  return summarizeStaged(rows.map(toShardRecord), ingest === null ? null : Number(ingest), location);
+  return summarizeStaged(rows.map(toShardRecord), await latestPgIngest(tx), location);
 }
 
 /**

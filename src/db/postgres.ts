@@ -26,7 +26,7 @@ import type { Fingerprint } from "../fingerprint.ts";
 import type { ModelState } from "../methods/method.ts";
 import { PgTableReader } from "./pg-reader.ts";
 import { lastRun, validatePgTableName, writeRankings } from "./pg-rankings.ts";
-import { INGESTS_DDL, INGESTS_TABLE, inputTableDDL } from "./pg-schema.ts";
+import { INGESTS_DDL, INGESTS_TABLE, inputTableDDL, latestPgIngest } from "./pg-schema.ts";
 import { PgUrlError, type PgUrl } from "./pg-url.ts";
 import { discardShards, finalizeShards, stagedRuns, stageShard } from "./pg-shards.ts";
 import { RunDiscardedError, RunFinalizedError, RunNotDiscardableError, ShardsNotReadyError, UnknownRunKeyError, type DiscardResult, type FinalizeOptions, type ShardJob, type ShardRecord, type StagedRun } from "./shard-records.ts";
@@ -89,9 +89,7 @@ export class PostgresStore implements RankingsStore {
       const { rankings, run, model } = early ?? (await job.ranked);
       if (job.inputIngest !== undefined && !job.input) {
         // The input ranked must still be the input stored (the lock is held: no ingest can commit now).
-        const [{ exists }] = await tx.unsafe(`SELECT to_regclass('${INGESTS_TABLE}') IS NOT NULL AS exists`);
-        const id = exists ? (await tx.unsafe(`SELECT max(id) AS id FROM ${INGESTS_TABLE}`))[0].id : null;
-        const current = id === null ? null : Number(id);
+        const current = await latestPgIngest(tx);
         if (current !== job.inputIngest) throw new StaleInputError(this.location, job.inputIngest, current);
       }
       const stages = ingest === undefined ? run.stages : { ...run.stages, ingest };

@@ -195,10 +195,12 @@ const plural = (n: number, word: string) => `${word}${n === 1 ? "" : "s"}`;
 /**
  * Decides a finalize of `runKey` from its shard records (read inside the finalize's write
  * transaction) and the store's current ingest. Throws {@link ShardsNotReadyError} naming what is
- * wrong; nothing has been written then.
+ * wrong, or {@link RunDiscardedError} when no record is left because the key was discarded
+ * (`discarded`, its discard record); nothing has been written then.
  */
-export function planFinalize(runKey: string, records: ShardRecord[], currentIngest: number | null, location: string, options: FinalizeOptions = {}): FinalizePlan {
+export function planFinalize(runKey: string, records: ShardRecord[], currentIngest: number | null, location: string, options: FinalizeOptions = {}, discarded: DiscardRecord | null = null): FinalizePlan {
   if (records.length === 0) {
+    if (discarded) throw new RunDiscardedError(runKey, discarded.discardedAt);
     throw new ShardsNotReadyError(`no shard of run ${JSON.stringify(runKey)} is staged in ${location}: run \`recsys pipeline --shards N --shard I --run-key ${runKey}\` for every I first; nothing was swapped in`);
   }
   const finalized = records.find((r) => r.finalizedRun !== null);

@@ -154,11 +154,7 @@ export function shardRecords(db: Database, runKey: string): ShardRecord[] {
  */
 export function finalizeShards(db: Database, runKey: string, location: string, lastRun: (id: number) => RunRow, options: FinalizeOptions = {}): { run: RunRow; swapped: boolean } {
   const records = shardRecords(db, runKey);
-  if (records.length === 0) {
-    const discarded = discardRecord(db, runKey);
-    if (discarded) throw new RunDiscardedError(runKey, discarded.discardedAt);
-  }
-  const plan = planFinalize(runKey, records, latestIngest(db), location, options);
+  const plan = planFinalize(runKey, records, latestIngest(db), location, options, records.length ? null : discardRecord(db, runKey));
   if (plan.kind === "done") return { run: lastRun(plan.runId), swapped: false };
   const t0 = performance.now();
   const table = validateTableName(plan.table);
