@@ -12,6 +12,8 @@ import { autoThreads, defaultThreads, maxThreads } from "../src/parallel.ts";
 import { runPipeline } from "../src/pipeline.ts";
 import { MAX_TOP_N } from "../src/rank/driver.ts";
 import { fit } from "../src/fit.ts";
+import { methodFlags } from "../src/methods/registry.ts";
+import { kindIndex, recommendItems } from "../src/recommend.ts";
 import { runCli } from "./fixtures/cli.ts";
 import { syntheticDataset } from "./fixtures/synthetic-dataset.ts";
 
@@ -31,6 +33,16 @@ describe("resource flags have upper bounds", () => {
     [["pipeline", "--method", "factorization", "--factors", "100000"], '--factors must be an integer in 1..1024, got "100000"'],
     [["pipeline", "--method", "factorization", "--epochs", "1000000"], '--epochs must be an integer in 0..10000, got "1000000"'],
     [["pipeline", "--method", "factorization", "--negatives", "5000"], '--negatives must be an integer in 1..1000, got "5000"'],
+    [["pipeline", "--method", "als", "--iterations", "1000000"], '--iterations must be an integer in 1..10000, got "1000000"'],
+    [["pipeline", "--method", "als", "--cg-steps", "5000"], '--cg-steps must be an integer in 1..1024, got "5000"'],
+    [["pipeline", "--method", "als", "--factors", "100000"], '--factors must be an integer in 1..1024, got "100000"'],
+    [["pipeline", "--method", "factorization", "--training", "als", "--als-iterations", "1000000"], '--als-iterations must be an integer in 0..10000, got "1000000"'],
+    [["pipeline", "--method", "similarity", "--rank", "5000"], '--rank must be an integer in 0..4096, got "5000"'],
+    [["pipeline", "--method", "similarity", "--shrinkage", "1e7"], '--shrinkage must be a number in [0, 1000000], got "1e7"'],
+    [["pipeline", "--method", "similarity", "--rank", "0x10"], '--rank must be an integer in 0..4096, got "0x10"'],
+    // Seeds are folded to 32 bits by the generators: 2^32 would be seed 0 again.
+    [["pipeline", "--method", "als", "--seed", "4294967296"], '--seed must be an integer in 0..4294967295, got "4294967296"'],
+    [["evaluate", "--seed", "4294967296"], '--seed must be an integer in 0..4294967295, got "4294967296"'],
     [["evaluate", "--cutoff", "5000"], `--cutoff must be an integer in 1..${MAX_TOP_N}, got "5000"`],
     [["evaluate", "--top-n", "5000"], `--top-n must be an integer in 1..${MAX_TOP_N}, got "5000"`],
   ];
@@ -42,6 +54,37 @@ describe("resource flags have upper bounds", () => {
       expect(existsSync(join(work, "never"))).toBe(false);
     });
   }
+
+  for (const [args, message] of [
+    [["recommend", "1", "--neighbors", "1000000000"], `--neighbors must be an integer in 1..${MAX_TOP_N}, got "1000000000"`],
+    [["recommend", "1", "--n", "1001"], `--n must be an integer in 1..${MAX_TOP_N}, got "1001"`],
+    [["similar", "1", "--n", "1000000000"], `--n must be an integer in 1..${MAX_TOP_N}, got "1000000000"`],
+  ] as const) {
+    it(`${args.join(" ")}: usage error before the database is opened (recommend --neighbors 1e9 ran out of memory)`, () => {
+      const r = runCli([...args, "--db", never]);
+      expect(r.err).toContain(message);
+      expect(r.code).toBe(2);
+      expect(existsSync(join(work, "never"))).toBe(false);
+    });
+  }
+
+  it("every integer flag of every method has an upper bound (a new method's flags too)", () => {
+    for (const f of methodFlags()) {
+      for (const { method, spec } of f.methods) {
+        // Integer options refuse a fraction; those must also refuse a trillion.
+        const isInteger = (() => { try { spec.parse("1.5", `--${f.flag}`); return false; } catch (e) { return /must be an integer/.test(String(e)); } })();
+        if (!isInteger) continue;
+        expect(() => spec.parse("1000000000000", `--${f.flag}`), `${method.name} --${f.flag}`).toThrow(/must be an integer in \d+\.\.\d+/);
+      }
+    }
+  });
+
+  it("generate --seed is bounded like every seed", () => {
+    const r = runCli(["generate", "--users", "10", "--seed", "4294967296", "--out", join(work, "never-generated")]);
+    expect(r.code).toBe(2);
+    expect(r.err).toContain('--seed must be an integer in 0..4294967295, got "4294967296"');
+    expect(existsSync(join(work, "never-generated"))).toBe(false);
+  });
 
   it("generate --users is bounded too", () => {
     const r = runCli(["generate", "--users", "100000000", "--out", join(work, "never-generated")]);
@@ -69,6 +112,17 @@ describe("the library checks the same bounds", () => {
     const error = await runPipeline({ input: { dataDir: join(work, "no-such-dir") }, store: db, method: "similarity", threads: 1000 }).catch((e) => e);
     expect(error).toBeInstanceOf(RangeError);
     expect(existsSync(db)).toBe(false);
+  });
+
+  it("recommendItems takes a neighbours count past the users as all of them (1e9 ran out of memory)", async () => {
+    const dataset = syntheticDataset({ users: 30, seed: 3 });
+    const model = await fit(dataset, "similarity");
+    const index = kindIndex(model.dataset, "courses");
+    for (let u = 0; u < 5; u++) {
+      const all = recommendItems(model, index, u, {}, { n: 5, neighbors: model.dataset.users.length });
+      expect(all.length).toBeGreaterThan(0);
+      expect(recommendItems(model, index, u, {}, { n: 5, neighbors: 1e9 })).toEqual(all);
+    }
   });
 
   it("rankAll refuses a top-n past the bound, and never gives more than users − 1 neighbours", async () => {

@@ -3,6 +3,7 @@ import { openStore, MissingTablesError } from "../../src/db/store.ts";
 import type { Dataset } from "../../src/dataset.ts";
 import { evaluate, type EvaluationReport } from "../../src/evaluate.ts";
 import { getMethod, methodNames, methods } from "../../src/methods/registry.ts";
+import { MAX_SEED } from "../../src/methods/method.ts";
 import { InputError } from "../../src/read/errors.ts";
 import { readTables } from "../../src/read/index.ts";
 import { formatSummary } from "../../src/read/summary.ts";
@@ -64,7 +65,7 @@ export default defineCommand({
 
 /** The flags `evaluate` and `tune` share (the split, the vote, threads), checked, and the dataset they read. */
 export async function splitArgs(args: Record<string, unknown>) {
-  const seed = positiveInt(typeof args.seed === "string" ? args.seed : undefined, "seed", 42, 0);
+  const seed = positiveInt(typeof args.seed === "string" ? args.seed : undefined, "seed", 42, 0, MAX_SEED);
   const fraction = positiveNumber(args.fraction as string | undefined, "fraction", 0.2);
   if (!(fraction < 1)) throw new CliError(`--fraction must lie strictly between 0 and 1, got ${JSON.stringify(args.fraction)}`);
   const neighbors = topNArg(args["top-n"] as string | undefined, "top-n", 20);

@@ -4,6 +4,7 @@ import { existsSync } from "node:fs";
 import { generate } from "../../src/generate/index.ts";
 import { InputError } from "../../src/read/errors.ts";
 import { CliError, jsonArg, log, positiveInt, printJson, progress, seconds } from "../common.ts";
+import { MAX_SEED } from "../../src/methods/method.ts";
 
 /** Most users generated: 100k users are 300 MB of CSV, so this is 30 GB of disk. */
 const MAX_USERS = 10_000_000;
@@ -23,7 +24,7 @@ export default defineCommand({
   },
   async run({ args }) {
     const users = positiveInt(args.users, "users", 0, 1, MAX_USERS);
-    const seed = positiveInt(args.seed, "seed", 42, 0);
+    const seed = positiveInt(args.seed, "seed", 42, 0, MAX_SEED);
     if (!args.out) throw new CliError("--out DIR is required");
     const courseTags = args["course-tags"];
     if (courseTags && !existsSync(courseTags)) throw new CliError(`--course-tags: no such file: ${courseTags}`);

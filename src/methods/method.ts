@@ -243,6 +243,17 @@ export function flagName(option: string): string {
 
 // Option kinds the methods share.
 
+/**
+ * Largest seed: the generators (src/random.ts) fold a seed to 32 bits, so 2^32 would silently be
+ * seed 0 again; a larger seed is refused rather than aliased.
+ */
+export const MAX_SEED = 0xffff_ffff;
+
+/** A random-seed option: an integer in 0..{@link MAX_SEED}. */
+export function seedOption(o: { default: number; description: string }): OptionSpec<number> {
+  return integerOption({ ...o, min: 0, max: MAX_SEED, valueHint: "S" });
+}
+
 const INTEGER_TEXT = /^[+]?\d+$/;
 const NUMBER_TEXT = /^[+]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
 

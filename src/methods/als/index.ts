@@ -21,6 +21,7 @@ import type { Rankings } from "../../types.ts";
 import {
   checkSubject,
   integerOption,
+  seedOption,
   numberOption,
   type EpochReport,
   type ExplainOptions,
@@ -77,12 +78,12 @@ export const ALS_DEFAULTS = {
 
 /** The als method's options: defaults, checks and CLI flags. */
 export const ALS_OPTIONS = {
-  factors: integerOption({ default: ALS_DEFAULTS.factors, min: 1, valueHint: "K", description: "latent factors" }),
+  factors: integerOption({ default: ALS_DEFAULTS.factors, min: 1, max: 1024, valueHint: "K", description: "latent factors" }),
   regularization: numberOption({ default: ALS_DEFAULTS.regularization, allowZero: true, valueHint: "L2", description: "L2 penalty" }),
   alpha: numberOption({ default: ALS_DEFAULTS.alpha, allowZero: true, valueHint: "A", description: "confidence of an observed pair: 1 + alpha · strength" }),
-  iterations: integerOption({ default: ALS_DEFAULTS.iterations, min: 1, description: "ALS iterations (item then user half-step)" }),
-  cgSteps: integerOption({ default: ALS_DEFAULTS.cgSteps, min: 1, description: "conjugate-gradient steps per row and half-step" }),
-  seed: integerOption({ default: ALS_DEFAULTS.seed, min: 0, valueHint: "S", description: "random seed" }),
+  iterations: integerOption({ default: ALS_DEFAULTS.iterations, min: 1, max: 10_000, description: "ALS iterations (item then user half-step)" }),
+  cgSteps: integerOption({ default: ALS_DEFAULTS.cgSteps, min: 1, max: 1024, description: "conjugate-gradient steps per row and half-step" }),
+  seed: seedOption({ default: ALS_DEFAULTS.seed, description: "random seed" }),
   interestStrength: numberOption({ default: ALS_DEFAULTS.interestStrength, allowZero: true, cli: false, description: "strength of a followed interest tag (0 leaves interests out)" }),
   courseStrength: numberOption({ default: ALS_DEFAULTS.courseStrength, allowZero: true, cli: false, description: "strength of a viewed course (0 leaves courses out)" }),
   assessmentStrength: numberOption({ default: ALS_DEFAULTS.assessmentStrength, allowZero: true, cli: false, description: "strength of a taken assessment (0 leaves assessments out)" }),

@@ -24,7 +24,7 @@ import type { Profile } from "../../profile.ts";
 import { explainCosine } from "../../rank/explain-factors.ts";
 import { FactorRanking, normalizeRows as normalizeFactorRows } from "../../rank/factors.ts";
 import { projectRow, projectRows, randomizedSvd, type TruncatedSvd } from "../../matrix/svd.ts";
-import { checkSubject, choiceOption, integerOption, numberOption, type ExplainOptions, type Explanation, type FoldedProfile, type Method, type Model, type ModelState, type OptionSpec, type QueryOptions, type RankAllOptions, type Subject } from "../method.ts";
+import { checkSubject, choiceOption, integerOption, numberOption, seedOption, type ExplainOptions, type Explanation, type FoldedProfile, type Method, type Model, type ModelState, type OptionSpec, type QueryOptions, type RankAllOptions, type Subject } from "../method.ts";
 import { explainRows, foldIndex, foldInRow, type FoldIndex } from "./fold.ts";
 import { scoreUser, similarityKernel, similaritySlice, topNScratch, type SimilarityData, type SparseRow, type TopNScratch } from "./kernel.ts";
 import { buildUserItemMatrix, SHRINKAGE_COUNTS, type BlockStats, type MatrixScheme, type ShrinkageCount, type UserItemMatrix } from "./matrix.ts";
@@ -354,7 +354,7 @@ export const similarity: Method<SimilarityOptions> = {
       description: "what shrinkage's n counts: items (interests, courses, assessments; not course tags) or columns (course tags too)",
     }),
     rank: integerOption({ default: 0, min: 0, max: 4096, valueHint: "K", description: "rank k of a truncated SVD of the weighted matrix: users ranked by cosine of their k-dim embeddings (0: exact sparse cosine; at most min(users, items))" }),
-    seed: integerOption({ default: SIMILARITY_SEED, min: 0, valueHint: "S", description: "random seed (of the SVD with --rank)" }),
+    seed: seedOption({ default: SIMILARITY_SEED, description: "random seed (of the SVD with --rank)" }),
   },
   // With a rank, shrinkage (a count of shared items) has no meaning: its default is dropped, and
   // giving it is an error rather than a silent no-op.
