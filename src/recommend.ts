@@ -143,7 +143,8 @@ export function recommendItems(model: Model, index: ItemIndex, subject: Subject,
   const seen = typeof subject === "number" ? index.ids.subarray(index.offsets[subject], index.offsets[subject + 1]) : (items.seen ?? []);
   if (opts.excludeSeen !== false) for (const i of seen) scratch.own[i] = 1;
   for (const i of items.exclude ?? []) scratch.own[i] = 1;
-  const neighbors = model.similarUsers(subject, { n: limit });
+  // No subject has more than users − 1 neighbours: a huge `neighbors` must not size a heap (1e9 ran out of memory).
+  const neighbors = model.similarUsers(subject, { n: Math.min(limit, Math.max(model.dataset.users.length, 1)) });
   const cands = collectVotes(index, neighbors.ids, neighbors.scores, neighbors.ids.length, scratch);
   const votes = Float64Array.from(scratch.score);
   clearVotes(cands, scratch);

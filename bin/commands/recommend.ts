@@ -1,7 +1,7 @@
 import { defineCommand } from "citty";
 import type { RecommendAnswer } from "../../src/recommender.ts";
 import { askArgs, askServer, asCliErrors, openLocalStore, openTable, readHandles, readProfile, userArg } from "../ask.ts";
-import { CliError, positiveInt } from "../common.ts";
+import { CliError, topNArg } from "../common.ts";
 import { reportUnknown } from "./similar.ts";
 
 const KINDS = ["courses", "interests", "assessments"] as const;
@@ -36,8 +36,8 @@ export default defineCommand({
     if (!kind) throw new CliError(`--kind must be one of ${KINDS.join(", ")}, got ${JSON.stringify(args.kind)}`);
     const using = args.using === "neighbors" || args.using === "model" ? args.using : undefined;
     if (!using) throw new CliError(`--using must be neighbors or model, got ${JSON.stringify(args.using)}`);
-    const n = positiveInt(args.n, "n", 10);
-    const neighbors = positiveInt(args.neighbors, "neighbors", 20);
+    const n = topNArg(args.n, "n", 10);
+    const neighbors = topNArg(args.neighbors, "neighbors", 20);
     const exclude = args.exclude === undefined ? undefined : readHandles(args.exclude, "exclude", false);
     const profile = args.profile === undefined ? undefined : readProfile(args.profile);
     const excludeSeen = args["include-seen"] !== true;

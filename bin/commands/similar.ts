@@ -1,7 +1,7 @@
 import { defineCommand } from "citty";
 import type { Explanation } from "../../src/methods/method.ts";
 import { askArgs, askServer, asCliErrors, openLocalStore, openTable, readHandles, readProfile, userArg } from "../ask.ts";
-import { CliError, log, positiveInt } from "../common.ts";
+import { CliError, log, topNArg } from "../common.ts";
 
 interface Row {
   similar: string;
@@ -45,7 +45,7 @@ export default defineCommand({
   async run({ args }) {
     // Every flag is checked before the database or the server is touched.
     const user = userArg(args);
-    const n = args.n === undefined ? undefined : positiveInt(args.n, "n", 10);
+    const n = args.n === undefined ? undefined : topNArg(args.n, "n", 10);
     const exclude = args.exclude === undefined ? undefined : readHandles(args.exclude, "exclude", false);
     const within = args.within === undefined ? undefined : readHandles(args.within, "within", true);
     let minScore: number | undefined;
