@@ -758,6 +758,44 @@ describe("slow and hostile clients (issue 14)", () => {
     }
   }, 30_000);
 
+  it("does not read from a client owed answers it is not taking: what it goes on sending stays in the kernel (it meets backpressure), never in the server's memory, so it is not cut for it", async () => {
+    // 64 KiB answers fill the kernel's buffers; then 1 MiB more of requests, more than the server
+    // may hold unparsed for a connection (about 208 KiB): read, they would get the client cut.
+    const big = JSON.stringify("x".repeat(64 * 1024));
+    let handled = 0;
+    const server = listen(() => {
+      handled++;
+      return { status: 200, body: big };
+    }, { hostname: "127.0.0.1", port: 0 });
+    try {
+      let closed = false;
+      const sock = await Bun.connect({
+        hostname: "127.0.0.1",
+        port: server.port,
+        socket: { data() {}, close: () => void (closed = true), error: () => void (closed = true) },
+      });
+      sock.pause();
+      sock.write(Array.from({ length: 200 }, (_, i) => requestText("GET", `/${i}`)).join(""));
+      expect(await until(() => handled > 0 && !closed, 5000)).toBe(true);
+      await Bun.sleep(300); // the answers stop: the kernel's buffers are full
+      const piece = requestText("GET", "/more").repeat(200); // about 8 KiB
+      let sent = 0;
+      for (let i = 0; i < 128 && !closed; i++) {
+        const n = sock.write(piece);
+        if (n < piece.length) break; // the client's own buffers are full: backpressure reached it
+        sent += n;
+        await Bun.sleep(5);
+      }
+      await Bun.sleep(500);
+      expect(sent).toBeGreaterThan(0);
+      expect(closed).toBe(false);
+      expect(handled).toBeLessThan(200);
+      sock.end();
+    } finally {
+      await server.stop(0);
+    }
+  }, 20_000);
+
   it("cuts a client with more than 64 KiB of pipelined requests waiting (it is not waiting for answers), so its input costs bounded memory", async () => {
     let handled = 0;
     const server = listen(
