@@ -156,7 +156,8 @@ describe("writeRankings", () => {
     expect(tableExists(after, "user_ranking__recsys_next")).toBe(false);
     expect(lastRun(after, "user_ranking")!.method).toBe("similarity");
     after.close();
-  });
+    // Its own wait for the WAL allows 10 s (a busy machine): bun's 5 s default cut it short.
+  }, 20_000);
 
   it("readers see the old table or the whole new one while a writer swaps", async () => {
     const path = join(dir, "swap.db");
