@@ -357,9 +357,9 @@ describe("als fold-in", () => {
 describe("als options", () => {
   it("has the options an implicit user knows, with checked values and messages that name the option", () => {
     expect(resolveOptions(als, {})).toMatchObject({ factors: 64, regularization: 1, alpha: 4, iterations: 15, cgSteps: 1, seed: 42 });
-    expect(() => resolveOptions(als, { factors: 0 })).toThrow("factors must be an integer ≥ 1, got 0");
-    expect(() => resolveOptions(als, { iterations: 1.5 })).toThrow("iterations must be an integer ≥ 1, got 1.5");
-    expect(() => resolveOptions(als, { cgSteps: 0 })).toThrow("cgSteps must be an integer ≥ 1, got 0");
+    expect(() => resolveOptions(als, { factors: 0 })).toThrow("factors must be an integer in 1..1024, got 0");
+    expect(() => resolveOptions(als, { iterations: 1.5 })).toThrow("iterations must be an integer in 1..10000, got 1.5");
+    expect(() => resolveOptions(als, { cgSteps: 0 })).toThrow("cgSteps must be an integer in 1..1024, got 0");
     expect(() => resolveOptions(als, { alpha: -1 })).toThrow("alpha must be a non-negative number, got -1");
     expect(() => resolveOptions(als, { regularization: Number.POSITIVE_INFINITY })).toThrow("regularization must be a non-negative number, got Infinity");
     expect(() => resolveOptions(als, { courseStrength: -2 })).toThrow("courseStrength must be a non-negative number, got -2");
@@ -410,7 +410,7 @@ describe("als through the CLI", () => {
       expect(text.out).toMatch(/observed pairs; 8 factors\n {2}2 iterations, final loss/);
       const bad = runCli(["pipeline", "--method", "als", "--data-dir", join(dir, "data"), "--db", db, "--cg-steps", "0"]);
       expect(bad.code).toBe(2);
-      expect(bad.err).toContain("--cg-steps must be an integer ≥ 1");
+      expect(bad.err).toContain("--cg-steps must be an integer in 1..1024, got \"0\"");
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
