@@ -401,6 +401,43 @@ describe("the CLI", () => {
     expect(cli("recommend", "7", "--kind", "books").err).toMatch(/--kind must be one of/);
   });
 
+  it("--url passes every option to the server: the same bytes as from the database, for every form", async () => {
+    const cohort = join(work, "cohort-url.txt");
+    writeFileSync(cohort, sim.dataset.users.filter((h) => groupOf(h) === 2).join("\n") + "\n");
+    const profile = join(work, "profile-url.json");
+    writeFileSync(profile, JSON.stringify({ interests: ["g1-tag0", "g1-tag2", "martian"], courses: { "g1-course1": 600 } }));
+    const server = await serve(["--db", db, "--quiet"]);
+    try {
+      // Each form differs from the plain `similar 7` / `recommend 7` answer, so an option the
+      // client dropped (as --results-table once was) shows as a difference.
+      const forms: string[][] = [
+        ["similar", "7", "--results-table", "fm_ranking"],
+        ["similar", "7", "--method", "als", "--n", "3"],
+        ["similar", "7", "--n", "40", "--exclude", "1,4", "--within", cohort, "--min-score", "0.01"],
+        ["similar", "7", "--explain", "--n", "2", "--results-table", "als_ranking"],
+        ["similar", "--user_id", "7", "--n", "12"],
+        ["similar", "--profile", profile, "--method", "factorization"],
+        ["recommend", "7", "--results-table", "fm_ranking", "--kind", "interests", "--n", "4", "--neighbors", "7"],
+        ["recommend", "7", "--method", "als", "--using", "model", "--include-seen", "--exclude", "g2-course1", "--n", "3"],
+        ["recommend", "--profile", profile, "--kind", "assessments", "--n", "2"],
+      ];
+      const plain = { similar: cli("similar", "7", "--json").out, recommend: cli("recommend", "7", "--json").out };
+      for (const form of forms) {
+        const local = cli(...form, "--json");
+        const remote = runCli([...form, "--json", "--url", server.url]);
+        expect([form, remote.code, remote.out]).toEqual([form, 0, local.out]);
+        expect([form, local.code]).toEqual([form, 0]);
+        expect([form, local.out === plain[form[0] as "similar" | "recommend"]]).toEqual([form, false]);
+      }
+      // The table chosen is the one answering: fm_ranking's stored rows, not the served default's.
+      expect(JSON.parse(runCli(["similar", "7", "--results-table", "fm_ranking", "--json", "--url", server.url]).out)).toEqual(stored("fm_ranking").get("7")!.map((x) => ({ similar: x.similar, score: Math.round(x.score * 1e4) / 1e4 })));
+      // A profile's answer names what was left out, in both.
+      expect(JSON.parse(cli("similar", "--profile", profile, "--json").out).unknown).toEqual({ interests: ["martian"], courses: [], assessments: [] });
+    } finally {
+      await server.stop();
+    }
+  }, 60_000);
+
   it("recommend and export", () => {
     const r = cli("recommend", "7", "--n", "3", "--json");
     expect(r.code).toBe(0);
