@@ -312,7 +312,8 @@ describe("the API", () => {
 
   it("refuses bad input with 400 naming the field, unknown tables 404, never 5xx", async () => {
     const cases: [string, object, number, RegExp][] = [
-      ["/api/similarity/", { user_handle: "7", method: "nope" }, 400, /unknown method "nope"/],
+      ["/api/similarity/", { user_handle: "7", method: "nope" }, 404, /method: unknown method "nope"/],
+      ["/api/recommendations/", { user_handle: "7", method: "nope" }, 404, /method: unknown method "nope"/],
       ["/api/similarity/", { user_handle: "7", table: "nope" }, 404, /no rankings table "nope"/],
       ["/api/similarity/", { user_handle: "7", table: "bad name;" }, 404, /table name/],
       ["/api/similarity/", { user_handle: "7", exclude: "x" }, 200, /./],

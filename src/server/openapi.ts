@@ -24,7 +24,7 @@ const similarityErrors = {
     "Malformed JSON, missing or invalid user_handle, n out of range, unknown field, or conflicting values. Or malformed HTTP framing (then the connection is closed): a bare CR anywhere; in a chunked body, a line not ending in CRLF or a chunk extension outside RFC 9112's grammar; a Content-Length or Transfer-Encoding value that is not exactly a number or `chunked` (only spaces and tabs around it are ignored).",
   ),
   "401": error("Production only: missing or invalid bearer token (see WWW-Authenticate)."),
-  "404": error("No rankings for that handle: an unknown user, or one without any similar user."),
+  "404": error("No rankings for that handle: an unknown user, or one without any similar user. Or an unknown `table` or `method` (or a method that made no table yet)."),
   "405": error("Method not allowed (see the Allow header)."),
   "408": error(
     "A request not completed within 30 s of its first byte, however steadily it arrives; the connection is then closed. (A keep-alive connection that sends nothing for 30 s between requests is closed without an answer.)",
@@ -51,7 +51,7 @@ const modelQuery = [
   { name: "within", in: "query", required: false, description: "Only these handles may be returned (a cohort), comma-separated.", schema: { type: "string" } },
   { name: "min_score", in: "query", required: false, description: "Only neighbours scoring at least this.", schema: { type: "number" } },
   { name: "explain", in: "query", required: false, description: "true (or a number of items, ≤ 100): add an `explanation` to each neighbour.", schema: { type: "string" } },
-  { name: "method", in: "query", required: false, description: "Answer from the latest rankings table made by this method (404 if none).", schema: { type: "string" } },
+  { name: "method", in: "query", required: false, description: "Answer from the latest rankings table made by this method (404 if the method is unknown or made no table).", schema: { type: "string" } },
   { name: "table", in: "query", required: false, description: "Answer from this rankings table (404 if it does not exist).", schema: { type: "string" } },
 ];
 
