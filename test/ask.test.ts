@@ -17,6 +17,8 @@ import { runCli } from "./fixtures/cli.ts";
 import { serve } from "./fixtures/serve.ts";
 import { grouped, groupOf, writeCsvDir } from "./fixtures/grouped.ts";
 import { readRankings } from "./fixtures/rankings.ts";
+import { registerMethod } from "../src/methods/registry.ts";
+import { similarity } from "../src/methods/similarity/index.ts";
 
 let work: string;
 let db: string;
@@ -75,6 +77,57 @@ describe("a stored run's model", () => {
     expect(source).toBe("refit");
     for (const h of refit.dataset.users.slice(0, 50)) expect(refit.similar(h).neighbors).toEqual(fm.similar(h).neighbors);
   });
+});
+
+describe("the model is kept with its run", () => {
+  it("in the rankings' own transaction, keyed by recsys_runs.id: a model that cannot be stored publishes nothing; a new run's model replaces the old", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "recsys-model-tx-"));
+    const path = join(dir, "recsys.db");
+    const own = await openStore(path);
+    // A similarity whose state cannot be written (JSON.stringify throws on a BigInt): it fails after the rows are in.
+    const unregister = registerMethod({
+      ...similarity,
+      name: "unstorable-similarity",
+      async fit(dataset, options, context) {
+        const model = await similarity.fit(dataset, options, context);
+        return Object.assign(Object.create(Object.getPrototypeOf(model)), model, { state: () => ({ arrays: {}, meta: { n: 1n } }) });
+      },
+    });
+    const snapshot = () => {
+      const raw = new Database(path, { readonly: true });
+      try {
+        return {
+          runs: raw.query("SELECT id, method FROM recsys_runs ORDER BY id").all() as { id: number; method: string }[],
+          models: (raw.query("SELECT DISTINCT run_id FROM recsys_models ORDER BY run_id").all() as { run_id: number }[]).map((r) => r.run_id),
+          rows: raw.query('SELECT * FROM "user_ranking" ORDER BY user_handle, rank').all(),
+        };
+      } finally {
+        raw.close();
+      }
+    };
+    try {
+      await runPipeline({ input: { dataDir: join(work, "data") }, store: own, method: "similarity", topN: TOP, threads: 1 });
+      const first = snapshot();
+      expect(first.runs.map((r) => r.method)).toEqual(["similarity"]);
+      expect(first.models).toEqual([first.runs[0].id]);
+      await expect(runPipeline({ input: "store", store: own, method: "unstorable-similarity", topN: 5, threads: 1 })).rejects.toThrow(/BigInt/);
+      expect(snapshot()).toEqual(first);
+      await runPipeline({ input: "store", store: own, method: "similarity", topN: 5, threads: 1 });
+      const second = snapshot();
+      expect(second.runs).toHaveLength(2);
+      // Only the served run's model is kept, under that run's id.
+      expect(second.models).toEqual([second.runs[1].id]);
+      let source = "";
+      const rec = await loadRecommender(own, "user_ranking", (info) => (source = info.source));
+      expect(source).toBe("stored");
+      const rows = stored("user_ranking", path);
+      for (const h of ["7", "8", "30"]) expect(rec.similar(h, { n: 5 }).neighbors).toEqual(rows.get(h)!);
+    } finally {
+      unregister();
+      own.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });
 
 describe("similar users with filters", () => {
