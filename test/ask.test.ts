@@ -421,6 +421,38 @@ describe("a server process: models loaded and asked in workers", () => {
   }, 60_000);
 });
 
+describe("serve notices a new run", () => {
+  it("answers model queries from the new run's model after a pipeline re-writes the served table, without a restart", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "recsys-new-run-"));
+    const path = join(dir, "recsys.db");
+    const own = await openStore(path);
+    await runPipeline({ input: { dataDir: join(work, "data") }, store: own, method: "similarity", topN: 5, threads: 1 });
+    const server = await serve(["--db", path, "--quiet"]);
+    try {
+      const ask = async () => (await fetch(`${server.url}/api/similarity/`, { method: "POST", headers: { Host: "localhost" }, body: '{"user_handle":"7","n":20,"explain":true}' })).json();
+      const rowsOf = (answer: { similar: string; score: number }[]) => answer.map((x) => ({ similar: x.similar, score: x.score }));
+      const before = await ask();
+      // Another weighting ranks differently: the answer must come from the new run's model.
+      await runPipeline({ input: "store", store: own, method: "similarity", topN: 5, threads: 1, options: { weights: { interests: 0.1, courses: 0.1, assessments: 0.8 } } });
+      const fresh = await loadRecommender(own, "user_ranking");
+      const expected = fresh.similar("7", { n: 20 }).neighbors.map((x) => ({ similar: x.similar, score: Math.round(x.score * 1e4) / 1e4 }));
+      expect(rowsOf(before)).not.toEqual(expected);
+      let after = before;
+      const t0 = performance.now();
+      while (JSON.stringify(rowsOf(after)) !== JSON.stringify(expected) && performance.now() - t0 < 10_000) {
+        await Bun.sleep(50);
+        after = await ask();
+      }
+      expect(rowsOf(after)).toEqual(expected);
+      expect(after[0].explanation.blocks.assessments).toBeCloseTo(fresh.explain("7", after[0].similar).blocks.assessments, 12);
+    } finally {
+      await server.stop();
+      own.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+});
+
 describe("the CLI", () => {
   const cli = (...args: string[]) => runCli([...args, "--db", db]);
 
