@@ -26,6 +26,7 @@ let store: RankingsStore;
 let sim: Recommender;
 let fm: Recommender;
 let als: Recommender;
+let svd: Recommender;
 const TOP = 10;
 
 beforeAll(async () => {
@@ -36,9 +37,11 @@ beforeAll(async () => {
   await runPipeline({ input: { dataDir: join(work, "data") }, store, method: "similarity", topN: TOP, threads: 1 });
   await runPipeline({ input: "store", store, method: "factorization", table: "fm_ranking", topN: TOP, threads: 1, options: { epochs: 3 } });
   await runPipeline({ input: "store", store, method: "als", table: "als_ranking", topN: TOP, threads: 1, options: { iterations: 5 } });
+  await runPipeline({ input: "store", store, method: "similarity", table: "svd_ranking", topN: TOP, threads: 1, options: { rank: 8 } });
   sim = await loadRecommender(store, "user_ranking");
   fm = await loadRecommender(store, "fm_ranking");
   als = await loadRecommender(store, "als_ranking");
+  svd = await loadRecommender(store, "svd_ranking");
 }, 120_000);
 
 afterAll(() => {
@@ -58,8 +61,8 @@ function stored(table: string, file = db): Map<string, { similar: string; score:
 }
 
 describe("a stored run's model", () => {
-  it("answers with no options exactly as the stored table, row for row, for both methods", () => {
-    for (const [rec, table] of [[sim, "user_ranking"], [fm, "fm_ranking"], [als, "als_ranking"]] as const) {
+  it("answers with no options exactly as the stored table, row for row, for every method (and similarity --rank)", () => {
+    for (const [rec, table] of [[sim, "user_ranking"], [fm, "fm_ranking"], [als, "als_ranking"], [svd, "svd_ranking"]] as const) {
       const rows = stored(table);
       expect(rows.size).toBe(rec.dataset.users.length);
       for (const [handle, expected] of rows) expect(rec.similar(handle, { n: TOP }).neighbors).toEqual(expected);
@@ -135,7 +138,7 @@ describe("similar users with filters", () => {
 
   it("within a taste group returns only that group, also for a user of another group", () => {
     const cohort = users().filter((h) => groupOf(h) === 1);
-    for (const rec of [sim, fm, als]) {
+    for (const rec of [sim, fm, als, svd]) {
       for (const h of ["3", "4", "5"]) {
         const found = rec.similar(h, { n: 25, within: cohort }).neighbors;
         expect(found.length).toBeGreaterThan(0);
@@ -147,7 +150,7 @@ describe("similar users with filters", () => {
   it("never returns excluded handles, even when n is all users; the rest is the unfiltered list in order", () => {
     const all = users().length;
     const exclude = users().filter((_, i) => i % 4 === 0);
-    for (const rec of [sim, fm]) {
+    for (const rec of [sim, fm, als, svd]) {
       const full = rec.similar("7", { n: all }).neighbors;
       const filtered = rec.similar("7", { n: all, exclude }).neighbors;
       const banned = new Set(exclude);
@@ -289,7 +292,7 @@ describe("new users (fold-in)", () => {
 
 describe("recommend", () => {
   it("neighbour votes: items the user lacks, each vote the sum of the similarities of the neighbours who have it", () => {
-    for (const rec of [sim, fm]) {
+    for (const rec of [sim, fm, als, svd]) {
       const a = rec.recommend("7", { kind: "courses", n: 5, neighbors: 20 });
       const own = new Set(Object.keys(rec.profile("7").courses));
       const neighbors = new Map(rec.similar("7", { n: 20 }).neighbors.map((x) => [x.similar, x.score]));
@@ -535,7 +538,7 @@ describe("the CLI", () => {
     expect(lines[0]).toBe("user_handle,rank,similar,score");
     expect(lines.length - 1).toBe([...stored("fm_ranking").values()].reduce((s, r) => s + r.length, 0));
     const runs = cli("export", "--runs", "--format", "jsonl");
-    expect(runs.out.trim().split("\n").map((l) => JSON.parse(l).results_table)).toEqual(["user_ranking", "fm_ranking", "als_ranking"]);
+    expect(runs.out.trim().split("\n").map((l) => JSON.parse(l).results_table)).toEqual(["user_ranking", "fm_ranking", "als_ranking", "svd_ranking"]);
   });
 });
 
