@@ -432,7 +432,7 @@ describe("serve notices a new run", () => {
     await runPipeline({ input: { dataDir: join(work, "data") }, store: own, method: "similarity", topN: 5, threads: 1 });
     const server = await serve(["--db", path, "--quiet"]);
     try {
-      const ask = async () => (await fetch(`${server.url}/api/similarity/`, { method: "POST", headers: { Host: "localhost" }, body: '{"user_handle":"7","n":20,"explain":true}' })).json();
+      const ask = async (): Promise<{ similar: string; score: number; explanation: { blocks: { assessments: number } } }[]> => (await fetch(`${server.url}/api/similarity/`, { method: "POST", headers: { Host: "localhost" }, body: '{"user_handle":"7","n":20,"explain":true}' })).json();
       const rowsOf = (answer: { similar: string; score: number }[]) => answer.map((x) => ({ similar: x.similar, score: x.score }));
       const before = await ask();
       // Another weighting ranks differently: the answer must come from the new run's model.
@@ -488,7 +488,16 @@ describe("the CLI", () => {
     expect(cli("similar", "7", "--method", "factorization", "--results-table", "x").err).toMatch(/not both/);
     expect(cli("similar", "ghost").code).toBe(2);
     expect(cli("recommend", "7", "--kind", "books").err).toMatch(/--kind must be one of/);
-  });
+    for (const args of [["recommend", "7", "8"], ["export", "user_ranking"]]) {
+      const r = cli(...args);
+      expect([args, r.code, /unexpected argument/.test(r.err)]).toEqual([args, 2, true]);
+    }
+    // Options of another method are refused, not ignored.
+    for (const [method, flag] of [["similarity", "--factors"], ["factorization", "--rank"], ["als", "--shrinkage"]]) {
+      const r = runCli(["pipeline", "--method", method, flag, "8", "--db", join(work, "never.db")]);
+      expect([method, flag, r.code, r.err]).toEqual([method, flag, 2, expect.stringContaining(`${flag} does not apply to ${method}`)]);
+    }
+  }, 30_000);
 
   it("--url passes every option to the server: the same bytes as from the database, for every form", async () => {
     const cohort = join(work, "cohort-url.txt");
@@ -537,9 +546,14 @@ describe("the CLI", () => {
     const lines = Bun.file(out).size > 0 ? require("node:fs").readFileSync(out, "utf8").trimEnd().split("\n") : [];
     expect(lines[0]).toBe("user_handle,rank,similar,score");
     expect(lines.length - 1).toBe([...stored("fm_ranking").values()].reduce((s, r) => s + r.length, 0));
+    const jsonl = cli("export", "--results-table", "als_ranking", "--format", "jsonl").out.trimEnd().split("\n").map((l) => JSON.parse(l));
+    const alsRows = stored("als_ranking");
+    expect(jsonl.length).toBe([...alsRows.values()].reduce((s, r) => s + r.length, 0));
+    for (const row of jsonl.slice(0, 50)) expect(alsRows.get(row.user_handle)![row.rank - 1]).toEqual({ similar: row.similar, score: row.score });
+    expect(cli("export", "--runs").out.split("\n")[0]).toBe("id,results_table,method,params,input,users_ranked,rows_written,started_at,finished_at,stages");
     const runs = cli("export", "--runs", "--format", "jsonl");
     expect(runs.out.trim().split("\n").map((l) => JSON.parse(l).results_table)).toEqual(["user_ranking", "fm_ranking", "als_ranking", "svd_ranking"]);
-  });
+  }, 30_000);
 });
 
 describe("stale and degenerate runs", () => {
