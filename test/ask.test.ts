@@ -432,7 +432,8 @@ describe("serve notices a new run", () => {
     await runPipeline({ input: { dataDir: join(work, "data") }, store: own, method: "similarity", topN: 5, threads: 1 });
     const server = await serve(["--db", path, "--quiet"]);
     try {
-      const ask = async (): Promise<{ similar: string; score: number; explanation: { blocks: { assessments: number } } }[]> => (await fetch(`${server.url}/api/similarity/`, { method: "POST", headers: { Host: "localhost" }, body: '{"user_handle":"7","n":20,"explain":true}' })).json();
+      type Answer = { similar: string; score: number; explanation: { blocks: { assessments: number } } }[];
+      const ask = async () => (await (await fetch(`${server.url}/api/similarity/`, { method: "POST", headers: { Host: "localhost" }, body: '{"user_handle":"7","n":20,"explain":true}' })).json()) as Answer;
       const rowsOf = (answer: { similar: string; score: number }[]) => answer.map((x) => ({ similar: x.similar, score: x.score }));
       const before = await ask();
       // Another weighting ranks differently: the answer must come from the new run's model.
