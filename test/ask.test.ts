@@ -494,6 +494,15 @@ describe("the CLI", () => {
       expect([args, r.code, /unexpected argument/.test(r.err)]).toEqual([args, 2, true]);
     }
     // Options of another method are refused, not ignored.
+    // And so are the flags of the training not chosen (BPR's under the default ALS, and the reverse).
+    for (const [args, message] of [
+      [["--epochs", "0"], "--epochs applies only with --training bpr (factorization has --training als, the default)"],
+      [["--learning-rate", "1000"], "--learning-rate applies only with --training bpr"],
+      [["--training", "bpr", "--als-iterations", "3"], "--als-iterations applies only with --training als (factorization has --training bpr)"],
+    ] as const) {
+      const r = runCli(["pipeline", "--method", "factorization", ...args, "--db", join(work, "never.db")]);
+      expect([args, r.code, r.err]).toEqual([args, 2, expect.stringContaining(message)]);
+    }
     for (const [method, flag] of [["similarity", "--factors"], ["factorization", "--rank"], ["als", "--shrinkage"]]) {
       const r = runCli(["pipeline", "--method", method, flag, "8", "--db", join(work, "never.db")]);
       expect([method, flag, r.code, r.err]).toEqual([method, flag, 2, expect.stringContaining(`${flag} does not apply to ${method}`)]);
