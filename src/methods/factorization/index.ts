@@ -171,7 +171,7 @@ export const FM_OPTIONS = {
   factors: integerOption({ default: FM_DEFAULTS.factors, min: 1, max: 1024, valueHint: "K", description: "latent factors" }),
   epochs: only("bpr", integerOption({ default: FM_DEFAULTS.epochs, min: 0, max: 10_000, description: "BPR epochs (--training bpr)" })),
   learningRate: only("bpr", numberOption({ default: FM_DEFAULTS.learningRate, valueHint: "RATE", description: "initial SGD step of BPR (decays linearly to a tenth)" })),
-  regularization: only("bpr", numberOption({ default: FM_DEFAULTS.regularization, allowZero: true, valueHint: "L2", description: "L2 penalty of BPR" })),
+  regularization: only("bpr", numberOption({ default: FM_DEFAULTS.regularization, allowZero: true, valueHint: "L2", description: "L2 penalty" })),
   negatives: only("bpr", integerOption({ default: FM_DEFAULTS.negatives, min: 1, max: 1000, description: "BPR's sampled negatives per positive" })),
   seed: integerOption({ default: FM_DEFAULTS.seed, min: 0, valueHint: "S", description: "random seed" }),
   popularNegatives: numberOption({ default: FM_DEFAULTS.popularNegatives, allowZero: true, max: 1, cli: false, description: "share of negatives drawn by popularity" }),
