@@ -5,7 +5,7 @@
  */
 import type { ArgsDef } from "citty";
 import { methodFlags, methodNames, type AnyMethod } from "../src/methods/registry.ts";
-import { resolveOptions } from "../src/methods/method.ts";
+import { flagName, resolveOptions, type OptionSpec } from "../src/methods/method.ts";
 import { existsSync } from "node:fs";
 import { maxThreads, THREADS_PER_CORE } from "../src/parallel.ts";
 import { isStoreUrl } from "../src/db/store.ts";
@@ -48,6 +48,18 @@ export function methodOptions(method: AnyMethod, args: Record<string, unknown>):
     const text = args[f.flag];
     if (!mine || typeof text !== "string" || text === "") continue;
     options[f.option] = asUsage(() => mine.spec.parse(text, `--${f.flag}`));
+  }
+  // A flag that only acts with another option's value (BPR's --epochs with --training bpr) is
+  // refused otherwise, not ignored.
+  const specs: Record<string, OptionSpec<unknown>> = method.options;
+  for (const key of Object.keys(options)) {
+    const when = specs[key].appliesWhen;
+    if (!when) continue;
+    const value = options[when.option] ?? specs[when.option].default;
+    if (!when.values.includes(value)) {
+      const given = options[when.option] !== undefined ? "" : ", the default";
+      throw new CliError(`--${flagName(key)} applies only with --${flagName(when.option)} ${when.values.map((v) => specs[when.option].format(v)).join("|")} (${method.name} has --${flagName(when.option)} ${specs[when.option].format(value)}${given}); leave it out or give --${flagName(when.option)} ${specs[when.option].format(when.values[0])}`);
+    }
   }
   // Options that cannot go together (e.g. similarity's --rank and --shrinkage) are a usage error too.
   if (method.combine) asUsage(() => resolveOptions(method, options));

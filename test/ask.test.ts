@@ -17,6 +17,8 @@ import { runCli } from "./fixtures/cli.ts";
 import { serve } from "./fixtures/serve.ts";
 import { grouped, groupOf, writeCsvDir } from "./fixtures/grouped.ts";
 import { readRankings } from "./fixtures/rankings.ts";
+import { registerMethod } from "../src/methods/registry.ts";
+import { similarity } from "../src/methods/similarity/index.ts";
 
 let work: string;
 let db: string;
@@ -24,6 +26,7 @@ let store: RankingsStore;
 let sim: Recommender;
 let fm: Recommender;
 let als: Recommender;
+let svd: Recommender;
 const TOP = 10;
 
 beforeAll(async () => {
@@ -34,9 +37,11 @@ beforeAll(async () => {
   await runPipeline({ input: { dataDir: join(work, "data") }, store, method: "similarity", topN: TOP, threads: 1 });
   await runPipeline({ input: "store", store, method: "factorization", table: "fm_ranking", topN: TOP, threads: 1, options: { epochs: 3 } });
   await runPipeline({ input: "store", store, method: "als", table: "als_ranking", topN: TOP, threads: 1, options: { iterations: 5 } });
+  await runPipeline({ input: "store", store, method: "similarity", table: "svd_ranking", topN: TOP, threads: 1, options: { rank: 8 } });
   sim = await loadRecommender(store, "user_ranking");
   fm = await loadRecommender(store, "fm_ranking");
   als = await loadRecommender(store, "als_ranking");
+  svd = await loadRecommender(store, "svd_ranking");
 }, 120_000);
 
 afterAll(() => {
@@ -56,8 +61,8 @@ function stored(table: string, file = db): Map<string, { similar: string; score:
 }
 
 describe("a stored run's model", () => {
-  it("answers with no options exactly as the stored table, row for row, for both methods", () => {
-    for (const [rec, table] of [[sim, "user_ranking"], [fm, "fm_ranking"], [als, "als_ranking"]] as const) {
+  it("answers with no options exactly as the stored table, row for row, for every method (and similarity --rank)", () => {
+    for (const [rec, table] of [[sim, "user_ranking"], [fm, "fm_ranking"], [als, "als_ranking"], [svd, "svd_ranking"]] as const) {
       const rows = stored(table);
       expect(rows.size).toBe(rec.dataset.users.length);
       for (const [handle, expected] of rows) expect(rec.similar(handle, { n: TOP }).neighbors).toEqual(expected);
@@ -77,12 +82,63 @@ describe("a stored run's model", () => {
   });
 });
 
+describe("the model is kept with its run", () => {
+  it("in the rankings' own transaction, keyed by recsys_runs.id: a model that cannot be stored publishes nothing; a new run's model replaces the old", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "recsys-model-tx-"));
+    const path = join(dir, "recsys.db");
+    const own = await openStore(path);
+    // A similarity whose state cannot be written (JSON.stringify throws on a BigInt): it fails after the rows are in.
+    const unregister = registerMethod({
+      ...similarity,
+      name: "unstorable-similarity",
+      async fit(dataset, options, context) {
+        const model = await similarity.fit(dataset, options, context);
+        return Object.assign(Object.create(Object.getPrototypeOf(model)), model, { state: () => ({ arrays: {}, meta: { n: 1n } }) });
+      },
+    });
+    const snapshot = () => {
+      const raw = new Database(path, { readonly: true });
+      try {
+        return {
+          runs: raw.query("SELECT id, method FROM recsys_runs ORDER BY id").all() as { id: number; method: string }[],
+          models: (raw.query("SELECT DISTINCT run_id FROM recsys_models ORDER BY run_id").all() as { run_id: number }[]).map((r) => r.run_id),
+          rows: raw.query('SELECT * FROM "user_ranking" ORDER BY user_handle, rank').all(),
+        };
+      } finally {
+        raw.close();
+      }
+    };
+    try {
+      await runPipeline({ input: { dataDir: join(work, "data") }, store: own, method: "similarity", topN: TOP, threads: 1 });
+      const first = snapshot();
+      expect(first.runs.map((r) => r.method)).toEqual(["similarity"]);
+      expect(first.models).toEqual([first.runs[0].id]);
+      await expect(runPipeline({ input: "store", store: own, method: "unstorable-similarity", topN: 5, threads: 1 })).rejects.toThrow(/BigInt/);
+      expect(snapshot()).toEqual(first);
+      await runPipeline({ input: "store", store: own, method: "similarity", topN: 5, threads: 1 });
+      const second = snapshot();
+      expect(second.runs).toHaveLength(2);
+      // Only the served run's model is kept, under that run's id.
+      expect(second.models).toEqual([second.runs[1].id]);
+      let source = "";
+      const rec = await loadRecommender(own, "user_ranking", (info) => (source = info.source));
+      expect(source).toBe("stored");
+      const rows = stored("user_ranking", path);
+      for (const h of ["7", "8", "30"]) expect(rec.similar(h, { n: 5 }).neighbors).toEqual(rows.get(h)!);
+    } finally {
+      unregister();
+      own.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+});
+
 describe("similar users with filters", () => {
   const users = () => sim.dataset.users;
 
   it("within a taste group returns only that group, also for a user of another group", () => {
     const cohort = users().filter((h) => groupOf(h) === 1);
-    for (const rec of [sim, fm, als]) {
+    for (const rec of [sim, fm, als, svd]) {
       for (const h of ["3", "4", "5"]) {
         const found = rec.similar(h, { n: 25, within: cohort }).neighbors;
         expect(found.length).toBeGreaterThan(0);
@@ -94,7 +150,7 @@ describe("similar users with filters", () => {
   it("never returns excluded handles, even when n is all users; the rest is the unfiltered list in order", () => {
     const all = users().length;
     const exclude = users().filter((_, i) => i % 4 === 0);
-    for (const rec of [sim, fm]) {
+    for (const rec of [sim, fm, als, svd]) {
       const full = rec.similar("7", { n: all }).neighbors;
       const filtered = rec.similar("7", { n: all, exclude }).neighbors;
       const banned = new Set(exclude);
@@ -236,7 +292,7 @@ describe("new users (fold-in)", () => {
 
 describe("recommend", () => {
   it("neighbour votes: items the user lacks, each vote the sum of the similarities of the neighbours who have it", () => {
-    for (const rec of [sim, fm]) {
+    for (const rec of [sim, fm, als, svd]) {
       const a = rec.recommend("7", { kind: "courses", n: 5, neighbors: 20 });
       const own = new Set(Object.keys(rec.profile("7").courses));
       const neighbors = new Map(rec.similar("7", { n: 20 }).neighbors.map((x) => [x.similar, x.score]));
@@ -312,7 +368,8 @@ describe("the API", () => {
 
   it("refuses bad input with 400 naming the field, unknown tables 404, never 5xx", async () => {
     const cases: [string, object, number, RegExp][] = [
-      ["/api/similarity/", { user_handle: "7", method: "nope" }, 400, /unknown method "nope"/],
+      ["/api/similarity/", { user_handle: "7", method: "nope" }, 404, /method: unknown method "nope"/],
+      ["/api/recommendations/", { user_handle: "7", method: "nope" }, 404, /method: unknown method "nope"/],
       ["/api/similarity/", { user_handle: "7", table: "nope" }, 404, /no rankings table "nope"/],
       ["/api/similarity/", { user_handle: "7", table: "bad name;" }, 404, /table name/],
       ["/api/similarity/", { user_handle: "7", exclude: "x" }, 200, /./],
@@ -367,6 +424,39 @@ describe("a server process: models loaded and asked in workers", () => {
   }, 60_000);
 });
 
+describe("serve notices a new run", () => {
+  it("answers model queries from the new run's model after a pipeline re-writes the served table, without a restart", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "recsys-new-run-"));
+    const path = join(dir, "recsys.db");
+    const own = await openStore(path);
+    await runPipeline({ input: { dataDir: join(work, "data") }, store: own, method: "similarity", topN: 5, threads: 1 });
+    const server = await serve(["--db", path, "--quiet"]);
+    try {
+      type Answer = { similar: string; score: number; explanation: { blocks: { assessments: number } } }[];
+      const ask = async () => (await (await fetch(`${server.url}/api/similarity/`, { method: "POST", headers: { Host: "localhost" }, body: '{"user_handle":"7","n":20,"explain":true}' })).json()) as Answer;
+      const rowsOf = (answer: { similar: string; score: number }[]) => answer.map((x) => ({ similar: x.similar, score: x.score }));
+      const before = await ask();
+      // Another weighting ranks differently: the answer must come from the new run's model.
+      await runPipeline({ input: "store", store: own, method: "similarity", topN: 5, threads: 1, options: { weights: { interests: 0.1, courses: 0.1, assessments: 0.8 } } });
+      const fresh = await loadRecommender(own, "user_ranking");
+      const expected = fresh.similar("7", { n: 20 }).neighbors.map((x) => ({ similar: x.similar, score: Math.round(x.score * 1e4) / 1e4 }));
+      expect(rowsOf(before)).not.toEqual(expected);
+      let after = before;
+      const t0 = performance.now();
+      while (JSON.stringify(rowsOf(after)) !== JSON.stringify(expected) && performance.now() - t0 < 10_000) {
+        await Bun.sleep(50);
+        after = await ask();
+      }
+      expect(rowsOf(after)).toEqual(expected);
+      expect(after[0].explanation.blocks.assessments).toBeCloseTo(fresh.explain("7", after[0].similar).blocks.assessments, 12);
+    } finally {
+      await server.stop();
+      own.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+});
+
 describe("the CLI", () => {
   const cli = (...args: string[]) => runCli([...args, "--db", db]);
 
@@ -399,7 +489,62 @@ describe("the CLI", () => {
     expect(cli("similar", "7", "--method", "factorization", "--results-table", "x").err).toMatch(/not both/);
     expect(cli("similar", "ghost").code).toBe(2);
     expect(cli("recommend", "7", "--kind", "books").err).toMatch(/--kind must be one of/);
-  });
+    for (const args of [["recommend", "7", "8"], ["export", "user_ranking"]]) {
+      const r = cli(...args);
+      expect([args, r.code, /unexpected argument/.test(r.err)]).toEqual([args, 2, true]);
+    }
+    // Options of another method are refused, not ignored.
+    // And so are the flags of the training not chosen (BPR's under the default ALS, and the reverse).
+    for (const [args, message] of [
+      [["--epochs", "0"], "--epochs applies only with --training bpr (factorization has --training als, the default)"],
+      [["--learning-rate", "1000"], "--learning-rate applies only with --training bpr"],
+      [["--training", "bpr", "--als-iterations", "3"], "--als-iterations applies only with --training als (factorization has --training bpr)"],
+    ] as const) {
+      const r = runCli(["pipeline", "--method", "factorization", ...args, "--db", join(work, "never.db")]);
+      expect([args, r.code, r.err]).toEqual([args, 2, expect.stringContaining(message)]);
+    }
+    for (const [method, flag] of [["similarity", "--factors"], ["factorization", "--rank"], ["als", "--shrinkage"]]) {
+      const r = runCli(["pipeline", "--method", method, flag, "8", "--db", join(work, "never.db")]);
+      expect([method, flag, r.code, r.err]).toEqual([method, flag, 2, expect.stringContaining(`${flag} does not apply to ${method}`)]);
+    }
+  }, 30_000);
+
+  it("--url passes every option to the server: the same bytes as from the database, for every form", async () => {
+    const cohort = join(work, "cohort-url.txt");
+    writeFileSync(cohort, sim.dataset.users.filter((h) => groupOf(h) === 2).join("\n") + "\n");
+    const profile = join(work, "profile-url.json");
+    writeFileSync(profile, JSON.stringify({ interests: ["g1-tag0", "g1-tag2", "martian"], courses: { "g1-course1": 600 } }));
+    const server = await serve(["--db", db, "--quiet"]);
+    try {
+      // Each form differs from the plain `similar 7` / `recommend 7` answer, so an option the
+      // client dropped (as --results-table once was) shows as a difference.
+      const forms: string[][] = [
+        ["similar", "7", "--results-table", "fm_ranking"],
+        ["similar", "7", "--method", "als", "--n", "3"],
+        ["similar", "7", "--n", "40", "--exclude", "1,4", "--within", cohort, "--min-score", "0.01"],
+        ["similar", "7", "--explain", "--n", "2", "--results-table", "als_ranking"],
+        ["similar", "--user_id", "7", "--n", "12"],
+        ["similar", "--profile", profile, "--method", "factorization"],
+        ["recommend", "7", "--results-table", "fm_ranking", "--kind", "interests", "--n", "4", "--neighbors", "7"],
+        ["recommend", "7", "--method", "als", "--using", "model", "--include-seen", "--exclude", "g2-course1", "--n", "3"],
+        ["recommend", "--profile", profile, "--kind", "assessments", "--n", "2"],
+      ];
+      const plain = { similar: cli("similar", "7", "--json").out, recommend: cli("recommend", "7", "--json").out };
+      for (const form of forms) {
+        const local = cli(...form, "--json");
+        const remote = runCli([...form, "--json", "--url", server.url]);
+        expect([form, remote.code, remote.out]).toEqual([form, 0, local.out]);
+        expect([form, local.code]).toEqual([form, 0]);
+        expect([form, local.out === plain[form[0] as "similar" | "recommend"]]).toEqual([form, false]);
+      }
+      // The table chosen is the one answering: fm_ranking's stored rows, not the served default's.
+      expect(JSON.parse(runCli(["similar", "7", "--results-table", "fm_ranking", "--json", "--url", server.url]).out)).toEqual(stored("fm_ranking").get("7")!.map((x) => ({ similar: x.similar, score: Math.round(x.score * 1e4) / 1e4 })));
+      // A profile's answer names what was left out, in both.
+      expect(JSON.parse(cli("similar", "--profile", profile, "--json").out).unknown).toEqual({ interests: ["martian"], courses: [], assessments: [] });
+    } finally {
+      await server.stop();
+    }
+  }, 60_000);
 
   it("recommend and export", () => {
     const r = cli("recommend", "7", "--n", "3", "--json");
@@ -411,9 +556,14 @@ describe("the CLI", () => {
     const lines = Bun.file(out).size > 0 ? require("node:fs").readFileSync(out, "utf8").trimEnd().split("\n") : [];
     expect(lines[0]).toBe("user_handle,rank,similar,score");
     expect(lines.length - 1).toBe([...stored("fm_ranking").values()].reduce((s, r) => s + r.length, 0));
+    const jsonl = cli("export", "--results-table", "als_ranking", "--format", "jsonl").out.trimEnd().split("\n").map((l) => JSON.parse(l));
+    const alsRows = stored("als_ranking");
+    expect(jsonl.length).toBe([...alsRows.values()].reduce((s, r) => s + r.length, 0));
+    for (const row of jsonl.slice(0, 50)) expect(alsRows.get(row.user_handle)![row.rank - 1]).toEqual({ similar: row.similar, score: row.score });
+    expect(cli("export", "--runs").out.split("\n")[0]).toBe("id,results_table,method,params,input,users_ranked,rows_written,started_at,finished_at,stages");
     const runs = cli("export", "--runs", "--format", "jsonl");
-    expect(runs.out.trim().split("\n").map((l) => JSON.parse(l).results_table)).toEqual(["user_ranking", "fm_ranking", "als_ranking"]);
-  });
+    expect(runs.out.trim().split("\n").map((l) => JSON.parse(l).results_table)).toEqual(["user_ranking", "fm_ranking", "als_ranking", "svd_ranking"]);
+  }, 30_000);
 });
 
 describe("stale and degenerate runs", () => {

@@ -111,7 +111,7 @@ describe("the compiled binary", () => {
     if (sim.code !== 0) console.error(sim.err);
     expect(sim.code).toBe(0);
     expect(JSON.parse(sim.out).users).toBeGreaterThan(2000);
-    const fm = run(["pipeline", "--method", "factorization", "--db", db, "--results-table", "fm_ranking", "--epochs", "3", "--threads", "2", "--json"]);
+    const fm = run(["pipeline", "--method", "factorization", "--db", db, "--results-table", "fm_ranking", "--als-iterations", "3", "--threads", "2", "--json"]);
     expect(fm.code).toBe(0);
     expect(JSON.parse(fm.out).users).toBeGreaterThan(2000);
     // The ALS half-steps run on their own worker module: it must be in the binary too.
@@ -121,7 +121,7 @@ describe("the compiled binary", () => {
   }, 120_000);
 
   it("evaluates every method against the baseline, as JSON", () => {
-    const r = run(["evaluate", "--db", db, "--method", "all", "--epochs", "2", "--json"]);
+    const r = run(["evaluate", "--db", db, "--method", "all", "--als-iterations", "2", "--json"]);
     expect(r.code).toBe(0);
     const report = JSON.parse(r.out) as { results: { method: string; recall: number }[] };
     expect(report.results.map((x) => x.method).sort()).toEqual(["als", "als (model)", "factorization", "factorization (model)", "most-popular", "similarity"]);

@@ -82,7 +82,7 @@ describe("recsys pipeline", () => {
   });
 
   it("accepts the original tool's --results_table and --top_users", () => {
-    const r = recsys(["pipeline", "--db", db, "--results_table", "alt_ranking", "--top_users", "1", "--method", "factorization", "--epochs", "2"]);
+    const r = recsys(["pipeline", "--db", db, "--results_table", "alt_ranking", "--top_users", "1", "--method", "factorization", "--als-iterations", "2"]);
     expect(r.code).toBe(0);
     const d = new Database(db, { readonly: true });
     expect(d.query("SELECT MAX(rank) FROM alt_ranking").values()).toEqual([[1]]);

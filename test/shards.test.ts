@@ -264,7 +264,7 @@ for (const backend of backends) {
       // A complete, current run swaps in; its key then takes no more shards.
       for (const i of [0, 1, 2]) await shard(i, "fresh");
       expect((await finalizeRun({ store: db, runKey: "fresh" })).swapped).toBe(true);
-      const again = runCli(["pipeline", "--method", "factorization", "--epochs", "2", "--shards", "3", "--shard", "1", "--run-key", "fresh", "--db", db]);
+      const again = runCli(["pipeline", "--method", "factorization", "--als-iterations", "2", "--shards", "3", "--shard", "1", "--run-key", "fresh", "--db", db]);
       expect(again.code).toBe(2);
       expect(again.err).toMatch(/run key "fresh" was finalized already/);
     }, 120_000);
@@ -390,7 +390,7 @@ for (const backend of backends) {
       const db = await backend.fresh("race");
       await ingest(data, db);
       runCli(["pipeline", "--method", "similarity", "--db", db]);
-      const args = (i: number) => ["pipeline", "--method", "factorization", "--epochs", "2", "--shards", "3", "--shard", String(i), "--db", db];
+      const args = (i: number) => ["pipeline", "--method", "factorization", "--als-iterations", "2", "--shards", "3", "--shard", String(i), "--db", db];
       const shards = [0, 1, 2].map((i) => spawnCli(args(i), { env: { RECSYS_RUN_KEY: "nightly-1" } }));
       const codes = await Promise.all(shards.map(async (p) => [await p.exited, await new Response(p.stderr).text()]));
       expect(codes.map(([c]) => c)).toEqual([0, 0, 0]);

@@ -61,7 +61,8 @@ export default defineCommand({
       }
     }
     reportUnknown(answer.unknown);
-    if (args.json) process.stdout.write(JSON.stringify(answer) + "\n");
+    // The API's answer byte for byte (voters' scores rounded), whether asked locally or with --url.
+    if (args.json) process.stdout.write((args.url ? JSON.stringify(answer) : JSON.stringify((await import("../../src/server/queries.ts")).recommendationJson(answer))) + "\n");
     else printItems(answer, args.explain === true);
   },
 });

@@ -1,5 +1,6 @@
 import { defineCommand } from "citty";
 import type { Explanation } from "../../src/methods/method.ts";
+import type { Neighbor } from "../../src/recommender.ts";
 import { askArgs, askServer, asCliErrors, openLocalStore, openTable, readHandles, readProfile, userArg } from "../ask.ts";
 import { CliError, log, topNArg } from "../common.ts";
 
@@ -106,20 +107,24 @@ export default defineCommand({
       if (answer.neighbors.length === 0 && user !== undefined && !exclude && !within && minScore === undefined) {
         throw new CliError(`user ${JSON.stringify(user)} has no similar user in table ${table}`, 1);
       }
-      await print(answer.neighbors, args.json === true);
+      // A profile's answer in the API's form ({"similar": […], "unknown": {…}}), as --url prints it.
+      await print(answer.neighbors, args.json === true, user === undefined ? answer.unknown : undefined);
     } finally {
       store.close();
     }
   },
 });
 
-/** Prints neighbours: the API's JSON with --json, else a table. */
-async function print(rows: Row[], json: boolean): Promise<void> {
+/**
+ * Prints neighbours: with --json exactly the API's answer (so the database and --url print the
+ * same bytes), for a profile with its unknown items; else a table.
+ */
+async function print(rows: Row[], json: boolean, unknown?: object): Promise<void> {
   if (!json) return printTable(rows);
-  const { roundScore } = await import("../../src/server/render.ts");
-  const out = rows.map((r) => (r.explanation ? { similar: r.similar, score: roundScore(r.score), explanation: r.explanation } : { similar: r.similar, score: roundScore(r.score) }));
+  const { neighborJson } = await import("../../src/server/queries.ts");
+  const out = rows.map((r) => neighborJson(r as Neighbor));
   // The API's byte form for the plain answer: no spaces, as `GET /api/similarity/` answers.
-  process.stdout.write(JSON.stringify(out) + "\n");
+  process.stdout.write(JSON.stringify(unknown ? { similar: out, unknown } : out) + "\n");
 }
 
 /** Tells which items of a profile the model does not know (they were left out). */

@@ -26,6 +26,12 @@ export interface OptionSpec<T> {
   parse(text: string, name: string): T;
   /** The flag spelling of a value (for `--help` defaults and "best options" lines). */
   format(value: T): string;
+  /**
+   * Set when the option only has an effect while another option has one of these values (e.g.
+   * BPR's epochs with training "bpr"): the CLI refuses such a flag otherwise instead of ignoring it.
+   * The library accepts it (a stored run's params hold every option).
+   */
+  readonly appliesWhen?: { readonly option: string; readonly values: readonly unknown[] };
 }
 
 /** Option specs of a method whose options object is `O`. */

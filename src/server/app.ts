@@ -355,7 +355,8 @@ export function createApp(reader: TableReader, options: AppOptions = {}): (req: 
     if (e instanceof ClientError) return json(e.status, { error: e.message }, e.headers);
     if (e instanceof MissingTableError) return json(503, { error: e.message }, { "Retry-After": "60" });
     if (e instanceof UnknownTableError) return json(404, { error: e.message });
-    if (e instanceof UnknownMethodError) return json(400, { error: `method: ${e.message}` });
+    // An unknown method, like an unknown table, is a 404 (issue 11): nothing answers by that name.
+    if (e instanceof UnknownMethodError) return json(404, { error: `method: ${e.message}` });
     // The table's rankings and the input disagree, or there is no run to load: the operator must re-run the pipeline.
     // By name too: a model loaded in a worker reports its errors by name and message.
     const name = (e as Error)?.name;

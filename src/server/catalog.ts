@@ -80,7 +80,7 @@ export class Catalog {
 
   /** The rankings table whose latest run used `method` (the most recent such run). @throws {UnknownTableError} */
   async tableOf(method: string): Promise<TableReader> {
-    getMethod(method); // an unknown method name is the client's mistake (RangeError → 400)
+    getMethod(method); // an unknown method name answers 404, as an unknown table does
     const tables = (await this.store.rankingsTables()).filter((t) => t.run?.method === method);
     if (tables.length === 0) throw new UnknownTableError(`no rankings table was made by method ${method}; run \`recsys pipeline --method ${method} --results-table T\``);
     const latest = tables.reduce((a, b) => ((b.run?.id ?? 0) > (a.run?.id ?? 0) ? b : a));

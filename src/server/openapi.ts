@@ -19,12 +19,58 @@ const neighbours = {
   },
 };
 
+/**
+ * Every addition of issue 11 with an example: the requests (POST bodies; GET takes the same names
+ * as query parameters) and, under the same names, answers. The handles, tags and courses are the
+ * bundled sample's (data/sample), and test/openapi-examples.test.ts asks each request of a server
+ * over it and checks the answer has the example's form.
+ */
+const profileExample = { interests: ["javascript", "c#"], courses: { "website-security-playbook-3118": 2597 }, assessments: { javascript: 150 } };
+const explanationExample = {
+  score: 0.10546905455003322,
+  blocks: { interests: 0.08564230336175431, courses: 0.019826751188278903, assessments: 0 },
+  residual: 0,
+  items: [
+    { item: "interest:crystal-reports", block: "interests", contribution: 0.08564230336175431, shared: true },
+    { item: "tag:visual-studio-2012", block: "courses", contribution: 0.007401016715651319, shared: true },
+  ],
+  meaning: "score = Σ over the items both have of x_a·x_b (…); a block's share is the sum over its shared items",
+};
+export const similarityRequestExamples = {
+  seed: { summary: "The seed's request: the stored top-10, answered byte for byte as before", value: { user_handle: "110" } },
+  more: { summary: "n beyond the stored top-n: answered by the run's model, the same order continued", value: { user_handle: "110", n: 50 } },
+  filters: { summary: "exclude (never returned), within (only these, e.g. a cohort), min_score", value: { user_handle: "110", n: 20, exclude: ["325"], within: ["7", "25", "60", "132", "207", "273", "325", "535"], min_score: 0.05 } },
+  explain: { summary: "explain=true (or a number of items): an explanation object per neighbour", value: { user_handle: "110", n: 1, explain: 2 } },
+  method: { summary: "Another method's latest table, from the same server", value: { user_handle: "110", method: "als" } },
+  table: { summary: "A named rankings table", value: { user_handle: "110", table: "als_ranking", n: 3 } },
+  batch: { summary: "A batch of at most 100 users; an unknown one gets an error of its own", value: { user_handles: ["110", "7", "nobody"], n: 2 } },
+  profile: { summary: "Someone not in the data (fold-in); unknown tags and courses are reported", value: { profile: { ...profileExample, interests: ["javascript", "c#", "cobol-for-cats"] }, n: 2 } },
+};
+export const similarityAnswerExamples = {
+  seed: { summary: "Neighbours, best first, scores rounded to 4 decimals", value: [{ similar: "325", score: 0.1055 }, { similar: "132", score: 0.102 }] },
+  explain: { summary: "With explain: blocks (plus residual) add up to the score; the largest items", value: [{ similar: "325", score: 0.1055, explanation: explanationExample }] },
+  batch: { summary: "A batch", value: { results: [{ user_handle: "110", similar: [{ similar: "325", score: 0.1055 }] }, { user_handle: "nobody", error: 'unknown user "nobody": not in the data the model was fitted on' }] } },
+  profile: { summary: "A profile", value: { similar: [{ similar: "721", score: 0.1547 }], unknown: { interests: ["cobol-for-cats"], courses: [], assessments: [] } } },
+};
+export const recommendationRequestExamples = {
+  user: { summary: "Courses the user's 20 most similar users have (neighbour votes)", value: { user_handle: "110", kind: "courses", n: 2 } },
+  model: { summary: "The model's own item scores (factorization, als), from another method's table", value: { user_handle: "110", kind: "interests", using: "model", method: "als", n: 2 } },
+  profile: { summary: "For a profile; more voters, seen items kept, some items never", value: { profile: profileExample, kind: "courses", n: 2, neighbors: 30, exclude_seen: false, exclude: ["website-security-playbook-3118"], table: "als_ranking" } },
+  batch: { summary: "A batch of at most 100 users", value: { user_handles: ["110", "7"], kind: "interests", n: 1 } },
+};
+const voters = [{ similar: "566", score: 0.0901 }, { similar: "64", score: 0.0712 }];
+export const recommendationAnswerExamples = {
+  user: { summary: "Items, best first, each with the neighbours who voted", value: { kind: "courses", using: "neighbors", items: [{ item: "resharper-deep-dive-564", score: 0.3364596172985151, votes: 0.3364596172985151, voters }] } },
+  profile: { summary: "A profile's answer also names what was left out", value: { kind: "courses", using: "neighbors", items: [{ item: "resharper-deep-dive-564", score: 1.7055, votes: 1.7055, voters }], unknown: { interests: [], courses: [], assessments: [] } } },
+  batch: { summary: "A batch", value: { results: [{ user_handle: "110", kind: "interests", using: "neighbors", items: [{ item: "asp.net", score: 0.21, votes: 0.21, voters }] }] } },
+};
+
 const similarityErrors = {
   "400": error(
     "Malformed JSON, missing or invalid user_handle, n out of range, unknown field, or conflicting values. Or malformed HTTP framing (then the connection is closed): a bare CR anywhere; in a chunked body, a line not ending in CRLF or a chunk extension outside RFC 9112's grammar; a Content-Length or Transfer-Encoding value that is not exactly a number or `chunked` (only spaces and tabs around it are ignored).",
   ),
   "401": error("Production only: missing or invalid bearer token (see WWW-Authenticate)."),
-  "404": error("No rankings for that handle: an unknown user, or one without any similar user."),
+  "404": error("No rankings for that handle: an unknown user, or one without any similar user. Or an unknown `table` or `method` (or a method that made no table yet)."),
   "405": error("Method not allowed (see the Allow header)."),
   "408": error(
     "A request not completed within 30 s of its first byte, however steadily it arrives; the connection is then closed. (A keep-alive connection that sends nothing for 30 s between requests is closed without an answer.)",
@@ -43,16 +89,17 @@ const nQuery = {
   required: false,
   description: "How many neighbours (default 10 or the stored top-n if smaller). Up to the stored top-n from the table; beyond it (≤ 10,000) from the run's model, the same order continued.",
   schema: { type: "integer", minimum: 1, maximum: 10000 },
+  example: 50,
 };
 
 /** The query-string forms of the model's options (a JSON body takes the same names). */
 const modelQuery = [
   { name: "exclude", in: "query", required: false, description: "Handles never returned, comma-separated.", schema: { type: "string" }, example: "5537,1021" },
-  { name: "within", in: "query", required: false, description: "Only these handles may be returned (a cohort), comma-separated.", schema: { type: "string" } },
-  { name: "min_score", in: "query", required: false, description: "Only neighbours scoring at least this.", schema: { type: "number" } },
-  { name: "explain", in: "query", required: false, description: "true (or a number of items, ≤ 100): add an `explanation` to each neighbour.", schema: { type: "string" } },
-  { name: "method", in: "query", required: false, description: "Answer from the latest rankings table made by this method (404 if none).", schema: { type: "string" } },
-  { name: "table", in: "query", required: false, description: "Answer from this rankings table (404 if it does not exist).", schema: { type: "string" } },
+  { name: "within", in: "query", required: false, description: "Only these handles may be returned (a cohort), comma-separated.", schema: { type: "string" }, example: "5537,1021,325" },
+  { name: "min_score", in: "query", required: false, description: "Only neighbours scoring at least this.", schema: { type: "number" }, example: 0.2 },
+  { name: "explain", in: "query", required: false, description: "true (or a number of items, ≤ 100): add an `explanation` to each neighbour.", schema: { type: "string" }, example: "true" },
+  { name: "method", in: "query", required: false, description: "Answer from the latest rankings table made by this method (404 if the method is unknown or made no table).", schema: { type: "string" }, example: "als" },
+  { name: "table", in: "query", required: false, description: "Answer from this rankings table (404 if it does not exist).", schema: { type: "string" }, example: "als_ranking" },
 ];
 
 const modelErrors = {
@@ -109,7 +156,7 @@ export function openApiDocument(): Record<string, unknown> {
         get: {
           operationId: "similarGet",
           parameters: [
-            { name: "user_handle", in: "query", required: false, description: "The user (or give it in the JSON body).", schema: { type: "string" } },
+            { name: "user_handle", in: "query", required: false, description: "The user (or give it in the JSON body).", schema: { type: "string" }, example: "110" },
             nQuery,
             ...modelQuery,
           ],
@@ -120,12 +167,19 @@ export function openApiDocument(): Record<string, unknown> {
           operationId: "similarPost",
           parameters: [nQuery],
           requestBody: {
-            ...body,
             required: true,
+            content: { "application/json": { schema: { $ref: "#/components/schemas/SimilarityQuery" }, examples: similarityRequestExamples } },
             description:
               'One user (`{"user_handle":"110"}`, the seed\'s request, answered byte for byte as before), a batch (`{"user_handles":["110","5537"]}`, ≤ 100: `{"results":[{"user_handle":"110","similar":[…]}, {"user_handle":"x","error":"…"}]}`), or someone not in the data (`{"profile":{"interests":["python"],"courses":{"python-intro":3600},"assessments":{"python":180}}}`: `{"similar":[…],"unknown":{"interests":[],"courses":[],"assessments":[]}}`), with any of the options.',
           },
-          responses: { "200": neighbours, ...similarityErrors, ...modelErrors },
+          responses: {
+            "200": {
+              description: "The neighbours (an array, as for GET); for a batch `{results: […]}`; for a profile `{similar: […], unknown: {…}}`.",
+              content: { "application/json": { schema: { oneOf: [{ type: "array", items: { $ref: "#/components/schemas/Neighbor" } }, { type: "object", properties: { results: { type: "array" } } }, { type: "object", properties: { similar: { type: "array" }, unknown: { type: "object" } } }] }, examples: similarityAnswerExamples } },
+            },
+            ...similarityErrors,
+            ...modelErrors,
+          },
         },
       },
       "/api/recommendations/": {
@@ -133,19 +187,23 @@ export function openApiDocument(): Record<string, unknown> {
         get: {
           operationId: "recommendGet",
           parameters: [
-            { name: "user_handle", in: "query", required: false, schema: { type: "string" } },
-            { name: "kind", in: "query", required: false, description: "courses (default), interests or assessments.", schema: { enum: ["courses", "interests", "assessments"] } },
-            { name: "n", in: "query", required: false, description: "How many items (default 10).", schema: { type: "integer", minimum: 1, maximum: 10000 } },
-            { name: "neighbors", in: "query", required: false, description: "Most similar users that vote (default 20, as `recsys evaluate`).", schema: { type: "integer", minimum: 1, maximum: 1000 } },
-            { name: "using", in: "query", required: false, description: "neighbors (default) or model (the factorization machine's own item scores).", schema: { enum: ["neighbors", "model"] } },
-            { name: "exclude_seen", in: "query", required: false, description: "Leave out what the user already has (default true).", schema: { type: "boolean" } },
-            { name: "exclude", in: "query", required: false, description: "Items never recommended, comma-separated.", schema: { type: "string" } },
+            { name: "user_handle", in: "query", required: false, schema: { type: "string" }, example: "110" },
+            { name: "kind", in: "query", required: false, description: "courses (default), interests or assessments.", schema: { enum: ["courses", "interests", "assessments"] }, example: "interests" },
+            { name: "n", in: "query", required: false, description: "How many items (default 10).", schema: { type: "integer", minimum: 1, maximum: 10000 }, example: 5 },
+            { name: "neighbors", in: "query", required: false, description: "Most similar users that vote (default 20, as `recsys evaluate`).", schema: { type: "integer", minimum: 1, maximum: 1000 }, example: 30 },
+            { name: "using", in: "query", required: false, description: "neighbors (default) or model (the factorization machine's own item scores).", schema: { enum: ["neighbors", "model"] }, example: "model" },
+            { name: "exclude_seen", in: "query", required: false, description: "Leave out what the user already has (default true).", schema: { type: "boolean" }, example: false },
+            { name: "exclude", in: "query", required: false, description: "Items never recommended, comma-separated.", schema: { type: "string" }, example: "resharper-deep-dive-564" },
             ...modelQuery.filter((p) => p.name === "method" || p.name === "table"),
           ],
-          requestBody: { ...body, description: "The same fields as a JSON object (user_handle, user_handles or profile; kind, n, …)." },
+          requestBody: { ...body, description: "The same fields as a JSON object (user_handle, user_handles or profile; kind, n, …).", content: { "application/json": { schema: { $ref: "#/components/schemas/RecommendationQuery" } } } },
           responses: { "200": recommendations, ...similarityErrors, ...modelErrors },
         },
-        post: { operationId: "recommendPost", requestBody: { ...body, required: true }, responses: { "200": recommendations, ...similarityErrors, ...modelErrors } },
+        post: {
+          operationId: "recommendPost",
+          requestBody: { required: true, content: { "application/json": { schema: { $ref: "#/components/schemas/RecommendationQuery" }, examples: recommendationRequestExamples } } },
+          responses: { "200": { ...recommendations, content: { "application/json": { schema: { $ref: "#/components/schemas/Recommendations" }, examples: recommendationAnswerExamples } } }, ...similarityErrors, ...modelErrors },
+        },
       },
       "/api/similarity/{user_handle}": {
         get: {
@@ -237,7 +295,7 @@ export function openApiDocument(): Record<string, unknown> {
         SimilarityQuery: {
           type: "object",
           additionalProperties: false,
-          required: ["user_handle"],
+          description: "Exactly one of user_handle, user_handles and profile, with any of the options.",
           properties: {
             user_handle: { oneOf: [{ type: "string", minLength: 1, maxLength: 256 }, { type: "integer" }] },
             user_handles: { type: "array", maxItems: 100, items: { type: "string" } },
@@ -247,6 +305,24 @@ export function openApiDocument(): Record<string, unknown> {
             within: { type: "array", items: { type: "string" } },
             min_score: { type: "number" },
             explain: { oneOf: [{ type: "boolean" }, { type: "integer", minimum: 1, maximum: 100 }] },
+            method: { type: "string" },
+            table: { type: "string" },
+          },
+        },
+        RecommendationQuery: {
+          type: "object",
+          additionalProperties: false,
+          description: "Exactly one of user_handle, user_handles and profile, with any of the options.",
+          properties: {
+            user_handle: { oneOf: [{ type: "string", minLength: 1, maxLength: 256 }, { type: "integer" }] },
+            user_handles: { type: "array", maxItems: 100, items: { type: "string" } },
+            profile: { $ref: "#/components/schemas/Profile" },
+            kind: { enum: ["courses", "interests", "assessments"] },
+            n: { type: "integer", minimum: 1, maximum: 10000 },
+            neighbors: { type: "integer", minimum: 1, maximum: 1000 },
+            using: { enum: ["neighbors", "model"] },
+            exclude_seen: { type: "boolean" },
+            exclude: { type: "array", items: { type: "string" }, description: "Items never recommended." },
             method: { type: "string" },
             table: { type: "string" },
           },

@@ -6,7 +6,7 @@
  */
 import type { Explanation } from "../methods/method.ts";
 import { ProfileError, parseProfile, type Profile } from "../profile.ts";
-import { MAX_EXPLAIN_ITEMS, type Neighbor } from "../recommender.ts";
+import { MAX_EXPLAIN_ITEMS, type Neighbor, type RecommendAnswer } from "../recommender.ts";
 import type { ModelHost } from "./model-host.ts";
 import { roundScore } from "./render.ts";
 
@@ -138,7 +138,7 @@ export function parseModelQuery(given: Record<string, unknown>): ModelQuery {
 }
 
 /** A neighbour as served: the seed's two fields (score rounded as the table's answers), plus its explanation when asked. */
-function neighborJson(x: Neighbor): Record<string, unknown> {
+export function neighborJson(x: Neighbor): Record<string, unknown> {
   return x.explanation ? { similar: x.similar, score: roundScore(x.score), explanation: explanationJson(x.explanation) } : { similar: x.similar, score: roundScore(x.score) };
 }
 
@@ -191,12 +191,16 @@ export async function similarityAnswer(rec: ModelHost, q: ModelQuery): Promise<u
   return { similar: a.neighbors.map(neighborJson), unknown: a.unknown };
 }
 
+/** A recommendation as served (voters' scores rounded as neighbours' are); `recsys recommend --json` prints the same. */
+export function recommendationJson(a: RecommendAnswer): Record<string, unknown> {
+  return { kind: a.kind, using: a.using, items: a.items.map((i) => ({ ...i, voters: i.voters.map((v) => ({ similar: v.similar, score: roundScore(v.score) })) })), ...(a.unknown ? { unknown: a.unknown } : {}) };
+}
+
 /** The answer of `/api/recommendations/` from a model. */
 export async function recommendationsAnswer(rec: ModelHost, q: ModelQuery): Promise<unknown> {
   const options = { n: q.n, kind: q.kind, using: q.using, neighbors: q.neighbors, excludeSeen: q.excludeSeen };
   const one = async (who: string | Profile) => {
-    const a = await asClient(rec.recommend(who, { ...options, exclude: q.exclude }));
-    return { kind: a.kind, using: a.using, items: a.items.map((i) => ({ ...i, voters: i.voters.map((v) => ({ similar: v.similar, score: roundScore(v.score) })) })), ...(a.unknown ? { unknown: a.unknown } : {}) };
+    return recommendationJson(await asClient(rec.recommend(who, { ...options, exclude: q.exclude })));
   };
   if ("user" in q.asked) return one(q.asked.user);
   if ("users" in q.asked) {

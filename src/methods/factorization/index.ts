@@ -34,6 +34,7 @@ import {
   type Method,
   type Model,
   type ModelState,
+  type OptionSpec,
   type OptionsOf,
   type QueryOptions,
   type RankAllOptions,
@@ -162,14 +163,17 @@ export const FM_DEFAULTS = {
 /** How the FM's parameters are trained. */
 export type Training = "bpr" | "als";
 
+/** An option only BPR training reads, or only ALS training: a flag given with the other training is refused. */
+const only = <T>(training: Training, spec: OptionSpec<T>): OptionSpec<T> => ({ ...spec, appliesWhen: { option: "training", values: [training] } });
+
 /** The factorization method's options: defaults, checks and CLI flags. */
 export const FM_OPTIONS = {
   // Bounded: factors size memory (users × factors doubles), epochs and negatives the training time.
   factors: integerOption({ default: FM_DEFAULTS.factors, min: 1, max: 1024, valueHint: "K", description: "latent factors" }),
-  epochs: integerOption({ default: FM_DEFAULTS.epochs, min: 0, max: 10_000, description: "BPR epochs (--training bpr)" }),
-  learningRate: numberOption({ default: FM_DEFAULTS.learningRate, valueHint: "RATE", description: "initial SGD step of BPR (decays linearly to a tenth)" }),
-  regularization: numberOption({ default: FM_DEFAULTS.regularization, allowZero: true, valueHint: "L2", description: "L2 penalty" }),
-  negatives: integerOption({ default: FM_DEFAULTS.negatives, min: 1, max: 1000, description: "BPR's sampled negatives per positive" }),
+  epochs: only("bpr", integerOption({ default: FM_DEFAULTS.epochs, min: 0, max: 10_000, description: "BPR epochs (--training bpr)" })),
+  learningRate: only("bpr", numberOption({ default: FM_DEFAULTS.learningRate, valueHint: "RATE", description: "initial SGD step of BPR (decays linearly to a tenth)" })),
+  regularization: only("bpr", numberOption({ default: FM_DEFAULTS.regularization, allowZero: true, valueHint: "L2", description: "L2 penalty" })),
+  negatives: only("bpr", integerOption({ default: FM_DEFAULTS.negatives, min: 1, max: 1000, description: "BPR's sampled negatives per positive" })),
   seed: seedOption({ default: FM_DEFAULTS.seed, description: "random seed" }),
   popularNegatives: numberOption({ default: FM_DEFAULTS.popularNegatives, allowZero: true, max: 1, cli: false, description: "share of negatives drawn by popularity" }),
   shareTags: booleanOption({ default: FM_DEFAULTS.shareTags, cli: false, description: "interest/assessment tags share vectors with course tags" }),
@@ -182,7 +186,7 @@ export const FM_OPTIONS = {
   userAlpha: numberOption({ default: FM_DEFAULTS.userAlpha, allowZero: true, cli: false, description: "confidence α of a user's own items in the user pass" }),
   userRegularization: numberOption({ default: FM_DEFAULTS.userRegularization, cli: false, description: "L2 penalty of the user pass" }),
   training: choiceOption<Training>({ default: FM_DEFAULTS.training, choices: ["bpr", "als"], description: "bpr: SGD on sampled negatives; als: implicit least squares over the FM's features" }),
-  alsIterations: integerOption({ default: FM_DEFAULTS.alsIterations, min: 0, max: 10_000, description: "ALS iterations with --training als" }),
+  alsIterations: only("als", integerOption({ default: FM_DEFAULTS.alsIterations, min: 0, max: 10_000, description: "ALS iterations with --training als" })),
   alsCgSteps: integerOption({ default: FM_DEFAULTS.alsCgSteps, min: 0, max: 1024, cli: false, description: "CG steps per row and ALS iteration (0: exact)" }),
   itemRegularization: numberOption({ default: FM_DEFAULTS.itemRegularization, cli: false, description: "L2 penalty of the item-side features with --training als" }),
   alsInitScale: numberOption({ default: FM_DEFAULTS.alsInitScale, allowZero: true, cli: false, description: "initial factors uniform in [0, scale) with --training als" }),
