@@ -119,10 +119,10 @@ describe.skipIf(skip)("the explorer page", () => {
     const fm = asShown(await apiJson("/api/similarity/110?method=factorization"));
     expect(await shown(page)).toEqual(fm);
     expect(fm).not.toEqual(asShown(await apiJson("/api/similarity/110")));
-    const direct = await open("/?user=110&method=factorization");
+    const direct = await open("/?user=110&method=factorization&compare=similarity");
     expect(await shown(direct)).toEqual(fm);
     expect(await direct.inputValue("#source")).toBe("method:factorization");
-    // Compare: the overlap shown is the overlap of the two lists.
+    // Compare (with similarity, as the address asks): the overlap shown is the overlap of the two lists.
     await direct.waitForSelector("#compare .overlap");
     const sim = new Set((await apiJson("/api/similarity/110")).map((n: { similar: string }) => n.similar));
     expect(Number(await direct.getAttribute("#compare [data-overlap]", "data-overlap"))).toBe(fm.filter(([h]) => sim.has(h as string)).length);
@@ -197,6 +197,29 @@ describe.skipIf(skip)("the explorer page", () => {
     // The target is 1 s on an idle machine (README); a loaded CI box gets slack.
     expect(interactive).toBeLessThan(3000);
     await cold.close();
+  }, T);
+
+  test(title("compare: the learner picks the other method; overlap and the all-learners overlap@10 histogram are the API's"), async () => {
+    const page = await open("/?user=110");
+    await page.waitForSelector("#compare .overlap");
+    const others = await page.$$eval("#compare-with option", (os) => os.map((o) => o.getAttribute("value")));
+    expect(others.sort()).toEqual(["als", "factorization"]);
+    const sim = (await apiJson("/api/similarity/110")).map((n: { similar: string }) => n.similar);
+    for (const [other, table] of [["factorization", "fm_ranking"], ["als", "als_ranking"]]) {
+      await page.selectOption("#compare-with", other);
+      await page.waitForURL((u) => u.searchParams.get("compare") === other);
+      await page.waitForSelector("#compare .overlap");
+      const theirs = new Set((await apiJson(`/api/similarity/110?method=${other}`)).map((n: { similar: string }) => n.similar));
+      expect(Number(await page.getAttribute("#compare [data-overlap]", "data-overlap"))).toBe(sim.filter((h: string) => theirs.has(h)).length);
+      const hist = await apiJson(`/api/tables/user_ranking/histogram?compare=${table}`);
+      expect(await page.$$eval("#compare svg rect.hbar", (rs) => rs.map((r) => Number(/: (\d+) users$/.exec(r.querySelector("title")!.textContent!)![1])))).toEqual(hist.overlap.counts);
+    }
+    // The choice is in the address: opening it shows the same comparison.
+    const direct = await open("/?user=110&compare=als");
+    await direct.waitForSelector("#compare .overlap");
+    expect(await direct.inputValue("#compare-with")).toBe("als");
+    await direct.close();
+    await page.close();
   }, T);
 
   test(title("the screenshots (desktop, run view, phone) are taken, into a temporary directory"), async () => {
