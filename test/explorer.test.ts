@@ -10,7 +10,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
-import { DESKTOP, findChromium, launch, loadedBytes, PHONE, ready, screenshots, serveSample, TOKEN, type Sample } from "./fixtures/browser.ts";
+import { BPR_EPOCHS, DESKTOP, findChromium, launch, loadedBytes, PHONE, ready, screenshots, serveSample, TOKEN, type Sample } from "./fixtures/browser.ts";
 
 /** The page's global, as the callbacks run in the browser see it (the project's types have no DOM). */
 declare const document: any;
@@ -139,6 +139,8 @@ describe.skipIf(skip)("the explorer page", () => {
     // The default training is ALS: one loss per iteration, and no sampled AUC to chart (BPR has two charts).
     expect(fm.run.params.training).toBe("als");
     expect(perChart).toEqual([fm.run.params.alsIterations]);
+    const losses = await page.$$eval("#epochs circle.point title", (ts) => ts.map((t) => t.textContent));
+    expect(losses).toEqual(fm.epochs.map((e: { epoch: number; loss: number }) => `iteration ${e.epoch}: ${e.loss.toFixed(4)}`));
     expect(fm.epochs).toHaveLength(fm.run.params.alsIterations);
     await page.waitForSelector("#histograms svg");
     const bars = await page.$$eval("#histograms svg", (svgs) => svgs.map((s) => s.querySelectorAll("rect.hbar").length));
@@ -219,6 +221,17 @@ describe.skipIf(skip)("the explorer page", () => {
     await direct.waitForSelector("#compare .overlap");
     expect(await direct.inputValue("#compare-with")).toBe("als");
     await direct.close();
+    await page.close();
+  }, T);
+
+  test(title("the run view of a BPR-trained factorization table charts the loss and the sampled AUC, one point per epoch"), async () => {
+    const page = await open("/?table=fm_bpr&view=run");
+    const fm = (await apiJson("/api/tables")).tables.find((t: { table: string }) => t.table === "fm_bpr");
+    expect(fm.run.params.training).toBe("bpr");
+    expect(fm.epochs).toHaveLength(BPR_EPOCHS);
+    await page.waitForSelector("#epochs svg");
+    const charts = await page.$$eval("#epochs svg", (svgs) => svgs.map((s) => [...s.querySelectorAll("circle.point title")].map((t) => t.textContent)));
+    expect(charts).toEqual([fm.epochs.map((e: { epoch: number; loss: number }) => `epoch ${e.epoch}: ${e.loss.toFixed(4)}`), fm.epochs.map((e: { epoch: number; auc: number }) => `epoch ${e.epoch}: ${e.auc.toFixed(4)}`)]);
     await page.close();
   }, T);
 

@@ -310,9 +310,10 @@ function runView(state: State): Node[] {
     const aucs = t.epochs.map((e) => e.auc);
     const bpr = aucs.every((a): a is number => typeof a === "number" && Number.isFinite(a));
     const lossTitle = bpr ? "BPR loss" : "Loss";
-    const charts = [figure(lossTitle, lineChart(lossTitle, xs, t.epochs.map((e) => e.loss)))];
-    if (bpr) charts.push(figure("Sampled AUC", lineChart("Sampled AUC", xs, aucs)));
-    const card = section("Training per epoch", h("div", { class: "charts", id: "epochs" }, ...charts));
+    const unit = bpr ? "epoch" : "iteration";
+    const charts = [figure(lossTitle, lineChart(lossTitle, xs, t.epochs.map((e) => e.loss), unit))];
+    if (bpr) charts.push(figure("Sampled AUC", lineChart("Sampled AUC", xs, aucs, unit)));
+    const card = section(bpr ? "Training per epoch" : "Training per iteration", h("div", { class: "charts", id: "epochs" }, ...charts));
     grid.append(card);
   }
   grid.append(section("Stage timings (s)", h("table", { class: "kv" }, h("tbody", {}, ...stages.map(([k, v]) => h("tr", {}, h("td", {}, k), h("td", { class: "num" }, v.toFixed(3)), h("td", { class: "barcell" }, bar(v / longest))))))));
