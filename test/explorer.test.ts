@@ -201,6 +201,24 @@ describe.skipIf(skip)("the explorer page", () => {
     await cold.close();
   }, T);
 
+  test(title("the method switch offers every method with a table (als too) and shows the chosen one's neighbours"), async () => {
+    const page = await open("/?user=110");
+    await shown(page);
+    const tables = (await apiJson("/api/tables")).tables as { table: string; run: { method: string } }[];
+    const offered = await page.$$eval("#source option", (os) => os.map((o) => o.getAttribute("value")));
+    expect(offered.filter((v) => v!.startsWith("method:")).sort()).toEqual([...new Set(tables.map((t) => `method:${t.run.method}`))].sort());
+    expect(offered).toContain("method:als");
+    // The older factorization table (BPR) stays reachable by its name.
+    expect(offered).toContain("table:fm_bpr");
+    await page.selectOption("#source", "method:als");
+    await page.waitForURL((u) => u.searchParams.get("method") === "als");
+    await page.waitForFunction(() => document.querySelector("h2.who")?.textContent?.includes("als"));
+    const als = asShown(await apiJson("/api/similarity/110?method=als"));
+    expect(await shown(page)).toEqual(als);
+    expect(als).not.toEqual(asShown(await apiJson("/api/similarity/110?method=factorization")));
+    await page.close();
+  }, T);
+
   test(title("compare: the learner picks the other method; overlap and the all-learners overlap@10 histogram are the API's"), async () => {
     const page = await open("/?user=110");
     await page.waitForSelector("#compare .overlap");
@@ -221,6 +239,20 @@ describe.skipIf(skip)("the explorer page", () => {
     await direct.waitForSelector("#compare .overlap");
     expect(await direct.inputValue("#compare-with")).toBe("als");
     await direct.close();
+    await page.close();
+  }, T);
+
+  test(title("the profile and the recommended courses, with their voters, are the API's"), async () => {
+    const page = await open("/?user=110");
+    await page.waitForSelector("#recommended ol.recs li");
+    await page.waitForSelector("#profile table");
+    const profile = await apiJson("/api/users/110");
+    const courses = await page.$$eval("#profile table.kv:first-of-type tbody tr", (trs) => trs.map((tr) => [tr.children[0].textContent, Number(tr.children[1].textContent)] as [string, number]));
+    expect(new Map(courses)).toEqual(new Map(Object.entries(profile.courses).map(([c, sec]) => [c, Math.round((sec as number) / 60)])));
+    const recs = await apiJson("/api/recommendations/110?kind=courses&n=10");
+    expect(recs.items.length).toBeGreaterThan(0);
+    const rows = await page.$$eval("#recommended ol.recs > li", (lis) => lis.map((li) => [li.querySelector(".item")!.textContent, [...li.querySelectorAll(".voters a.user")].map((a) => a.textContent)]));
+    expect(rows).toEqual(recs.items.map((i: { item: string; voters: { similar: string }[] }) => [i.item, i.voters.map((v) => v.similar)]));
     await page.close();
   }, T);
 
