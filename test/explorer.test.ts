@@ -14,6 +14,7 @@ import { BPR_EPOCHS, DESKTOP, findChromium, launch, loadedBytes, PHONE, ready, s
 
 /** The page's global, as the callbacks run in the browser see it (the project's types have no DOM). */
 declare const document: any;
+declare const getComputedStyle: any;
 
 const chromiumPath = findChromium();
 const skip = chromiumPath === null;
@@ -183,19 +184,29 @@ describe.skipIf(skip)("the explorer page", () => {
     await page.close();
   }, T);
 
-  test(title("a phone-wide screen shows the learner without sideways scrolling; the first load is under 300 KB"), async () => {
+  test(title("readable at 390 px (one column) and 1280×800 (two), no sideways scrolling; the first load is under 300 KB, all from the page's own origin"), async () => {
     const page = await open("/?user=110", PHONE);
     await shown(page);
     expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(PHONE.width);
+    const columns = () => page.$eval("main .grid", (g) => getComputedStyle(g).gridTemplateColumns.split(" ").length);
+    expect(await columns()).toBe(1);
+    // At 1280×800: two columns, and no sideways scrolling either.
+    await page.setViewportSize(DESKTOP);
+    expect(await columns()).toBe(2);
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(DESKTOP.width);
     await page.close();
     const cold = await browser.newContext({ viewport: DESKTOP });
     const first = await cold.newPage();
+    // Offline: nothing is fetched from any other origin (no CDN, no font, no analytics).
+    const origins = new Set<string>();
+    first.on("request", (r) => origins.add(new URL(r.url()).origin));
     await first.goto(`${sample.dev}/?user=110`);
     const interactive = await ready(first);
     await first.waitForSelector("#compare .overlap");
     await first.waitForLoadState("networkidle");
     const { total } = await loadedBytes(first);
     expect(total).toBeLessThan(300 * 1024);
+    expect([...origins]).toEqual([new URL(sample.dev).origin]);
     // The target is 1 s on an idle machine (README); a loaded CI box gets slack.
     expect(interactive).toBeLessThan(3000);
     await cold.close();
