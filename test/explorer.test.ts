@@ -278,6 +278,48 @@ describe.skipIf(skip)("the explorer page", () => {
     await page.close();
   }, T);
 
+  test(title("the run view lists the run's stage timings and parameters, and says stale when /api/tables does"), async () => {
+    const page = await open("/?view=run");
+    const tables = await apiJson("/api/tables");
+    const served = tables.tables.find((t: { table: string }) => t.table === tables.served);
+    const facts = async () => Object.fromEntries(await page.$$eval(".facts dt", (dts) => dts.map((dt) => [dt.textContent, dt.nextElementSibling!.textContent])));
+    const run = await facts();
+    expect([run.table, run.run, run.stale]).toEqual([served.table, `#${served.run.id}, similarity`, "no"]);
+    for (const [k, v] of Object.entries(served.run.params)) expect(run[k]).toBe(JSON.stringify(v));
+    const stages = await page.$$eval("#main table.kv tbody tr", (trs) => trs.map((tr) => [tr.children[0].textContent, tr.children[1].textContent]));
+    expect(stages).toEqual(Object.entries(served.run.stages).map(([k, v]) => [k, (v as number).toFixed(3)]));
+    // The sample's input does not change under the test: the answer is altered to say it did.
+    await page.route("**/api/tables", async (route) => {
+      const answer = await (await route.fetch()).json();
+      for (const t of answer.tables) t.stale = true;
+      await route.fulfill({ json: answer });
+    });
+    await page.reload();
+    await ready(page);
+    expect((await facts()).stale).toStartWith("yes");
+    await page.close();
+  }, T);
+
+  test(title("keyboard only: Enter on a neighbour follows it, focus lands on the content; the rankings switch and the views' links work from the keyboard"), async () => {
+    const page = await open("/?user=110");
+    const [, [next]] = await shown(page);
+    await page.focus(`#similar li.neighbor[data-handle="${next}"] a.user`);
+    await page.keyboard.press("Enter");
+    await page.waitForFunction((h) => document.getElementById("learner")?.textContent === h, next);
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe("main");
+    await page.focus("#source");
+    const before = await page.inputValue("#source");
+    await page.keyboard.press("ArrowDown");
+    await page.waitForURL((u) => u.searchParams.has("method") || u.searchParams.has("table"));
+    expect(await page.inputValue("#source")).not.toBe(before);
+    await page.waitForSelector("#similar li.neighbor");
+    await page.focus('nav a[data-view="run"]');
+    await page.keyboard.press("Enter");
+    await page.waitForURL((u) => u.searchParams.get("view") === "run");
+    await page.waitForSelector("#main .facts");
+    await page.close();
+  }, T);
+
   test(title("the screenshots (desktop, run view, phone) are taken, into a temporary directory"), async () => {
     const out = mkdtempSync(join(tmpdir(), "recsys-shots-"));
     try {
