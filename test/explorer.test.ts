@@ -171,11 +171,23 @@ describe.skipIf(skip)("the explorer page", () => {
     const page = await browser.newPage({ viewport: DESKTOP });
     const apiCalls: string[] = [];
     page.on("request", (r) => new URL(r.url()).pathname.startsWith("/api/") && apiCalls.push(r.url()));
-    page.on("console", (m) => m.type() === "error" && problems.push(`prod: ${m.text()}`));
+    // Chromium logs each refused request (401) as a console error: expected only while the token is wrong.
+    let wrongToken = false;
+    const refused: string[] = [];
+    page.on("console", (m) => m.type() === "error" && (wrongToken && /status of 401/.test(m.text()) ? refused : problems).push(`prod: ${m.text()}`));
     await page.goto(sample.prod + "/?user=110");
     await page.waitForSelector("#token-form #token");
     expect(await page.locator("li.neighbor").count()).toBe(0);
     expect(apiCalls).toEqual([]);
+    // A wrong token: asked again, saying why, still no data.
+    wrongToken = true;
+    await page.fill("#token", "not-the-token");
+    await page.press("#token", "Enter");
+    await page.waitForSelector("#token-form [role=alert]");
+    wrongToken = false;
+    expect(refused).toEqual(["prod: Failed to load resource: the server responded with a status of 401 (Unauthorized)"]);
+    expect(await page.textContent("#token-form [role=alert]")).toContain("not accepted");
+    expect(await page.locator("li.neighbor").count()).toBe(0);
     await page.fill("#token", TOKEN);
     await page.press("#token", "Enter");
     expect(await shown(page)).toEqual(asShown(await apiJson("/api/similarity/110")));
