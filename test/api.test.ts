@@ -13,6 +13,7 @@ import { openDatabase, tableExists } from "../src/db/open.ts";
 import { RankingsReader } from "../src/db/reader.ts";
 import { MissingTableError } from "../src/db/store.ts";
 import { openStore, type RankingsStore } from "../src/db/store.ts";
+import { ingest } from "../src/ingest.ts";
 import { runPipeline } from "../src/pipeline.ts";
 import { loadRecommender, type Recommender } from "../src/recommender.ts";
 import { openApp, type AppUnderTest } from "./fixtures/app.ts";
@@ -480,6 +481,33 @@ describe("the explorer page's routes (profile, suggestions, tables, histograms) 
       expect(fm.epochs).toHaveLength(2);
     } finally {
       app2.close();
+    }
+  });
+
+  it("GET /api/tables marks a table stale once the input changed since its run, and only then", async () => {
+    const db = join(dir, "stale.db");
+    const staleStore = await openStore(db);
+    try {
+      writeCsvDir(join(dir, "stale-a"), grouped(60, 4));
+      writeCsvDir(join(dir, "stale-b"), grouped(60, 5));
+      await runPipeline({ input: { dataDir: join(dir, "stale-a") }, store: staleStore, method: "similarity", topN: 10, threads: 1 });
+      const app = openApp(db);
+      try {
+        const before = (await app.ask("/api/tables")).body;
+        expect(before.tables.map((t: { stale: boolean }) => t.stale)).toEqual([false]);
+        expect(before.tables[0].run.input.sha256).toBe(before.input);
+        await ingest(join(dir, "stale-b"), staleStore);
+        const after = (await app.ask("/api/tables")).body;
+        expect(after.input).not.toBe(before.input);
+        expect(after.tables.map((t: { stale: boolean }) => t.stale)).toEqual([true]);
+        // The same input again: the table is current once more.
+        await ingest(join(dir, "stale-a"), staleStore);
+        expect((await app.ask("/api/tables")).body.tables.map((t: { stale: boolean }) => t.stale)).toEqual([false]);
+      } finally {
+        app.close();
+      }
+    } finally {
+      staleStore.close();
     }
   });
 

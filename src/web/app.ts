@@ -14,6 +14,8 @@ interface State {
   user?: string;
   method?: string;
   table?: string;
+  /** The method the learner's top-10 is compared with (default: the first other method with a table). */
+  compare?: string;
   view: View;
 }
 
@@ -37,12 +39,13 @@ function readState(): State {
     user: p.get("user") ?? undefined,
     method: p.get("method") ?? undefined,
     table: p.get("table") ?? undefined,
+    compare: p.get("compare") ?? undefined,
     view: view === "run" || view === "new" ? view : "learner",
   };
 }
 
 function href(state: State): string {
-  return "/" + qs({ user: state.user, method: state.method, table: state.table, view: state.view === "learner" ? undefined : state.view });
+  return "/" + qs({ user: state.user, method: state.method, table: state.table, compare: state.compare, view: state.view === "learner" ? undefined : state.view });
 }
 
 /** Moves to `patch` of the current state, as a new history entry. */
@@ -226,8 +229,11 @@ async function compareCard(state: State, user: string): Promise<Node[]> {
   const current = currentTable(state);
   const others = methods().filter((m) => m !== current?.run?.method);
   if (!current || others.length === 0) return [h("p", { class: "muted" }, "Only one method has a rankings table: run the pipeline with the other method to compare.")];
-  const other = others[0];
+  // Three methods may have tables: the learner picks the one to compare with (kept in the URL).
+  const other = state.compare && others.includes(state.compare) ? state.compare : others[0];
   const otherTable = latestOf(other)!;
+  const pick = h("select", { id: "compare-with" }, ...others.map((m) => h("option", { value: m, selected: m === other }, `${m} (${latestOf(m)?.table})`)));
+  pick.addEventListener("change", () => go({ compare: pick.value }));
   const [mine, theirs, hist] = await Promise.all([
     api<Neighbor[]>(`/api/similarity/${qs({ user_handle: user, n: 10, ...chosen(state) })}`),
     api<Neighbor[]>(`/api/similarity/${qs({ user_handle: user, n: 10, method: other })}`),
@@ -240,6 +246,7 @@ async function compareCard(state: State, user: string): Promise<Node[]> {
     h("div", {}, h("h3", {}, title), h("ol", { class: "compact" }, ...list.map((n) => h("li", { class: otherSet.has(n.similar) ? "shared" : "" }, userLink(n.similar), " ", h("span", { class: "num" }, fmt(n.score))))));
   const o = hist.overlap!;
   return [
+    h("p", { class: "compare-with" }, h("label", { for: "compare-with" }, `${current.run?.method ?? current.table} against `), pick),
     h("p", { class: "overlap" }, h("strong", { "data-overlap": shared }, `${shared} of ${Math.min(mine.length, theirs.length)}`), ` of this learner's top-10 are in both lists (highlighted). Across all ${o.users} learners the mean overlap@10 is ${o.mean.toFixed(2)}.`),
     h("div", { class: "columns" }, column(`${current.run?.method ?? current.table} (${current.table})`, mine, theirSet), column(`${other} (${otherTable.table})`, theirs, mySet)),
     figure("Overlap@10 over all learners", histogram(`Overlap@10 of ${current.table} and ${otherTable.table}, all learners`, o.counts, 0, o.k, "shared neighbours in the top-10", (i) => String(i))),
@@ -303,9 +310,10 @@ function runView(state: State): Node[] {
     const aucs = t.epochs.map((e) => e.auc);
     const bpr = aucs.every((a): a is number => typeof a === "number" && Number.isFinite(a));
     const lossTitle = bpr ? "BPR loss" : "Loss";
-    const charts = [figure(lossTitle, lineChart(lossTitle, xs, t.epochs.map((e) => e.loss)))];
-    if (bpr) charts.push(figure("Sampled AUC", lineChart("Sampled AUC", xs, aucs)));
-    const card = section("Training per epoch", h("div", { class: "charts", id: "epochs" }, ...charts));
+    const unit = bpr ? "epoch" : "iteration";
+    const charts = [figure(lossTitle, lineChart(lossTitle, xs, t.epochs.map((e) => e.loss), unit))];
+    if (bpr) charts.push(figure("Sampled AUC", lineChart("Sampled AUC", xs, aucs, unit)));
+    const card = section(bpr ? "Training per epoch" : "Training per iteration", h("div", { class: "charts", id: "epochs" }, ...charts));
     grid.append(card);
   }
   grid.append(section("Stage timings (s)", h("table", { class: "kv" }, h("tbody", {}, ...stages.map(([k, v]) => h("tr", {}, h("td", {}, k), h("td", { class: "num" }, v.toFixed(3)), h("td", { class: "barcell" }, bar(v / longest))))))));

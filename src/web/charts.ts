@@ -23,8 +23,8 @@ export function figure(title: string, chart: SVGSVGElement): HTMLElement {
   return h("figure", { class: "figure" }, h("figcaption", {}, title), chart);
 }
 
-/** One point per x (e.g. per epoch), joined by a line; each point carries `data-x` and a tooltip. */
-export function lineChart(title: string, xs: number[], ys: number[], digits = 4): SVGSVGElement {
+/** One point per x (an epoch, an iteration: `unit`), joined by a line; each point carries `data-x` and a tooltip. */
+export function lineChart(title: string, xs: number[], ys: number[], unit = "epoch", digits = 4): SVGSVGElement {
   const svg = frame(title, `${title}: ${ys.map((y, i) => `${xs[i]}: ${y.toFixed(digits)}`).join(", ")}`);
   let lo = Math.min(...ys);
   let hi = Math.max(...ys);
@@ -40,9 +40,9 @@ export function lineChart(title: string, xs: number[], ys: number[], digits = 4)
     svg.append(s("text", { x: PAD.left - 4, y: py(t) + 3, class: "tick", "text-anchor": "end" }, t.toFixed(3)));
   }
   for (const x of xs) svg.append(s("text", { x: px(x), y: H - PAD.bottom + 14, class: "tick", "text-anchor": "middle" }, x));
-  svg.append(s("text", { x: (W + PAD.left) / 2, y: H - 2, class: "axis", "text-anchor": "middle" }, "epoch"));
+  svg.append(s("text", { x: (W + PAD.left) / 2, y: H - 2, class: "axis", "text-anchor": "middle" }, unit));
   svg.append(s("polyline", { points: xs.map((x, i) => `${px(x)},${py(ys[i])}`).join(" "), class: "line" }));
-  xs.forEach((x, i) => svg.append(s("circle", { cx: px(x), cy: py(ys[i]), r: 3.5, class: "point", "data-x": x }, s("title", {}, `epoch ${x}: ${ys[i].toFixed(digits)}`))));
+  xs.forEach((x, i) => svg.append(s("circle", { cx: px(x), cy: py(ys[i]), r: 3.5, class: "point", "data-x": x }, s("title", {}, `${unit} ${x}: ${ys[i].toFixed(digits)}`))));
   return svg;
 }
 
