@@ -67,7 +67,12 @@ function checkFlags(args: ArgsDef, argv: string[]): void {
       if (++given > positionals.length) throw new CliError(`unexpected argument ${JSON.stringify(a)}${positionals.length ? ` (this command takes ${positionals.map((p) => p.toUpperCase()).join(" ")})` : " (this command takes no positional arguments)"}`);
       continue;
     }
-    if (!known.has(m[1])) throw new CliError(`unknown option ${a.split("=")[0]} (see --help)`);
+    if (!known.has(m[1])) {
+      // A flag cut short names the one it starts (`--run` for `--run-key`, as issue texts write it).
+      const starts = [...known].filter((k) => k.startsWith(m[1]) && !k.startsWith("no-"));
+      const hint = starts.length === 1 ? `; did you mean --${starts[0]}?` : "";
+      throw new CliError(`unknown option ${a.split("=")[0]}${hint} (see --help)`);
+    }
     if (takesValue.has(m[1]) && !a.includes("=")) i++;
   }
 }

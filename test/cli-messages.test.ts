@@ -96,6 +96,16 @@ describe("bad input exits 2", () => {
   });
 });
 
+describe("unknown options", () => {
+  it("name the one flag they start, else only --help", () => {
+    const cut = runCli(["pipeline", "--finalize", "--run", "nightly", "--db", "x.db"]);
+    expect([cut.code, cut.err.trim()]).toEqual([2, expect.stringMatching(/unknown option --run; did you mean --run-key\? \(see --help\)$/)]);
+    // --t starts --top-n, --threads, --then-finalize, …: no guess.
+    const vague = runCli(["pipeline", "--t", "3", "--db", "x.db"]);
+    expect([vague.code, vague.err.trim()]).toEqual([2, expect.stringMatching(/unknown option --t \(see --help\)$/)]);
+  });
+});
+
 describe("input is checked before anything is created", () => {
   it("ingest and pipeline with bad bytes create neither the database nor its directory", () => {
     const bad = writeData(join(work, "latin1"), Buffer.concat([Buffer.from("user_handle,interest_tag\n1,caf"), Buffer.from([0xe9]), Buffer.from("\n")]));

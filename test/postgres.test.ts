@@ -15,6 +15,7 @@ import { runPipeline } from "../src/pipeline.ts";
 import { loadRecommender, StaleRankingsError } from "../src/recommender.ts";
 import { openStore, maskLocation, type RunRecord } from "../src/db/store.ts";
 import { PostgresStore } from "../src/db/postgres.ts";
+import { methodNames } from "../src/methods/registry.ts";
 import { inputTablesDDL } from "../src/db/pg-schema.ts";
 import { maskUrl, parsePgUrl, PgUrlError, scrub } from "../src/db/pg-url.ts";
 import type { Rankings } from "../src/types.ts";
@@ -174,19 +175,25 @@ describe.skipIf(!!unavailable)(`Postgres store against a real server${skipped}`,
     await generate({ users: 1200, seed: 5, outDir: data });
   }, 60_000);
 
-  it("ranks the same rows as SQLite, row for row, with both methods, from CSVs or from its own input tables", async () => {
+  it("ranks the same rows as SQLite, row for row, with every registered method and similarity's --rank, from CSVs or from its own input tables", async () => {
     const url = await pg.createDatabase("same");
     const sqlite = join(work, "same.db");
-    const options = { similarity: {}, factorization: { epochs: 2 } } as const;
+    const variants: [string, string, Record<string, unknown>][] = [
+      ["similarity", "similarity", {}],
+      ["similarity_rank", "similarity", { rank: 8 }],
+      ["factorization", "factorization", { epochs: 2 }],
+      ["als", "als", { iterations: 2 }],
+    ];
+    expect([...new Set(variants.map(([, m]) => m))].sort()).toEqual(methodNames().sort());
     const imported = await ingest(data, url);
     expect(imported.location).toBe(maskLocation(url));
     expect(imported.location).not.toContain(PG_PASSWORD);
-    for (const method of ["similarity", "factorization"] as const) {
-      const table = `${method}_ranking`;
-      const lite = await runPipeline({ input: { dataDir: data }, store: sqlite, method, options: options[method], table });
+    for (const [name, method, options] of variants) {
+      const table = `${name}_ranking`;
+      const lite = await runPipeline({ input: { dataDir: data }, store: sqlite, method, options, table });
       // One Postgres run reads its own tables (ingested above), one is given the CSVs.
-      const fromTables = await runPipeline({ input: "store", store: url, method, options: options[method], table });
-      const fromCsv = await runPipeline({ input: { dataDir: data }, store: url, method, options: options[method], table: `${table}_csv` });
+      const fromTables = await runPipeline({ input: "store", store: url, method, options, table });
+      const fromCsv = await runPipeline({ input: { dataDir: data }, store: url, method, options, table: `${table}_csv` });
       const expected = sqliteRows(sqlite, table);
       expect(expected.length).toBeGreaterThan(10_000);
       expect(await pgRows(url, table)).toEqual(expected);
@@ -210,7 +217,7 @@ describe.skipIf(!!unavailable)(`Postgres store against a real server${skipped}`,
     const recorded = String(await scalar(url, "SELECT string_agg(r::text, ' ') FROM recsys_runs r")) + String(await scalar(url, "SELECT string_agg(i::text, ' ') FROM recsys_ingests i"));
     expect(recorded.length).toBeGreaterThan(100);
     expect(recorded).not.toContain(PG_PASSWORD);
-  }, 120_000);
+  }, 400_000);
 
   it("keeps each run's model: the recommender answers exactly as the stored table, knows stale input, and export streams the table", async () => {
     const url = await pg.createDatabase("models");
@@ -286,6 +293,56 @@ describe.skipIf(!!unavailable)(`Postgres store against a real server${skipped}`,
     expect(p.code).toBe(2);
     expect(await snapshot(url)).toEqual(before);
   }, 60_000);
+
+  it("refuses bad CSVs with SQLite's exact message and exit code, leaving the database as it was", async () => {
+    const url = await pg.createDatabase("validation");
+    await ingest(join(root, "data/sample"), url);
+    const before = await snapshot(url);
+    const read = (f: string) => readFileSync(join(root, "data/sample", `${f}.csv`), "utf8");
+    // Each case spoils one file (course_tags is read last); the others are the good sample's.
+    const cases: [string, string | null][] = [
+      ["course_tags", "course_id,course_tags\na,b\nc\n"],
+      ["course_tags", "course_id,tags\na,b\n"],
+      ["user_assessment_scores", read("user_assessment_scores") + `3,"java","2017-08-11 19:03:38",-3\n`],
+      ["user_interests", read("user_interests").replace(/\d{4}-\d\d-\d\d \d\d:\d\d:\d\d/, "2017-02-30 04:37:31")],
+      ["user_course_views", null],
+    ];
+    for (const [i, [spoiled, text]] of cases.entries()) {
+      const dir = join(work, `invalid-${i}`);
+      mkdirSync(dir);
+      for (const f of ["user_interests", "user_assessment_scores", "user_course_views", "course_tags"]) {
+        const body = f === spoiled ? text : read(f);
+        if (body !== null) writeFileSync(join(dir, `${f}.csv`), body);
+      }
+      const lite = runCli(["ingest", "--data-dir", dir, "--db", join(work, `invalid-${i}.db`)]);
+      const pgr = runCli(["ingest", "--data-dir", dir, "--db", url]);
+      expect(lite.code).toBe(2);
+      expect(lite.err).toContain(`${spoiled}.csv`);
+      expect([pgr.code, pgr.err]).toEqual([lite.code, lite.err]);
+    }
+    expect(await snapshot(url)).toEqual(before);
+  }, 180_000);
+
+  it("takes what the URL leaves out from PGUSER, PGPASSWORD, PGHOST, PGPORT, PGDATABASE (the URL's parts win), and shows no password", async () => {
+    const url = await pg.createDatabase("pgenv");
+    const db = url.slice(url.lastIndexOf("/") + 1);
+    const sample = join(root, "data/sample");
+    // Only the password from the environment; PGDATABASE names another database, which the URL's overrides.
+    const partial = runCli(["ingest", "--data-dir", sample, "--db", `postgres://recsys@127.0.0.1:${pg.port}/${db}`], { env: { PGPASSWORD: PG_PASSWORD, PGDATABASE: "postgres" } });
+    expect(partial.code).toBe(0);
+    expect(partial.err).toContain(`ingested into postgres://recsys@127.0.0.1:${pg.port}/${db} `);
+    // Everything from the environment.
+    const env = { PGHOST: "127.0.0.1", PGPORT: String(pg.port), PGUSER: "recsys", PGPASSWORD: PG_PASSWORD, PGDATABASE: db };
+    const bare = runCli(["pipeline", "--method", "similarity", "--db", "postgres://"], { env });
+    expect(bare.code).toBe(0);
+    expect(await scalar(url, "SELECT count(*)::int FROM user_ranking")).toBeGreaterThan(100);
+    // No password anywhere: refused in one line naming the cause.
+    const none = runCli(["similar", "110", "--db", `postgres://recsys@127.0.0.1:${pg.port}/${db}`], { env: { PGPASSWORD: undefined } });
+    expect(none.code).toBe(1);
+    expect(none.err.trim().split("\n")).toHaveLength(1);
+    expect(none.err).toMatch(/cannot connect to Postgres at 127\.0\.0\.1:\d+ .*password/);
+    for (const r of [partial, bare, none]) expect(r.out + r.err).not.toContain(PG_PASSWORD);
+  }, 120_000);
 
   it("swaps tables under concurrent readers: every answer is complete and from one table, and the reader notices within 1 s", async () => {
     const url = await pg.createDatabase("swap");

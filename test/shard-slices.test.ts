@@ -1,11 +1,13 @@
 /**
  * A shard's slice of the ranking (`RankAllOptions.rows`): each user of [start, end) gets exactly
  * the neighbours and score bits of the whole ranking, on one thread and on workers, for every
- * method; the other users get none.
+ * registered method (and similarity's low-rank path); the other users get none.
  */
 import { describe, expect, it } from "bun:test";
 import { toDataset } from "../src/dataset.ts";
 import { fit } from "../src/fit.ts";
+import type { Model } from "../src/methods/method.ts";
+import { methodNames } from "../src/methods/registry.ts";
 import type { Rankings } from "../src/types.ts";
 import { syntheticDataset } from "./fixtures/synthetic-dataset.ts";
 
@@ -28,10 +30,26 @@ function expectSlice(full: Rankings, part: Rankings, start: number, end: number)
   }
 }
 
-describe.each(["similarity", "factorization", "als"])("%s: a slice ranks as the whole", (method) => {
+/** Every registered method, small training options, and similarity's `--rank` path (the SVD's factor ranking). */
+const VARIANTS: [string, string, Record<string, unknown>][] = [
+  ["similarity", "similarity", {}],
+  ["similarity --rank 8", "similarity", { rank: 8 }],
+  ["factorization", "factorization", { epochs: 2 }],
+  ["als", "als", { iterations: 2 }],
+];
+
+it("the variants cover every registered method", () => {
+  expect([...new Set(VARIANTS.map(([, m]) => m))].sort()).toEqual(methodNames().sort());
+});
+
+describe.each(VARIANTS)("%s: a slice ranks as the whole", (_name, method, options) => {
+  // Fitted once for both tests: a fit per test made the second time out on a busy machine.
+  let fitted: Promise<Model> | undefined;
+  const model = () => (fitted ??= fit(dataset, method, options));
+
   it("on one thread and on two, for uneven slices, the first and the last", async () => {
-    const model = await fit(dataset, method, method === "factorization" ? { epochs: 2 } : method === "als" ? { iterations: 2 } : {});
-    const full = await model.rankAll({ topN: 7, threads: 1 });
+    const m = await model();
+    const full = await m.rankAll({ topN: 7, threads: 1 });
     const rows = full.users.length;
     for (const [start, end] of [
       [0, 331],
@@ -39,13 +57,13 @@ describe.each(["similarity", "factorization", "als"])("%s: a slice ranks as the 
       [1777, rows],
       [1000, 1000],
     ]) {
-      for (const threads of [1, 2]) expectSlice(full, await model.rankAll({ topN: 7, threads, rows: { start, end } }), start, end);
+      for (const threads of [1, 2]) expectSlice(full, await m.rankAll({ topN: 7, threads, rows: { start, end } }), start, end);
     }
-  }, 60_000);
+  }, 120_000);
 
   it("refuses a range outside the rows", async () => {
-    const model = await fit(dataset, method, method === "factorization" ? { epochs: 1 } : method === "als" ? { iterations: 2 } : {});
-    await expect(model.rankAll({ threads: 1, rows: { start: 10, end: 5 } })).rejects.toThrow(/row range/);
-    await expect(model.rankAll({ threads: 1, rows: { start: 0, end: 1e7 } })).rejects.toThrow(/row range/);
-  });
+    const m = await model();
+    await expect(m.rankAll({ threads: 1, rows: { start: 10, end: 5 } })).rejects.toThrow(/row range/);
+    await expect(m.rankAll({ threads: 1, rows: { start: 0, end: 1e7 } })).rejects.toThrow(/row range/);
+  }, 120_000);
 });

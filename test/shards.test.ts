@@ -18,6 +18,7 @@ import { ingest } from "../src/ingest.ts";
 import { runPipeline } from "../src/pipeline.ts";
 import { finalizeRun, runShard } from "../src/shards.ts";
 import { openStore } from "../src/db/store.ts";
+import { methodNames } from "../src/methods/registry.ts";
 import { ShardsNotReadyError } from "../src/db/shard-records.ts";
 import { runCli, spawnCli } from "./fixtures/cli.ts";
 import { serve } from "./fixtures/serve.ts";
@@ -43,7 +44,8 @@ beforeAll(async () => {
 afterAll(() => {
   pg?.stop();
   rmSync(work, { recursive: true, force: true });
-});
+  // Stopping the cluster took over the default 5 s on a busy machine.
+}, 60_000);
 
 let made = 0;
 const backends = [
@@ -79,7 +81,7 @@ async function runCount(location: string): Promise<number> {
  * `recsys serve` on `db`, asked by four clients in a loop (users 1–700) until `finish()`, which
  * stops them and the server and says how many answers were 200 and what every other one was.
  */
-async function serveUnderLoad(db: string): Promise<{ finish(): Promise<{ answered: number; failed: string[] }> }> {
+async function serveUnderLoad(db: string): Promise<{ answering(n: number): Promise<void>; finish(): Promise<{ answered: number; failed: string[] }> }> {
   const server = await serve(["--db", db, "--quiet"]);
   let answered = 0;
   const failed: string[] = [];
@@ -94,6 +96,14 @@ async function serveUnderLoad(db: string): Promise<{ finish(): Promise<{ answere
   };
   const loaders = [0, 1, 2, 3].map(load);
   return {
+    /** Waits until `n` requests were answered in all (a busy machine answers slowly: a fixed sleep is not enough). */
+    async answering(n: number) {
+      const t0 = performance.now();
+      while (answered < n) {
+        if (performance.now() - t0 > 60_000) throw new Error(`serve answered ${answered} requests in 60 s (${failed.length} failed), not ${n}`);
+        await Bun.sleep(10);
+      }
+    },
     async finish() {
       stop = true;
       await Promise.all(loaders);
@@ -236,6 +246,35 @@ for (const backend of backends) {
       240_000,
     );
 
+    it.skipIf(backend.skip)(
+      "every registered method and similarity's options (--rank, --shrinkage 0): 3 and 8 shards give the unsharded rankings row for row",
+      async () => {
+        const variants: [string, Record<string, unknown>][] = [
+          ["als", { iterations: 2 }],
+          ["similarity", { rank: 8 }],
+          ["similarity", { shrinkage: 0, itemWeighting: "none" }],
+        ];
+        // With the test above (similarity, factorization by default): every registered method.
+        expect([...new Set(["similarity", "factorization", ...variants.map(([m]) => m)])].sort()).toEqual(methodNames().sort());
+        const db = await backend.fresh("variants");
+        await ingest(data, db);
+        for (const [v, [method, options]] of variants.entries()) {
+          const whole = `v${v}_whole`;
+          const sharded = `v${v}_sharded`;
+          await runPipeline({ input: "store", store: db, method, options, table: whole, topN: 7 });
+          const expected = await rows(db, whole);
+          expect(expected.length).toBeGreaterThan(2000);
+          for (const n of [3, 8]) {
+            const runKey = `v${v}-${n}`;
+            for (let i = 0; i < n; i++) await runShard({ store: db, runKey, shards: n, shard: i, method, options, table: sharded, topN: 7, threads: 1 + (i % 2) });
+            expect((await finalizeRun({ store: db, runKey })).swapped).toBe(true);
+            expect([method, options, await rows(db, sharded)]).toEqual([method, options, expected]);
+          }
+        }
+      },
+      240_000,
+    );
+
     it.skipIf(backend.skip)("refuses a missing shard, another model's shard and stale input by name; the served table stays; a finalized key is closed", async () => {
       const db = await backend.fresh("refuse");
       await ingest(data, db);
@@ -303,18 +342,19 @@ for (const backend of backends) {
         // The discard waits for the write lock like every write, and changes nothing meanwhile.
         const release = await holdWriteLock(db);
         const waiting = spawnCli(["pipeline", "--discard", "--run-key", "gap", "--db", db, "--json"]);
-        try {
-          await Bun.sleep(700);
-          expect(waiting.exitCode).toBe(null);
-          expect(await stagedRows(db)).toEqual(before);
-        } finally {
-          await release();
-        }
+        // serve answers before the lock is released, so the discard runs while it does.
         const load = await serveUnderLoad(db);
         let discarded;
         let outcome;
         try {
-          await Bun.sleep(100);
+          try {
+            await Bun.sleep(700);
+            expect(waiting.exitCode).toBe(null);
+            expect(await stagedRows(db)).toEqual(before);
+            await load.answering(11);
+          } finally {
+            await release();
+          }
           expect(await waiting.exited).toBe(0);
           discarded = JSON.parse(await new Response(waiting.stdout).text());
           await Bun.sleep(100);
@@ -397,14 +437,14 @@ for (const backend of backends) {
       const load = await serveUnderLoad(db);
       let outcome;
       try {
-        await Bun.sleep(200);
+        await load.answering(5);
         const finals = [0, 1].map(() => spawnCli(["pipeline", "--finalize", "--run-key", "nightly-1", "--db", db, "--json"]));
         const outs = await Promise.all(finals.map(async (p) => [await p.exited, await new Response(p.stdout).text(), await new Response(p.stderr).text()] as const));
         expect(outs.map(([c]) => c)).toEqual([0, 0]);
         const results = outs.map(([, out]) => JSON.parse(out));
         expect(results.map((r) => r.swapped).sort()).toEqual([false, true]);
         expect(results[0].run).toBe(results[1].run);
-        await Bun.sleep(300);
+        await load.answering(51);
       } finally {
         outcome = await load.finish();
       }
