@@ -80,7 +80,8 @@ try {
       [`${method}: within 1k cohort, n 50`, post("similarity", () => ({ user_handle: pick(), within: cohort, n: 50, ...m }))],
       [`${method}: explain=true, top-10`, post("similarity", () => ({ user_handle: pick(), explain: true, ...m }))],
       [`${method}: profile fold-in`, post("similarity", () => ({ profile: profiles[rng.int(profiles.length)], ...m }))],
-      [`${method}: batch of 100 users`, post("similarity", () => ({ user_handles: Array.from({ length: 100 }, pick), ...m }))],
+      [`${method}: batch of 100 users (stored rows)`, post("similarity", () => ({ user_handles: Array.from({ length: 100 }, pick), ...m }))],
+      [`${method}: batch of 100, exclude 100 (model)`, post("similarity", () => ({ user_handles: Array.from({ length: 100 }, pick), exclude, ...m }))],
       [`${method}: recommend 10 courses`, post("recommendations", () => ({ user_handle: pick(), ...m }))],
     );
     if (method !== "similarity") cases.push([`${method}: recommend, model scores`, post("recommendations", () => ({ user_handle: pick(), using: "model", ...m }))]);

@@ -594,6 +594,18 @@ describe("stale and degenerate runs", () => {
       expect(health.body.stale).toBe(true);
       expect(health.body.input.ranked).not.toBe(health.body.input.current);
       expect((await app.ask("/api/similarity/", { method: "POST", body: '{"user_handle":"7","n":40}' })).status).toBe(409);
+      // Within its stored rows the table still answers, as the seed's request does: a lookup by
+      // table or method, and a batch, are read from the rows, not asked of the (stale) model.
+      const rows = stored("user_ranking");
+      const served = (h: string) => rows.get(h)!.slice(0, 3).map((x) => ({ similar: x.similar, score: Math.round(x.score * 1e4) / 1e4 }));
+      const byTable = await app.ask("/api/similarity/", { method: "POST", body: '{"user_handle":"7","table":"user_ranking","n":3}' });
+      expect(byTable.status).toBe(200);
+      expect(byTable.body).toEqual(served("7"));
+      const batch = await app.ask("/api/similarity/", { method: "POST", body: '{"user_handles":["7","8"],"table":"user_ranking","n":3}' });
+      expect(batch.status).toBe(200);
+      expect(batch.body).toEqual({ results: [{ user_handle: "7", similar: served("7") }, { user_handle: "8", similar: served("8") }] });
+      // A user the table does not hold is the model's to explain: 409 here.
+      expect((await app.ask("/api/similarity/", { method: "POST", body: '{"user_handles":["7","ghost"],"n":3}' })).status).toBe(409);
     } finally {
       app.close();
     }

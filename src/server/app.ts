@@ -14,7 +14,7 @@ import type { Fingerprint } from "../fingerprint.ts";
 import { UnknownMethodError } from "../methods/registry.ts";
 import { NoRunError, StaleRankingsError } from "../recommender.ts";
 import { UnknownTableError, type Catalog } from "./catalog.ts";
-import { ClientError, MAX_HANDLE, parseHandle, parseModelQuery, recommendationsAnswer, RECOMMENDATION_FIELDS, SIMILARITY_FIELDS, similarityAnswer } from "./queries.ts";
+import { ClientError, MAX_HANDLE, type ModelQuery, parseHandle, parseModelQuery, recommendationsAnswer, RECOMMENDATION_FIELDS, SIMILARITY_FIELDS, similarityAnswer } from "./queries.ts";
 import { exploreRoute, isExploreRoute } from "./explore.ts";
 import { renderNeighbors } from "./render.ts";
 
@@ -248,9 +248,34 @@ export function createApp(reader: TableReader, options: AppOptions = {}): (req: 
           : reader;
     await target.sync();
     if (!target.exists) throw new MissingTableError(target.table);
+    if (route === "similarity") {
+      const stored = await fromTable(target, q);
+      if (stored) return stored;
+    }
     const rec = await catalog.recommender(target);
     const answer = await (route === "similarity" ? similarityAnswer(rec, q) : recommendationsAnswer(rec, q));
     return { status: 200, body: JSON.stringify(answer) };
+  }
+
+  /**
+   * A similarity request without filters, explanation or profile, for no more than the table
+   * holds, read from the chosen table's stored rows: the model would answer exactly them (same
+   * users, scores and tie order; tested), so a `method`/`table` lookup or a batch costs what the
+   * seed's request does and never waits for a model's first load. A user without stored rows is
+   * left to the model, whose answer says why (unknown user, or one without neighbours).
+   */
+  async function fromTable(target: TableReader, q: ModelQuery): Promise<HttpResponse | null> {
+    if (q.exclude !== undefined || q.within !== undefined || q.minScore !== undefined || q.explain || "profile" in q.asked) return null;
+    const n = q.n ?? DEFAULT_N;
+    if (n > (await target.topN())) return null;
+    if ("user" in q.asked) {
+      const rows = await target.neighbors(q.asked.user, n);
+      return rows.length === 0 ? null : { status: 200, body: renderNeighbors(rows) };
+    }
+    const found = await Promise.all(q.asked.users.map((user) => target.neighbors(user, n)));
+    if (found.some((rows) => rows.length === 0)) return null;
+    const results = q.asked.users.map((user, i) => `{"user_handle":${JSON.stringify(user)},"similar":${renderNeighbors(found[i])}}`);
+    return { status: 200, body: `{"results":[${results.join(",")}]}` };
   }
 
   function recommendations(req: HttpRequest, path: string, query: string): Awaitable<HttpResponse> {
