@@ -87,7 +87,7 @@ try {
     if (method !== "similarity") cases.push([`${method}: recommend, model scores`, post("recommendations", () => ({ user_handle: pick(), using: "model", ...m }))]);
   }
 
-  console.log(`${"request".padEnd(42)}${"median ms".padStart(11)}${"p99 ms".padStart(10)}${"× baseline p99".padStart(16)}`);
+  console.log(`${"request".padEnd(50)}${"median ms".padStart(11)}${"p99 ms".padStart(10)}${"× baseline p99".padStart(16)}`);
   let baseP99 = 0;
   let worst = 0;
   for (const [name, f] of cases) {
@@ -101,7 +101,7 @@ try {
     const q = p99(ms);
     if (!baseP99) baseP99 = q;
     worst = Math.max(worst, q);
-    console.log(`${name.padEnd(42)}${median(ms).toFixed(2).padStart(11)}${q.toFixed(2).padStart(10)}${(q / baseP99).toFixed(1).padStart(16)}`);
+    console.log(`${name.padEnd(50)}${median(ms).toFixed(2).padStart(11)}${q.toFixed(2).padStart(10)}${(q / baseP99).toFixed(1).padStart(16)}`);
   }
   console.log(`slowest p99 ${worst.toFixed(1)} ms: ${worst <= BUDGET_MS ? "within" : "OVER"} the ${BUDGET_MS} ms budget`);
 } finally {
