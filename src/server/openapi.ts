@@ -65,6 +65,21 @@ export const recommendationAnswerExamples = {
   batch: { summary: "A batch", value: { results: [{ user_handle: "110", kind: "interests", using: "neighbors", items: [{ item: "asp.net", score: 0.21, votes: 0.21, voters }] }] } },
 };
 
+/** A POST body of the model-answered routes: whom it asks about (one of three forms), the route's options, and which table answers. */
+const querySchema = (options: Record<string, unknown>) => ({
+  type: "object",
+  additionalProperties: false,
+  description: "Exactly one of user_handle, user_handles and profile, with any of the options.",
+  properties: {
+    user_handle: { oneOf: [{ type: "string", minLength: 1, maxLength: 256 }, { type: "integer" }] },
+    user_handles: { type: "array", maxItems: 100, items: { type: "string" } },
+    profile: { $ref: "#/components/schemas/Profile" },
+    ...options,
+    method: { type: "string" },
+    table: { type: "string" },
+  },
+});
+
 const similarityErrors = {
   "400": error(
     "Malformed JSON, missing or invalid user_handle, n out of range, unknown field, or conflicting values. Or malformed HTTP framing (then the connection is closed): a bare CR anywhere; in a chunked body, a line not ending in CRLF or a chunk extension outside RFC 9112's grammar; a Content-Length or Transfer-Encoding value that is not exactly a number or `chunked` (only spaces and tabs around it are ignored).",
@@ -292,41 +307,21 @@ export function openApiDocument(): Record<string, unknown> {
         bearer: { type: "http", scheme: "bearer", description: "Required on /api routes with --env prod ($RECSYS_API_TOKEN)." },
       },
       schemas: {
-        SimilarityQuery: {
-          type: "object",
-          additionalProperties: false,
-          description: "Exactly one of user_handle, user_handles and profile, with any of the options.",
-          properties: {
-            user_handle: { oneOf: [{ type: "string", minLength: 1, maxLength: 256 }, { type: "integer" }] },
-            user_handles: { type: "array", maxItems: 100, items: { type: "string" } },
-            profile: { $ref: "#/components/schemas/Profile" },
-            n: { type: "integer", minimum: 1, maximum: 10000 },
-            exclude: { type: "array", items: { type: "string" } },
-            within: { type: "array", items: { type: "string" } },
-            min_score: { type: "number" },
-            explain: { oneOf: [{ type: "boolean" }, { type: "integer", minimum: 1, maximum: 100 }] },
-            method: { type: "string" },
-            table: { type: "string" },
-          },
-        },
-        RecommendationQuery: {
-          type: "object",
-          additionalProperties: false,
-          description: "Exactly one of user_handle, user_handles and profile, with any of the options.",
-          properties: {
-            user_handle: { oneOf: [{ type: "string", minLength: 1, maxLength: 256 }, { type: "integer" }] },
-            user_handles: { type: "array", maxItems: 100, items: { type: "string" } },
-            profile: { $ref: "#/components/schemas/Profile" },
-            kind: { enum: ["courses", "interests", "assessments"] },
-            n: { type: "integer", minimum: 1, maximum: 10000 },
-            neighbors: { type: "integer", minimum: 1, maximum: 1000 },
-            using: { enum: ["neighbors", "model"] },
-            exclude_seen: { type: "boolean" },
-            exclude: { type: "array", items: { type: "string" }, description: "Items never recommended." },
-            method: { type: "string" },
-            table: { type: "string" },
-          },
-        },
+        SimilarityQuery: querySchema({
+          n: { type: "integer", minimum: 1, maximum: 10000 },
+          exclude: { type: "array", items: { type: "string" } },
+          within: { type: "array", items: { type: "string" } },
+          min_score: { type: "number" },
+          explain: { oneOf: [{ type: "boolean" }, { type: "integer", minimum: 1, maximum: 100 }] },
+        }),
+        RecommendationQuery: querySchema({
+          kind: { enum: ["courses", "interests", "assessments"] },
+          n: { type: "integer", minimum: 1, maximum: 10000 },
+          neighbors: { type: "integer", minimum: 1, maximum: 1000 },
+          using: { enum: ["neighbors", "model"] },
+          exclude_seen: { type: "boolean" },
+          exclude: { type: "array", items: { type: "string" }, description: "Items never recommended." },
+        }),
         Profile: {
           type: "object",
           additionalProperties: false,
