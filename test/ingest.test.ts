@@ -4,13 +4,31 @@ import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileS
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { INGESTS_TABLE, writeTables } from "../src/db/ingest.ts";
-import { loadColumns as loadDataset } from "../src/db/load.ts";
+import type { Database as Db } from "bun:sqlite";
+import type { EncodedColumns, InputColumns } from "../src/dataset.ts";
+import { loadInput } from "../src/db/load.ts";
+import { decodeStrings } from "../src/read/csv.ts";
 import { MissingTablesError } from "../src/db/store.ts";
 import { ingest } from "../src/ingest.ts";
 import { openDatabase } from "../src/db/open.ts";
 import { InputError } from "../src/read/errors.ts";
 import { TABLE_NAMES, type Tables } from "../src/types.ts";
 import { runCli } from "./fixtures/cli.ts";
+
+/** {@link loadInput}'s columns decoded back to strings, rows in order (what ingest wrote). */
+function loadDataset(db: Db): InputColumns {
+  const c: EncodedColumns = loadInput(db).columns;
+  const ui = c.user_interests;
+  const ua = c.user_assessment_scores;
+  const uv = c.user_course_views;
+  const ct = c.course_tags;
+  return {
+    user_interests: { user_handle: decodeStrings(ui.user_handle), interest_tag: decodeStrings(ui.interest_tag) },
+    user_assessment_scores: { user_handle: decodeStrings(ua.user_handle), assessment_tag: decodeStrings(ua.assessment_tag), user_assessment_score: ua.user_assessment_score },
+    user_course_views: { user_handle: decodeStrings(uv.user_handle), course_id: decodeStrings(uv.course_id), level: decodeStrings(uv.level), view_time_seconds: uv.view_time_seconds },
+    course_tags: { course_id: decodeStrings(ct.course_id), course_tags: decodeStrings(ct.course_tags) },
+  };
+}
 
 const REAL = join(import.meta.dir, "../../shared/data/pluralsight");
 const haveReal = existsSync(join(REAL, "course_tags.csv")) && existsSync(join(REAL, "user_assessment_scores.csv"));

@@ -53,7 +53,7 @@ export class SqliteStore implements RankingsStore {
 
   async loadInput(): Promise<StoredInput> {
     const { columns, ingest } = loadInput(this.db);
-    return { dataset: Dataset.fromColumns(columns), ingest };
+    return { dataset: Dataset.fromEncoded(columns), ingest };
   }
 
   async writeInput(tables: Tables, summary: IngestSummary, onProgress?: ProgressFn): Promise<void> {
