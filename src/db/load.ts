@@ -9,6 +9,7 @@
 import type { Database } from "bun:sqlite";
 import type { EncodedColumns } from "../dataset.ts";
 import type { EncodedStrings } from "../read/csv.ts";
+import { NumberColumnBuilder, StringColumnBuilder } from "./column-builders.ts";
 import { TABLE_NAMES, type TableName } from "../read/schema.ts";
 import { latestIngest } from "./ingest.ts";
 import { tableExists } from "./open.ts";
@@ -22,69 +23,6 @@ export const LOAD_CHUNK_ROWS = 65536;
 
 /** Smallest rowid SQLite allows: the first chunk's lower bound, whatever rowids a table uses. */
 const MIN_ROWID = -9223372036854775808n;
-
-/** A string column being dictionary-encoded row by row (first-seen order; fromEncoded sorts). */
-class StringColumn {
-  private readonly index = new Map<string, number>();
-  readonly dict: string[] = [];
-  codes: Int32Array;
-  private last: string | undefined;
-  private lastCode = -1;
-
-  constructor(capacity: number) {
-    this.codes = new Int32Array(capacity);
-  }
-
-  set(at: number, raw: unknown): void {
-    // TEXT columns come back as strings; String() keeps what a number in one would have read as.
-    const v = typeof raw === "string" ? raw : String(raw);
-    // Tables list a user's rows together: a repeat skips the hash lookup.
-    if (v !== this.last) {
-      let c = this.index.get(v);
-      if (c === undefined) {
-        c = this.dict.length;
-        this.index.set(v, c);
-        this.dict.push(v);
-      }
-      this.last = v;
-      this.lastCode = c;
-    }
-    if (at === this.codes.length) this.codes = grow(this.codes, at + 1);
-    this.codes[at] = this.lastCode;
-  }
-
-  done(rows: number): EncodedStrings {
-    return { dict: this.dict, codes: fit(this.codes, rows) };
-  }
-}
-
-class NumberColumn {
-  values: Float64Array;
-
-  constructor(capacity: number) {
-    this.values = new Float64Array(capacity);
-  }
-
-  set(at: number, raw: unknown): void {
-    if (at === this.values.length) this.values = grow(this.values, at + 1);
-    this.values[at] = Number(raw);
-  }
-
-  done(rows: number): Float64Array {
-    return fit(this.values, rows);
-  }
-}
-
-function grow<T extends Int32Array | Float64Array>(a: T, need: number): T {
-  const next = new (a.constructor as new (n: number) => T)(Math.max(need, a.length * 2, 1024));
-  next.set(a);
-  return next;
-}
-
-/** Exactly `rows` long (a copy only when the capacity guess was too large). */
-function fit<T extends Int32Array | Float64Array>(a: T, rows: number): T {
-  return a.length === rows ? a : (a.slice(0, rows) as T);
-}
 
 type Kinds = Record<string, "string" | "number">;
 type Read<K extends Kinds> = { [C in keyof K]: K[C] extends "number" ? Float64Array : EncodedStrings };
@@ -100,16 +38,20 @@ function readTable<K extends Kinds>(db: Database, table: TableName, kinds: K, ch
   // exactly: the columns are allocated once, not grown by doubling (which would double the peak).
   const max = Number((db.query(`SELECT max(rowid) FROM ${table}`).values()[0]?.[0] as number | null) ?? 0);
   const capacity = max > 0 && max < 2 ** 31 ? max : 0;
-  const columns = names.map((n) => (kinds[n] === "number" ? new NumberColumn(capacity) : new StringColumn(capacity)));
+  const numeric = names.map((n) => kinds[n] === "number");
+  const columns = numeric.map((isNumber) => (isNumber ? new NumberColumnBuilder(capacity) : new StringColumnBuilder(capacity)));
   const stmt = db.prepare(`SELECT rowid, ${names.join(", ")} FROM ${table} WHERE rowid > ? ORDER BY rowid LIMIT ${chunkRows}`);
-  let rows = 0;
   try {
     let after: number | bigint = MIN_ROWID;
     for (;;) {
       const chunk = stmt.values(after) as unknown[][];
       for (const row of chunk) {
-        for (let j = 0; j < columns.length; j++) columns[j].set(rows, row[j + 1]);
-        rows++;
+        for (let j = 0; j < columns.length; j++) {
+          const raw = row[j + 1];
+          // TEXT columns come back as strings; String() keeps what a number stored in one reads as.
+          if (numeric[j]) (columns[j] as NumberColumnBuilder).push(Number(raw));
+          else (columns[j] as StringColumnBuilder).push(typeof raw === "string" ? raw : String(raw));
+        }
       }
       if (chunk.length < chunkRows) break;
       after = chunk[chunk.length - 1][0] as number;
@@ -117,7 +59,7 @@ function readTable<K extends Kinds>(db: Database, table: TableName, kinds: K, ch
   } finally {
     stmt.finalize();
   }
-  return Object.fromEntries(names.map((n, j) => [n, columns[j].done(rows)])) as Read<K>;
+  return Object.fromEntries(names.map((n, j) => [n, columns[j].done()])) as Read<K>;
 }
 
 /** The input columns and which recorded ingest they are. */

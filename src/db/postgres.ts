@@ -68,7 +68,7 @@ export class PostgresStore implements RankingsStore {
 
   async loadInput(): Promise<StoredInput> {
     const { columns, ingest } = await this.guard(() => loadInputColumns(this.sql), "reading the input tables");
-    return { dataset: Dataset.fromColumns(columns), ingest };
+    return { dataset: Dataset.fromEncoded(columns), ingest };
   }
 
   async writeInput(tables: Tables, summary: IngestSummary, onProgress?: ProgressFn): Promise<void> {
