@@ -3,7 +3,32 @@
  * (the CSV reader's {@link EncodedStrings}), numbers into a Float64Array. What stays in memory is
  * one Int32Array code per string cell and one copy of each distinct string, never the rows.
  */
+import type { InputColumns } from "../dataset.ts";
 import type { EncodedStrings } from "../read/csv.ts";
+import { SCHEMA, type ColumnSpec, type TableName } from "../read/schema.ts";
+
+/** The columns of each input table the methods read (a subset of the schema's, in schema order). */
+const METHOD_COLUMNS: { [N in TableName]: readonly (keyof InputColumns[N] & string)[] } = {
+  user_interests: ["user_handle", "interest_tag"],
+  user_assessment_scores: ["user_handle", "assessment_tag", "user_assessment_score"],
+  user_course_views: ["user_handle", "course_id", "level", "view_time_seconds"],
+  course_tags: ["course_id", "course_tags"],
+};
+
+/** The schema's specs of the columns of `table` the methods read, in schema order. */
+export function methodColumns(table: TableName): ColumnSpec[] {
+  return METHOD_COLUMNS[table].map((n) => SCHEMA[table].columns.find((c) => c.name === n)!);
+}
+
+/** Whether a column is read as a number (else as a dictionary-encoded string). */
+export function isNumberColumn(spec: ColumnSpec): boolean {
+  return spec.kind === "nonNegativeNumber";
+}
+
+/** A builder for the column `spec` (`capacity`: rows expected, when known). */
+export function columnBuilder(spec: ColumnSpec, capacity = 0): StringColumnBuilder | NumberColumnBuilder {
+  return isNumberColumn(spec) ? new NumberColumnBuilder(capacity) : new StringColumnBuilder(capacity);
+}
 
 /** A string column dictionary-encoded as it grows (codes in first-seen order; fromEncoded sorts). */
 export class StringColumnBuilder {

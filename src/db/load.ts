@@ -9,7 +9,7 @@
 import type { Database } from "bun:sqlite";
 import type { EncodedColumns } from "../dataset.ts";
 import type { EncodedStrings } from "../read/csv.ts";
-import { NumberColumnBuilder, StringColumnBuilder } from "./column-builders.ts";
+import { columnBuilder, isNumberColumn, methodColumns, type NumberColumnBuilder, type StringColumnBuilder } from "./column-builders.ts";
 import { TABLE_NAMES, type TableName } from "../read/schema.ts";
 import { latestIngest } from "./ingest.ts";
 import { tableExists } from "./open.ts";
@@ -24,23 +24,20 @@ export const LOAD_CHUNK_ROWS = 65536;
 /** Smallest rowid SQLite allows: the first chunk's lower bound, whatever rowids a table uses. */
 const MIN_ROWID = -9223372036854775808n;
 
-type Kinds = Record<string, "string" | "number">;
-type Read<K extends Kinds> = { [C in keyof K]: K[C] extends "number" ? Float64Array : EncodedStrings };
-
 /**
- * Columns `kinds` of `table`, rows in rowid (file) order, read `chunkRows` at a time by rowid
- * ranges (one prepared statement; each chunk resumes after the last rowid seen, so no OFFSET
- * rescans). Names come from code, never from input.
+ * The method columns of `table` ({@link methodColumns}), rows in rowid (file) order, read
+ * `chunkRows` at a time by rowid ranges (one prepared statement; each chunk resumes after the last
+ * rowid seen, so no OFFSET rescans). Names come from the schema, never from input.
  */
-function readTable<K extends Kinds>(db: Database, table: TableName, kinds: K, chunkRows: number): Read<K> {
-  const names = Object.keys(kinds);
+function readTable(db: Database, table: TableName, chunkRows: number): Record<string, EncodedStrings | Float64Array> {
+  const specs = methodColumns(table);
   // max(rowid) is one b-tree descent and, for the tables ingest writes (rowids 1..n), the row count
   // exactly: the columns are allocated once, not grown by doubling (which would double the peak).
   const max = Number((db.query(`SELECT max(rowid) FROM ${table}`).values()[0]?.[0] as number | null) ?? 0);
   const capacity = max > 0 && max < 2 ** 31 ? max : 0;
-  const numeric = names.map((n) => kinds[n] === "number");
-  const columns = numeric.map((isNumber) => (isNumber ? new NumberColumnBuilder(capacity) : new StringColumnBuilder(capacity)));
-  const stmt = db.prepare(`SELECT rowid, ${names.join(", ")} FROM ${table} WHERE rowid > ? ORDER BY rowid LIMIT ${chunkRows}`);
+  const numeric = specs.map(isNumberColumn);
+  const columns = specs.map((spec) => columnBuilder(spec, capacity));
+  const stmt = db.prepare(`SELECT rowid, ${specs.map((c) => c.name).join(", ")} FROM ${table} WHERE rowid > ? ORDER BY rowid LIMIT ${chunkRows}`);
   try {
     let after: number | bigint = MIN_ROWID;
     for (;;) {
@@ -59,7 +56,7 @@ function readTable<K extends Kinds>(db: Database, table: TableName, kinds: K, ch
   } finally {
     stmt.finalize();
   }
-  return Object.fromEntries(names.map((n, j) => [n, columns[j].done()])) as Read<K>;
+  return Object.fromEntries(specs.map((c, j) => [c.name, columns[j].done()]));
 }
 
 /** The input columns and which recorded ingest they are. */
@@ -83,22 +80,7 @@ export function loadInput(db: Database, chunkRows = LOAD_CHUNK_ROWS): LoadedInpu
   return db.transaction((): LoadedInput => {
     const missing = TABLE_NAMES.filter((name) => !tableExists(db, name));
     if (missing.length) throw new MissingTablesError(missing);
-    const columns: EncodedColumns = {
-      user_interests: readTable(db, "user_interests", { user_handle: "string", interest_tag: "string" }, chunkRows),
-      user_assessment_scores: readTable(
-        db,
-        "user_assessment_scores",
-        { user_handle: "string", assessment_tag: "string", user_assessment_score: "number" },
-        chunkRows,
-      ),
-      user_course_views: readTable(
-        db,
-        "user_course_views",
-        { user_handle: "string", course_id: "string", level: "string", view_time_seconds: "number" },
-        chunkRows,
-      ),
-      course_tags: readTable(db, "course_tags", { course_id: "string", course_tags: "string" }, chunkRows),
-    };
+    const columns = Object.fromEntries(TABLE_NAMES.map((table) => [table, readTable(db, table, chunkRows)])) as unknown as EncodedColumns;
     return { columns, ingest: latestIngest(db) };
   })();
 }

@@ -14,20 +14,12 @@
  */
 import type { SQL } from "bun";
 import { latestPgIngest } from "./pg-schema.ts";
-import type { EncodedColumns, InputColumns } from "../dataset.ts";
+import type { EncodedColumns } from "../dataset.ts";
 import type { EncodedStrings } from "../read/csv.ts";
 import { InputError, quoteValue } from "../read/errors.ts";
-import { SCHEMA, TABLE_NAMES, type ColumnSpec, type TableName } from "../read/schema.ts";
-import { NumberColumnBuilder, StringColumnBuilder } from "./column-builders.ts";
+import { TABLE_NAMES, type TableName } from "../read/schema.ts";
+import { columnBuilder, isNumberColumn, methodColumns, type NumberColumnBuilder, type StringColumnBuilder } from "./column-builders.ts";
 import { MissingTablesError } from "./store.ts";
-
-/** The columns of `table` the methods read (a subset of the schema's, in schema order). */
-const READ: { [N in TableName]: readonly (keyof InputColumns[N] & string)[] } = {
-  user_interests: ["user_handle", "interest_tag"],
-  user_assessment_scores: ["user_handle", "assessment_tag", "user_assessment_score"],
-  user_course_views: ["user_handle", "course_id", "level", "view_time_seconds"],
-  course_tags: ["course_id", "course_tags"],
-};
 
 /** Columns of one table as read: strings dictionary-encoded, or numbers. */
 type Columns = Record<string, EncodedStrings | Float64Array>;
@@ -64,13 +56,12 @@ function unescapeCopy(field: string): string {
 }
 
 async function readTable(tx: SQL, table: TableName): Promise<Columns> {
-  const names = READ[table];
-  const specs: ColumnSpec[] = names.map((n) => SCHEMA[table].columns.find((c) => c.name === n)!);
+  const specs = methodColumns(table);
   const width = specs.length;
   // Casts let a platform's own column types through (an integer user id, a numeric score).
   // Qualified: a bare "course_tags" in table course_tags would be the whole row when the column is missing.
-  const select = specs.map((c) => `t."${c.name}"::${c.kind === "nonNegativeNumber" ? "float8" : "text"}`).join(", ");
-  const builders = specs.map((c) => (c.kind === "nonNegativeNumber" ? new NumberColumnBuilder() : new StringColumnBuilder()));
+  const select = specs.map((c) => `t."${c.name}"::${isNumberColumn(c) ? "float8" : "text"}`).join(", ");
+  const builders = specs.map((c) => columnBuilder(c));
   let row = 0;
   const take = (line: string) => {
     row++;
@@ -84,7 +75,7 @@ async function readTable(tx: SQL, table: TableName): Promise<Columns> {
         throw new InputError({ file: `Postgres table ${table}`, column: spec.name, expected, got: `${got} (row ${row} in scan order)` });
       };
       if (v === "\\N") bad("a value in every row", "NULL");
-      if (spec.kind === "nonNegativeNumber") {
+      if (isNumberColumn(spec)) {
         const x = Number(v);
         if (!(x >= 0) || !Number.isFinite(x)) bad("a non-negative number", v);
         (builders[j] as NumberColumnBuilder).push(x);
@@ -111,7 +102,7 @@ async function readTable(tx: SQL, table: TableName): Promise<Columns> {
   } catch (e) {
     const err = e as { errno?: string; message?: string };
     if (err?.errno === "42703") {
-      throw new InputError({ file: `Postgres table ${table}`, expected: `columns ${names.join(", ")} (see the README's Postgres section)`, got: String(err.message) });
+      throw new InputError({ file: `Postgres table ${table}`, expected: `columns ${specs.map((c) => c.name).join(", ")} (see the README's Postgres section)`, got: String(err.message) });
     }
     throw e;
   }
