@@ -16,7 +16,8 @@ import { openStore } from "../src/db/store.ts";
 import { runPipeline } from "../src/pipeline.ts";
 import { loadRecommender } from "../src/recommender.ts";
 import { Rng } from "../src/random.ts";
-import { generatedData, median } from "./lib.ts";
+import { serve, type Served } from "../test/fixtures/serve.ts";
+import { generatedData, median, p99 } from "./lib.ts";
 
 const { values } = parseArgs({ options: { users: { type: "string", default: "10000" }, methods: { type: "string", default: "similarity,factorization,als" }, requests: { type: "string", default: "300" } } });
 const users = Number(values.users);
@@ -24,15 +25,10 @@ const requests = Number(values.requests);
 const methods = values.methods!.split(",");
 const BUDGET_MS = 100;
 
-function p99(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.ceil(0.99 * s.length) - 1)];
-}
-
 const dir = await generatedData(users);
 const work = mkdtempSync(join(tmpdir(), "recsys-bench-api-"));
 const db = join(work, "bench.db");
-let proc: Bun.Subprocess<"ignore", "ignore", "pipe"> | undefined;
+let server: Served | undefined;
 try {
   const store = await openStore(db);
   let first = true;
@@ -48,19 +44,8 @@ try {
   const profiles = handles.slice(0, 50).map((h) => rec.profile(h));
   store.close();
 
-  proc = Bun.spawn(["bun", "bin/recsys.ts", "serve", "--db", db, "--results-table", `${methods[0]}_ranking`, "--port", "0", "--quiet"], { cwd: join(import.meta.dir, ".."), stdin: "ignore", stdout: "ignore", stderr: "pipe" });
-  let err = "";
-  const reader = proc.stderr.getReader();
-  let url: string | undefined;
-  while (!url) {
-    const { done, value } = await reader.read();
-    if (done) throw new Error(`server exited: ${err}`);
-    err += new TextDecoder().decode(value);
-    url = /listening on (http:\/\/\S+?:\d+)/.exec(err)?.[1];
-  }
-  void (async () => {
-    for (;;) if ((await reader.read()).done) break; // keep draining the log
-  })();
+  server = await serve(["--db", db, "--results-table", `${methods[0]}_ranking`, "--quiet"]);
+  const url = server.url;
 
   const rng = new Rng(11);
   const pick = () => handles[rng.int(handles.length)];
@@ -105,7 +90,6 @@ try {
   }
   console.log(`slowest p99 ${worst.toFixed(1)} ms: ${worst <= BUDGET_MS ? "within" : "OVER"} the ${BUDGET_MS} ms budget`);
 } finally {
-  proc?.kill("SIGTERM");
-  await proc?.exited;
+  await server?.stop();
   rmSync(work, { recursive: true, force: true });
 }

@@ -12,6 +12,12 @@ export function median(xs: number[]): number {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
+/** The 99th percentile (nearest rank) of `xs`. */
+export function p99(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.ceil(0.99 * s.length) - 1)];
+}
+
 /** Generated data for `users` users (seed 1), made once and reused across bench runs. */
 export async function generatedData(users: number, seed = 1): Promise<string> {
   const dir = join(OUT, `data-${users}-seed${seed}`);

@@ -18,7 +18,7 @@ import { openStore } from "../src/db/store.ts";
 import { runPipeline } from "../src/pipeline.ts";
 import { loadRecommender } from "../src/recommender.ts";
 import { Rng } from "../src/random.ts";
-import { generatedData, median } from "./lib.ts";
+import { generatedData, median, p99 } from "./lib.ts";
 
 const { values } = parseArgs({ options: { users: { type: "string", default: "10000" }, methods: { type: "string", default: "similarity,factorization" }, queries: { type: "string", default: "500" } } });
 const users = Number(values.users);
@@ -26,11 +26,6 @@ const queries = Number(values.queries);
 const dir = await generatedData(users);
 const work = mkdtempSync(join(tmpdir(), "recsys-bench-query-"));
 const store = await openStore(join(work, "bench.db"));
-
-function p99(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.ceil(0.99 * s.length) - 1)];
-}
 
 try {
   let first = true;
